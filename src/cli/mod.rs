@@ -1,0 +1,309 @@
+//! The headless command line: argument definitions (clap) and the commands they run.
+//! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
+
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling, UnseenCategory};
+use crate::data::{self, DataError, Demo, Format, LoadOptions, PrepareSpec, Source};
+
+#[derive(Debug, Parser)]
+#[command(name = "pynomaly", version, about = "Anomaly-detection workbench for the terminal", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a dataset: per-column statistics, duplicates, label and time column candidates.
+    Profile(ProfileArgs),
+    /// Turn a dataset into the numeric matrix detectors use, and show (or save) the recipe.
+    Prepare(PrepareArgs),
+    /// List the datasets bundled with the binary (use them as `demo:NAME`).
+    Demos,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Format instead of guessing from extension and content.
+    #[arg(long, value_name = "csv|tsv|parquet|json|ndjson|ipc")]
+    pub format: Option<String>,
+    /// CSV delimiter instead of sniffing: a character, or `tab`.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// The CSV file has no header row.
+    #[arg(long, conflicts_with = "header")]
+    pub no_header: bool,
+    /// The CSV file has a header row (skip sniffing).
+    #[arg(long)]
+    pub header: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// A file, `-` for CSV on standard input, or `demo:NAME` (default: the bundled demo).
+    pub file: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Print the profile as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CategoricalArg {
+    Onehot,
+    Ordinal,
+    Frequency,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScaleArg {
+    None,
+    Standard,
+    Robust,
+    Minmax,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// A file, `-` for CSV on standard input, or `demo:NAME`.
+    pub file: String,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Label column (1 = anomaly); by default detected from names and values.
+    #[arg(long, conflicts_with = "no_label")]
+    pub label: Option<String>,
+    /// Do not use any column as the label.
+    #[arg(long)]
+    pub no_label: bool,
+    /// Time column, kept out of the features; by default detected.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Feature columns, comma-separated (default: all usable columns).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Columns to leave out, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Encoding of text columns.
+    #[arg(long, value_enum, default_value = "onehot")]
+    pub categorical: CategoricalArg,
+    /// One-hot: most frequent categories kept per column; the rest share an "(other)" column.
+    #[arg(long, default_value_t = 20)]
+    pub max_categories: usize,
+    /// Missing values: drop (the row), mean, median, or a number to fill in.
+    #[arg(long, default_value = "median")]
+    pub missing: String,
+    /// Scaling of the features.
+    #[arg(long, value_enum, default_value = "none")]
+    pub scale: ScaleArg,
+    /// Stop on a category not seen when the spec was fitted (default: counted fallback).
+    #[arg(long)]
+    pub strict_categories: bool,
+    /// Replay a saved, fitted spec (JSON) instead of fitting one; other prepare options are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Save the fitted spec as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_spec: Option<PathBuf>,
+    /// Write the matrix as CSV (row_id, features…, label).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the report and fitted spec as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A failed command: the message for stderr and the process exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    /// 2 for bad input (files, options), 1 for internal failures.
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), code: 2 }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), code: 1 }
+    }
+}
+
+impl From<DataError> for CliError {
+    fn from(e: DataError) -> Self {
+        CliError { message: e.to_string(), code: if e.is_bad_input() { 2 } else { 1 } }
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        // Until the terminal workbench lands, the bare command profiles the bundled demo.
+        None => profile(ProfileArgs {
+            file: None,
+            load: LoadArgs { format: None, delimiter: None, no_header: false, header: false },
+            json: false,
+        }),
+        Some(Command::Profile(args)) => profile(args),
+        Some(Command::Prepare(args)) => prepare(args),
+        Some(Command::Demos) => {
+            let mut out = std::io::stdout().lock();
+            for d in Demo::ALL {
+                let _ = writeln!(out, "demo:{:<16} {}", d.name(), d.description());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {
+    let format = match &args.format {
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            CliError::bad_input(format!("--format {name}: unknown format; expected csv, tsv, parquet, json, ndjson or ipc"))
+        })?),
+        None => None,
+    };
+    let delimiter = match args.delimiter.as_deref() {
+        None => match args.format.as_deref() {
+            Some("tsv") => Some(b'\t'),
+            _ => None,
+        },
+        Some("tab") | Some("\\t") => Some(b'\t'),
+        Some(d) if d.len() == 1 && d.is_ascii() && d != "\"" && d != "\n" => Some(d.as_bytes()[0]),
+        Some(d) => {
+            return Err(CliError::bad_input(format!(
+                "--delimiter {d:?}: expected a single ASCII character other than a quote or newline, or `tab`"
+            )))
+        }
+    };
+    let has_header = if args.no_header { Some(false) } else if args.header { Some(true) } else { None };
+    Ok(LoadOptions { format, delimiter, has_header, ..LoadOptions::default() })
+}
+
+fn source_of(file: Option<&str>) -> CliResult<Source> {
+    match file {
+        None => Ok(Source::Demo(Demo::DEFAULT)),
+        Some(f) => Ok(Source::parse(f)?),
+    }
+}
+
+fn profile(args: ProfileArgs) -> CliResult {
+    let source = source_of(args.file.as_deref())?;
+    let loaded = data::load(&source, &load_options(&args.load)?)?;
+    let profile = data::profile(&loaded)?;
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        output::write_json(&mut out, &profile)
+    } else {
+        output::write_profile_table(&mut out, &profile, loaded.dialect)
+    };
+    written.map_err(output_error)
+}
+
+fn output_error(e: std::io::Error) -> CliError {
+    // A closed pipe (`pynomaly profile x | head`) is not a failure worth a message.
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CliError { message: String::new(), code: 0 };
+    }
+    CliError::internal(format!("writing output: {e}"))
+}
+
+fn parse_missing(text: &str) -> CliResult<MissingPolicy> {
+    Ok(match text {
+        "drop" | "drop_row" | "drop-row" => MissingPolicy::DropRow,
+        "mean" => MissingPolicy::Mean,
+        "median" => MissingPolicy::Median,
+        other => match other.parse::<f64>() {
+            Ok(v) if v.is_finite() => MissingPolicy::Constant(v),
+            _ => {
+                return Err(CliError::bad_input(format!(
+                    "--missing {other:?}: expected drop, mean, median or a finite number"
+                )))
+            }
+        },
+    })
+}
+
+fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
+    if let Some(path) = &args.spec {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::bad_input(format!("{}: cannot read the spec: {e}", path.display())))?;
+        let spec: PrepareSpec = serde_json::from_str(&text)
+            .map_err(|e| CliError::bad_input(format!("{}: not a valid prepare spec: {e}", path.display())))?;
+        if spec.fitted.is_none() {
+            return Err(CliError::bad_input(format!("{}: the spec was never fitted; save one with --save-spec", path.display())));
+        }
+        return Ok(spec);
+    }
+    if args.max_categories == 0 {
+        return Err(CliError::bad_input("--max-categories 0: expected at least 1"));
+    }
+    Ok(PrepareSpec {
+        label: match (&args.label, args.no_label) {
+            (Some(name), _) => ColumnChoice::Column(name.clone()),
+            (None, true) => ColumnChoice::None,
+            (None, false) => ColumnChoice::Auto,
+        },
+        time: args.time.clone().map(ColumnChoice::Column).unwrap_or_default(),
+        features: args.features.clone(),
+        exclude: args.exclude.clone(),
+        categorical: match args.categorical {
+            CategoricalArg::Onehot => CategoricalEncoding::OneHot,
+            CategoricalArg::Ordinal => CategoricalEncoding::Ordinal,
+            CategoricalArg::Frequency => CategoricalEncoding::Frequency,
+            CategoricalArg::Drop => CategoricalEncoding::Drop,
+        },
+        max_categories: args.max_categories,
+        missing: parse_missing(&args.missing)?,
+        scaling: match args.scale {
+            ScaleArg::None => Scaling::None,
+            ScaleArg::Standard => Scaling::Standard,
+            ScaleArg::Robust => Scaling::Robust,
+            ScaleArg::Minmax => Scaling::MinMax,
+        },
+        unseen: if args.strict_categories { UnseenCategory::Error } else { UnseenCategory::Fallback },
+        fitted: None,
+    })
+}
+
+fn prepare(args: PrepareArgs) -> CliResult {
+    let spec = build_spec(&args)?;
+    let source = source_of(Some(&args.file))?;
+    let loaded = data::load(&source, &load_options(&args.load)?)?;
+    let prepared = spec.apply(&loaded.df, &loaded.source)?;
+    if let Some(path) = &args.save_spec {
+        let json = serde_json::to_string_pretty(&prepared.spec).map_err(|e| CliError::internal(e.to_string()))?;
+        std::fs::write(path, json)
+            .map_err(|e| CliError::bad_input(format!("{}: cannot write the spec: {e}", path.display())))?;
+    }
+    if let Some(path) = &args.output {
+        output::write_matrix_csv(path, &prepared.matrix)
+            .map_err(|e| CliError::bad_input(format!("{}: cannot write the matrix: {e}", path.display())))?;
+    }
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        output::write_json(
+            &mut out,
+            &serde_json::json!({
+                "source": loaded.source,
+                "rows": prepared.matrix.x.nrows(),
+                "features": prepared.matrix.feature_names,
+                "report": prepared.report,
+                "spec": prepared.spec,
+            }),
+        )
+    } else {
+        output::write_prepare_summary(&mut out, &loaded.source, &prepared)
+    };
+    written.map_err(output_error)
+}

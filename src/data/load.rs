@@ -1,0 +1,389 @@
+//! Reading a file (or standard input, or a bundled demo) into a polars `DataFrame`.
+//!
+//! Format by extension, else by sniffing the content. CSV goes through our own checks first
+//! (`csv_scan`) so that ragged rows, oversized fields and bad bytes are reported with a line
+//! number. Files are memory-mapped, so the only full copy in memory is polars' columnar frame.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::csv_scan::{self, Dialect, ScanIssue};
+use super::demo;
+use super::error::{DataError, DataResult};
+
+/// A field larger than this is almost surely a broken file (or an attack), not data.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 1 << 20;
+/// Bytes looked at for sniffing the format and the CSV dialect.
+const SNIFF_BYTES: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Parquet,
+    Json,
+    Ndjson,
+    Ipc,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Parquet => "Parquet",
+            Format::Json => "JSON",
+            Format::Ndjson => "NDJSON",
+            Format::Ipc => "Arrow IPC",
+        }
+    }
+
+    /// Parses a user-given format name (`--format`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "csv" | "tsv" | "txt" => Format::Csv,
+            "parquet" | "pq" => Format::Parquet,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "ipc" | "arrow" | "feather" => Format::Ipc,
+            _ => return None,
+        })
+    }
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Path(PathBuf),
+    Stdin,
+    Demo(demo::Demo),
+}
+
+impl Source {
+    /// `-` is standard input, `demo:NAME` a bundled dataset, anything else a path.
+    pub fn parse(text: &str) -> DataResult<Source> {
+        if text == "-" {
+            return Ok(Source::Stdin);
+        }
+        if let Some(name) = text.strip_prefix("demo:") {
+            return demo::Demo::from_name(name).map(Source::Demo).ok_or_else(|| DataError::NotFound {
+                path: PathBuf::from(format!("{text} (demos: {})", demo::Demo::names().join(", "))),
+            });
+        }
+        Ok(Source::Path(PathBuf::from(text)))
+    }
+
+    /// How messages refer to this source.
+    pub fn display_name(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Stdin => "<stdin>".to_string(),
+            Source::Demo(d) => format!("demo:{}", d.name()),
+        }
+    }
+}
+
+/// Reading choices; `None` means sniff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub format: Option<Format>,
+    pub delimiter: Option<u8>,
+    pub has_header: Option<bool>,
+    pub max_field_bytes: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { format: None, delimiter: None, has_header: None, max_field_bytes: DEFAULT_MAX_FIELD_BYTES }
+    }
+}
+
+/// A loaded table and how it was read.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub df: DataFrame,
+    pub source: String,
+    pub format: Format,
+    /// Set for CSV input: the delimiter and header choice actually used.
+    pub dialect: Option<Dialect>,
+}
+
+/// The raw bytes of a source: a memory map for files, a buffer for stdin, static for demos.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+    Static(&'static [u8]),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+            Bytes::Static(s) => s,
+        }
+    }
+}
+
+pub fn load(source: &Source, options: &LoadOptions) -> DataResult<Loaded> {
+    let name = source.display_name();
+    let (bytes, extension) = match source {
+        Source::Path(path) => (map_file(path)?, extension_of(path)),
+        Source::Stdin => {
+            let mut buffer = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buffer)
+                .map_err(|e| DataError::Io { source_name: name.clone(), source: e })?;
+            (Bytes::Owned(buffer), Some("csv".to_string()))
+        }
+        Source::Demo(d) => (Bytes::Static(d.bytes()), Some("csv".to_string())),
+    };
+    load_bytes(&bytes, &name, extension.as_deref(), options)
+}
+
+/// Loads from bytes already in memory (used by tests and by the TUI for pasted data).
+pub fn load_from_memory(bytes: &[u8], name: &str, extension: Option<&str>, options: &LoadOptions) -> DataResult<Loaded> {
+    load_bytes(bytes, name, extension, options)
+}
+
+fn load_bytes(bytes: &[u8], name: &str, extension: Option<&str>, options: &LoadOptions) -> DataResult<Loaded> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DataError::Empty { source_name: name.to_string() });
+    }
+    let format = match options.format {
+        Some(f) => f,
+        None => detect_format(bytes, extension, name)?,
+    };
+    let (df, dialect) = match format {
+        Format::Csv => {
+            let (df, dialect) = read_csv(bytes, name, options)?;
+            (df, Some(dialect))
+        }
+        Format::Parquet => (read_with(name, format, || ParquetReader::new(Cursor::new(bytes)).finish())?, None),
+        Format::Ipc => (read_with(name, format, || IpcReader::new(Cursor::new(bytes)).finish())?, None),
+        Format::Json | Format::Ndjson => {
+            let json_format = if format == Format::Json { JsonFormat::Json } else { JsonFormat::JsonLines };
+            let df = read_with(name, format, || {
+                JsonReader::new(Cursor::new(bytes)).with_json_format(json_format).finish()
+            })?;
+            (df, None)
+        }
+    };
+    if df.width() == 0 {
+        return Err(DataError::Empty { source_name: name.to_string() });
+    }
+    if df.height() == 0 {
+        return Err(DataError::HeaderOnly { source_name: name.to_string() });
+    }
+    check_unique_names(&df, name)?;
+    Ok(Loaded { df, source: name.to_string(), format, dialect })
+}
+
+fn read_with(
+    name: &str,
+    format: Format,
+    read: impl FnOnce() -> PolarsResult<DataFrame>,
+) -> DataResult<DataFrame> {
+    // polars can panic on malformed binary input; a bad file must never take the app down.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(Ok(df)) => Ok(df),
+        Ok(Err(e)) => Err(DataError::Parse { source_name: name.to_string(), format: format.name(), message: first_line(&e.to_string()) }),
+        Err(_) => Err(DataError::Parse {
+            source_name: name.to_string(),
+            format: format.name(),
+            message: "the file is malformed (the reader gave up)".to_string(),
+        }),
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_string()
+}
+
+fn map_file(path: &Path) -> DataResult<Bytes> {
+    let io_error = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::PermissionDenied => DataError::PermissionDenied { path: path.to_path_buf() },
+        std::io::ErrorKind::IsADirectory => DataError::IsDirectory { path: path.to_path_buf() },
+        _ => DataError::Io { source_name: path.display().to_string(), source: e },
+    };
+    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    if metadata.is_dir() {
+        return Err(DataError::IsDirectory { path: path.to_path_buf() });
+    }
+    let file = File::open(path).map_err(io_error)?;
+    if metadata.len() == 0 {
+        return Err(DataError::Empty { source_name: path.display().to_string() });
+    }
+    if !metadata.is_file() {
+        // Pipes and devices cannot be mapped: read them.
+        let mut buffer = Vec::new();
+        (&file).read_to_end(&mut buffer).map_err(io_error)?;
+        return Ok(Bytes::Owned(buffer));
+    }
+    // SAFETY: the map is read-only and lives only while we parse; a file truncated by another
+    // process meanwhile is the one case mmap cannot guard against, as for every mmap reader.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
+    Ok(Bytes::Mapped(map))
+}
+
+fn extension_of(path: &Path) -> Option<String> {
+    path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase())
+}
+
+/// Extensions of formats we recognise but do not read, with advice.
+fn unsupported_extension(ext: &str) -> Option<&'static str> {
+    Some(match ext {
+        "xlsx" | "xls" | "xlsm" | "ods" => "spreadsheet; export it as CSV first",
+        "gz" | "bz2" | "xz" | "zst" | "zip" | "7z" | "tar" => "compressed archive; decompress it first",
+        "h5" | "hdf5" | "mat" | "npz" | "npy" | "pkl" | "pickle" | "sav" | "dta" | "sas7bdat" => {
+            "binary format of another tool; export it as CSV or Parquet first"
+        }
+        _ => return None,
+    })
+}
+
+fn detect_format(bytes: &[u8], extension: Option<&str>, name: &str) -> DataResult<Format> {
+    if let Some(ext) = extension {
+        if let Some(advice) = unsupported_extension(ext) {
+            return Err(DataError::UnsupportedFormat { source_name: name.to_string(), what: format!(".{ext} ({advice})") });
+        }
+        if let Some(format) = Format::from_name(ext) {
+            return Ok(format);
+        }
+    }
+    sniff_format(bytes, name)
+}
+
+/// Content sniffing for files without a known extension.
+pub fn sniff_format(bytes: &[u8], name: &str) -> DataResult<Format> {
+    let unsupported = |what: &str| DataError::UnsupportedFormat { source_name: name.to_string(), what: what.to_string() };
+    if bytes.starts_with(b"PAR1") {
+        return Ok(Format::Parquet);
+    }
+    if bytes.starts_with(b"ARROW1") {
+        return Ok(Format::Ipc);
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(unsupported("zip archive (an .xlsx spreadsheet?); export or decompress it first"));
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return Err(unsupported("gzip-compressed data; decompress it first"));
+    }
+    if bytes.starts_with(b"FEA1") {
+        return Err(unsupported("Feather version 1; re-save it as Feather v2 / Arrow IPC"));
+    }
+    let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+    if !looks_like_text(head) {
+        return Err(DataError::UnrecognisedFormat { source_name: name.to_string() });
+    }
+    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    Ok(match head.get(start) {
+        Some(b'[') => Format::Json,
+        Some(b'{') => Format::Ndjson,
+        _ => Format::Csv,
+    })
+}
+
+/// Text if it has no NUL byte and almost no other control characters (UTF-8 or not: bad bytes in
+/// a text file are reported later with their line).
+fn looks_like_text(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
+    let controls = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    controls * 100 <= head.len()
+}
+
+fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(DataFrame, Dialect)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // UTF-8 byte order mark
+    let head_len = bytes.len().min(SNIFF_BYTES);
+    let dialect = csv_scan::sniff_dialect(&bytes[..head_len], head_len == bytes.len(), options.delimiter, options.has_header);
+
+    let first_line_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    if first_line_end > options.max_field_bytes {
+        return Err(DataError::FieldTooLarge {
+            source_name: name.to_string(),
+            line: 1,
+            bytes: first_line_end as u64,
+            limit: options.max_field_bytes as u64,
+        });
+    }
+    let header = csv_scan::split_line(&bytes[..first_line_end], dialect.delimiter);
+    if dialect.has_header {
+        check_unique(header.iter().map(String::as_str), name)?;
+    }
+    let expected = header.len();
+    let report = csv_scan::validate(bytes, dialect.delimiter, expected, dialect.has_header, options.max_field_bytes)
+        .map_err(|issue| match issue {
+            ScanIssue::Ragged { line, found } => DataError::RaggedRow { source_name: name.to_string(), line, expected, found },
+            ScanIssue::FieldTooLarge { line, bytes } => DataError::FieldTooLarge {
+                source_name: name.to_string(),
+                line,
+                bytes,
+                limit: options.max_field_bytes as u64,
+            },
+        })?;
+    if report.data_records == 0 {
+        return Err(DataError::HeaderOnly { source_name: name.to_string() });
+    }
+
+    let read = |infer_rows: Option<usize>| {
+        let parse_options = CsvParseOptions::default()
+            .with_separator(dialect.delimiter)
+            .with_quote_char(Some(b'"'))
+            .with_try_parse_dates(true)
+            .with_missing_is_null(true);
+        CsvReadOptions::default()
+            .with_has_header(dialect.has_header)
+            .with_infer_schema_length(infer_rows)
+            .with_parse_options(parse_options)
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish()
+    };
+    // Fast path infers types from the first 10,000 rows; if a later value does not fit (an
+    // integer column with a decimal at row 50,000), infer again from every row.
+    let result = match read(Some(10_000)) {
+        Ok(df) => Ok(df),
+        Err(_) => read(None),
+    };
+    match result {
+        Ok(df) => Ok((df, dialect)),
+        Err(e) => {
+            if let Err(utf8) = std::str::from_utf8(bytes) {
+                let offset = utf8.valid_up_to();
+                return Err(DataError::InvalidUtf8 {
+                    source_name: name.to_string(),
+                    line: csv_scan::line_of_offset(bytes, offset),
+                    offset: offset as u64,
+                });
+            }
+            Err(DataError::Parse { source_name: name.to_string(), format: "CSV", message: first_line(&e.to_string()) })
+        }
+    }
+}
+
+fn check_unique_names(df: &DataFrame, name: &str) -> DataResult<()> {
+    check_unique(df.get_column_names().into_iter().map(|s| s.as_str()), name)
+}
+
+fn check_unique<'a>(names: impl Iterator<Item = &'a str>, source: &str) -> DataResult<()> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, n) in names.enumerate() {
+        if let Some(first) = seen.insert(n.trim().to_string(), i) {
+            return Err(DataError::DuplicateColumn {
+                source_name: source.to_string(),
+                name: n.to_string(),
+                first: first + 1,
+                second: i + 1,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Pynomaly: an anomaly-detection workbench for the terminal.
+//!
+//! Data flows one way: file → frame (`data::load`) → profile (`data::profile`) → matrix
+//! (`data::prepare`) → detectors → scores → store and views. The binary (`src/main.rs`) is a
+//! thin command-line face over this library.
+
+pub mod cli;
+pub mod data;
+pub mod text;
