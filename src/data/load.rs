@@ -205,13 +205,18 @@ fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_string()
 }
 
-fn map_file(path: &Path) -> DataResult<Bytes> {
-    let io_error = |e: std::io::Error| match e.kind() {
+/// Names the common reasons a file cannot be opened.
+pub fn open_error(path: &Path, e: std::io::Error) -> DataError {
+    match e.kind() {
         std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_path_buf() },
         std::io::ErrorKind::PermissionDenied => DataError::PermissionDenied { path: path.to_path_buf() },
         std::io::ErrorKind::IsADirectory => DataError::IsDirectory { path: path.to_path_buf() },
         _ => DataError::Io { source_name: path.display().to_string(), source: e },
-    };
+    }
+}
+
+fn map_file(path: &Path) -> DataResult<Bytes> {
+    let io_error = |e: std::io::Error| open_error(path, e);
     let metadata = std::fs::metadata(path).map_err(io_error)?;
     if metadata.is_dir() {
         return Err(DataError::IsDirectory { path: path.to_path_buf() });
@@ -386,4 +391,30 @@ fn check_unique<'a>(names: impl Iterator<Item = &'a str>, source: &str) -> DataR
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_are_named() {
+        let p = Path::new("x.csv");
+        let denied = open_error(p, std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(denied.to_string(), "x.csv: permission denied (cannot read the file)");
+        assert!(denied.is_bad_input());
+        let other = open_error(p, std::io::Error::other("disk on fire"));
+        assert!(!other.is_bad_input());
+    }
+
+    #[test]
+    fn sniffs_formats_without_extension() {
+        assert_eq!(sniff_format(b"PAR1....", "f").unwrap(), Format::Parquet);
+        assert_eq!(sniff_format(b"ARROW1\0\0", "f").unwrap(), Format::Ipc);
+        assert_eq!(sniff_format(b"  [{\"a\":1}]", "f").unwrap(), Format::Json);
+        assert_eq!(sniff_format(b"{\"a\":1}\n{\"a\":2}\n", "f").unwrap(), Format::Ndjson);
+        assert_eq!(sniff_format(b"a;b\n1;2\n", "f").unwrap(), Format::Csv);
+        assert!(matches!(sniff_format(b"\x00\x01\x02binary", "f"), Err(DataError::UnrecognisedFormat { .. })));
+        assert!(matches!(sniff_format(b"PK\x03\x04zip", "f"), Err(DataError::UnsupportedFormat { .. })));
+    }
 }

@@ -183,6 +183,7 @@ pub struct PrepareReport {
     pub warnings: Vec<String>,
 }
 
+#[derive(Debug, Clone)]
 pub struct Prepared {
     pub matrix: Matrix,
     /// The spec with `fitted` filled in: store it to replay the transform.

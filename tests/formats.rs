@@ -1,0 +1,152 @@
+//! Every supported format reads back to the same matrix; CSV dialects and stdin work.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use polars::prelude::*;
+use pynomaly::data::{self, load::load, LoadOptions, PrepareSpec, Source};
+
+fn matrix_of(path: &Path) -> data::Matrix {
+    let loaded = load(&Source::Path(path.to_path_buf()), &LoadOptions::default()).unwrap();
+    PrepareSpec::default().apply(&loaded.df, &loaded.source).unwrap().matrix
+}
+
+fn cardio_frame() -> DataFrame {
+    load(&Source::Path(common::shared_dataset("cardio")), &LoadOptions::default()).unwrap().df
+}
+
+#[test]
+fn cardio_csv_matches_an_independent_parse() {
+    let path = common::shared_dataset("cardio");
+    let (header, rows) = common::read_numeric_csv(&path);
+    let m = matrix_of(&path);
+    assert_eq!(m.x.nrows(), rows.len());
+    assert_eq!(m.feature_names, header[..header.len() - 1].to_vec());
+    for (i, row) in rows.iter().enumerate() {
+        for j in 0..row.len() - 1 {
+            assert_eq!(m.x[[i, j]], row[j], "row {i} column {j}");
+        }
+        assert_eq!(f64::from(m.label.as_ref().unwrap()[i]), row[row.len() - 1]);
+    }
+}
+
+#[test]
+fn every_format_loads_the_same_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = matrix_of(&common::shared_dataset("cardio"));
+    let mut df = cardio_frame();
+
+    let parquet = dir.path().join("cardio.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut df).unwrap();
+    let ipc = dir.path().join("cardio.arrow");
+    IpcWriter::new(std::fs::File::create(&ipc).unwrap()).finish(&mut df).unwrap();
+    let feather = dir.path().join("cardio.feather");
+    std::fs::copy(&ipc, &feather).unwrap();
+    let json = dir.path().join("cardio.json");
+    JsonWriter::new(std::fs::File::create(&json).unwrap()).with_json_format(JsonFormat::Json).finish(&mut df).unwrap();
+    let ndjson = dir.path().join("cardio.ndjson");
+    JsonWriter::new(std::fs::File::create(&ndjson).unwrap())
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut df)
+        .unwrap();
+    // The same files without extensions must be recognised by content.
+    for path in [&parquet, &ipc, &feather, &json, &ndjson] {
+        let m = matrix_of(path);
+        assert_eq!(m, reference, "{}", path.display());
+        let bare = dir.path().join(format!("sniffed_{}", path.extension().unwrap().to_str().unwrap()));
+        std::fs::copy(path, &bare).unwrap();
+        assert_eq!(matrix_of(&bare), reference, "{}", bare.display());
+    }
+}
+
+#[test]
+fn csv_dialects_are_sniffed() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = matrix_of(&common::shared_dataset("cardio"));
+    let mut df = cardio_frame();
+    for (sep, ext) in [(b'\t', "tsv"), (b';', "csv"), (b'|', "txt"), (b',', "data")] {
+        let path = dir.path().join(format!("cardio_{}.{ext}", sep as char));
+        CsvWriter::new(std::fs::File::create(&path).unwrap()).with_separator(sep).finish(&mut df).unwrap();
+        let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
+        assert_eq!(loaded.dialect.unwrap().delimiter, sep);
+        assert_eq!(matrix_of(&path), reference, "{}", path.display());
+    }
+}
+
+#[test]
+fn headerless_csv_gets_generated_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nohead.csv");
+    std::fs::write(&path, "1.5,2,0\n2.5,3,1\n3.5,4,0\n").unwrap();
+    let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
+    assert!(!loaded.dialect.unwrap().has_header);
+    assert_eq!(loaded.df.height(), 3);
+    assert_eq!(loaded.df.width(), 3);
+    // An explicit choice wins over sniffing.
+    let forced = LoadOptions { has_header: Some(true), ..LoadOptions::default() };
+    assert_eq!(load(&Source::Path(path), &forced).unwrap().df.height(), 2);
+}
+
+#[test]
+fn quoted_fields_keep_delimiters_and_newlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quoted.csv");
+    std::fs::write(&path, "name,value,note\n\"Smith, J\",1.5,\"said \"\"hi\"\"\"\n\"multi\nline\",2.5,x\n").unwrap();
+    let loaded = load(&Source::Path(path), &LoadOptions::default()).unwrap();
+    let names: Vec<Option<&str>> = loaded.df.column("name").unwrap().str().unwrap().iter().collect();
+    assert_eq!(names, vec![Some("Smith, J"), Some("multi\nline")]);
+    let notes: Vec<Option<&str>> = loaded.df.column("note").unwrap().str().unwrap().iter().collect();
+    assert_eq!(notes[0], Some("said \"hi\""));
+}
+
+#[test]
+fn late_type_changes_fall_back_to_full_inference() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.csv");
+    let mut text = String::from("x,y\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("{i},{}\n", i * 2));
+    }
+    text.push_str("1.5,7\n");
+    std::fs::write(&path, text).unwrap();
+    let m = matrix_of(&path);
+    assert_eq!(m.x.nrows(), 20_001);
+    assert_eq!(m.x[[20_000, 0]], 1.5);
+}
+
+#[test]
+fn stdin_reads_csv() {
+    let bytes = std::fs::read(common::shared_dataset("cardio")).unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["profile", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["source"], "<stdin>");
+    assert_eq!(json["rows"], 1831);
+    assert_eq!(json["columns"], 22);
+    assert_eq!(json["label_candidate"], "label");
+}
+
+#[test]
+fn demos_load_and_prepare() {
+    for demo in data::Demo::ALL {
+        let loaded = load(&Source::Demo(demo), &LoadOptions::default()).unwrap();
+        let prepared = PrepareSpec::default().apply(&loaded.df, &loaded.source).unwrap();
+        assert!(prepared.matrix.label.is_some(), "{}", demo.name());
+        assert!(prepared.matrix.x.iter().all(|v| v.is_finite()));
+    }
+    let metrics = load(&Source::Demo(data::Demo::ServerMetrics), &LoadOptions::default()).unwrap();
+    let p = data::profile(&metrics).unwrap();
+    assert_eq!(p.time_candidate.as_deref(), Some("timestamp"));
+    assert_eq!(p.label_candidate.as_deref(), Some("is_anomaly"));
+}
