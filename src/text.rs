@@ -99,7 +99,10 @@ pub fn truncate(text: &str, max: usize) -> Cow<'_, str> {
 /// Sanitises the string contents of a JSON document that serde already escaped: serde escapes
 /// C0 controls, but C1 controls and bidi overrides pass through as raw UTF-8.
 pub fn sanitize_json_text(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c) || is_bidi_control(c)) {
+    if !json
+        .chars()
+        .any(|c| ('\u{80}'..='\u{9f}').contains(&c) || is_bidi_control(c))
+    {
         return Cow::Borrowed(json);
     }
     Cow::Owned(
@@ -122,7 +125,10 @@ mod tests {
     fn strips_csi_osc_and_controls() {
         assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m"), "red");
         assert_eq!(sanitize("a\u{1b}]0;pwned\u{07}b"), "ab");
-        assert_eq!(sanitize("a\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\"), "alink");
+        assert_eq!(
+            sanitize("a\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
+            "alink"
+        );
         assert_eq!(sanitize("x\u{1b}[2Jy"), "xy");
         assert_eq!(sanitize("bell\u{07}del\u{7f}nul\u{0}"), "belldelnul");
         assert_eq!(sanitize("c1\u{9b}31mcsi"), "c1csi");

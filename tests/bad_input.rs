@@ -33,28 +33,59 @@ fn every_bad_fixture_fails_clearly() {
     assert!(cases.len() >= 14, "manifest has {} cases", cases.len());
     for case in cases {
         let path = common::fixture("bad").join(&case.file);
-        let out = Command::new(common::bin()).args(&case.command).arg(&path).output().unwrap();
+        let out = Command::new(common::bin())
+            .args(&case.command)
+            .arg(&path)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(!stderr.contains("panicked"), "{}: panic: {stderr}", case.file);
+        assert!(
+            !stderr.contains("panicked"),
+            "{}: panic: {stderr}",
+            case.file
+        );
         if case.expected == "-" {
             // Valid but hostile content: loads, and no escape or control byte reaches the terminal.
             assert!(out.status.success(), "{}: {stderr}", case.file);
             for b in [0x1b_u8, 0x07, 0x9b] {
-                assert!(!out.stdout.contains(&b), "{}: byte {b:#x} in output:\n{stdout}", case.file);
+                assert!(
+                    !out.stdout.contains(&b),
+                    "{}: byte {b:#x} in output:\n{stdout}",
+                    case.file
+                );
             }
             continue;
         }
-        assert_eq!(out.status.code(), Some(2), "{}: status {:?}, stderr {stderr}", case.file, out.status);
-        assert!(stderr.contains(&case.expected), "{}: expected {:?} in {stderr:?}", case.file, case.expected);
-        assert!(stderr.contains(&case.file), "{}: the message must name the file: {stderr}", case.file);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: status {:?}, stderr {stderr}",
+            case.file,
+            out.status
+        );
+        assert!(
+            stderr.contains(&case.expected),
+            "{}: expected {:?} in {stderr:?}",
+            case.file,
+            case.expected
+        );
+        assert!(
+            stderr.contains(&case.file),
+            "{}: the message must name the file: {stderr}",
+            case.file
+        );
     }
 }
 
 #[test]
 fn hostile_names_are_sanitised_in_json_and_errors() {
     let path = common::fixture("bad/escape_sequences.csv");
-    let out = Command::new(common::bin()).args(["profile", "--json"]).arg(&path).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["profile", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
     serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("still valid JSON");
@@ -65,7 +96,11 @@ fn hostile_names_are_sanitised_in_json_and_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(!out.stderr.contains(&0x1b), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }
 
@@ -76,7 +111,11 @@ fn unreadable_file_is_reported() {
     let path = dir.path().join("secret.csv");
     std::fs::write(&path, "a,b\n1,2\n").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let out = Command::new(common::bin()).arg("profile").arg(&path).output().unwrap();
+    let out = Command::new(common::bin())
+        .arg("profile")
+        .arg(&path)
+        .output()
+        .unwrap();
     if std::fs::File::open(&path).is_ok() {
         // Running as root: permissions do not apply, so the file must simply load. The mapping of
         // EACCES to the message is covered by `load::tests::open_errors_are_named`.
@@ -98,10 +137,25 @@ fn bad_options_exit_2() {
         vec!["prepare", "--max-categories", "0"],
         vec!["profile", "--no-such-flag"],
     ] {
-        let out = Command::new(common::bin()).args(&args).arg(&cardio).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(common::bin())
+            .args(&args)
+            .arg(&cardio)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let out = Command::new(common::bin()).args(["profile", "demo:nope"]).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["profile", "demo:nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cardio"), "lists the demos");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cardio"),
+        "lists the demos"
+    );
 }

@@ -10,11 +10,19 @@ use pynomaly::data::{self, load::load, LoadOptions, PrepareSpec, Source};
 
 fn matrix_of(path: &Path) -> data::Matrix {
     let loaded = load(&Source::Path(path.to_path_buf()), &LoadOptions::default()).unwrap();
-    PrepareSpec::default().apply(&loaded.df, &loaded.source).unwrap().matrix
+    PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap()
+        .matrix
 }
 
 fn cardio_frame() -> DataFrame {
-    load(&Source::Path(common::shared_dataset("cardio")), &LoadOptions::default()).unwrap().df
+    load(
+        &Source::Path(common::shared_dataset("cardio")),
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .df
 }
 
 #[test]
@@ -39,13 +47,20 @@ fn every_format_loads_the_same_matrix() {
     let mut df = cardio_frame();
 
     let parquet = dir.path().join("cardio.parquet");
-    ParquetWriter::new(std::fs::File::create(&parquet).unwrap()).finish(&mut df).unwrap();
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut df)
+        .unwrap();
     let ipc = dir.path().join("cardio.arrow");
-    IpcWriter::new(std::fs::File::create(&ipc).unwrap()).finish(&mut df).unwrap();
+    IpcWriter::new(std::fs::File::create(&ipc).unwrap())
+        .finish(&mut df)
+        .unwrap();
     let feather = dir.path().join("cardio.feather");
     std::fs::copy(&ipc, &feather).unwrap();
     let json = dir.path().join("cardio.json");
-    JsonWriter::new(std::fs::File::create(&json).unwrap()).with_json_format(JsonFormat::Json).finish(&mut df).unwrap();
+    JsonWriter::new(std::fs::File::create(&json).unwrap())
+        .with_json_format(JsonFormat::Json)
+        .finish(&mut df)
+        .unwrap();
     let ndjson = dir.path().join("cardio.ndjson");
     JsonWriter::new(std::fs::File::create(&ndjson).unwrap())
         .with_json_format(JsonFormat::JsonLines)
@@ -55,7 +70,10 @@ fn every_format_loads_the_same_matrix() {
     for path in [&parquet, &ipc, &feather, &json, &ndjson] {
         let m = matrix_of(path);
         assert_eq!(m, reference, "{}", path.display());
-        let bare = dir.path().join(format!("sniffed_{}", path.extension().unwrap().to_str().unwrap()));
+        let bare = dir.path().join(format!(
+            "sniffed_{}",
+            path.extension().unwrap().to_str().unwrap()
+        ));
         std::fs::copy(path, &bare).unwrap();
         assert_eq!(matrix_of(&bare), reference, "{}", bare.display());
     }
@@ -68,7 +86,10 @@ fn csv_dialects_are_sniffed() {
     let mut df = cardio_frame();
     for (sep, ext) in [(b'\t', "tsv"), (b';', "csv"), (b'|', "txt"), (b',', "data")] {
         let path = dir.path().join(format!("cardio_{}.{ext}", sep as char));
-        CsvWriter::new(std::fs::File::create(&path).unwrap()).with_separator(sep).finish(&mut df).unwrap();
+        CsvWriter::new(std::fs::File::create(&path).unwrap())
+            .with_separator(sep)
+            .finish(&mut df)
+            .unwrap();
         let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
         assert_eq!(loaded.dialect.unwrap().delimiter, sep);
         assert_eq!(matrix_of(&path), reference, "{}", path.display());
@@ -85,7 +106,10 @@ fn headerless_csv_gets_generated_names() {
     assert_eq!(loaded.df.height(), 3);
     assert_eq!(loaded.df.width(), 3);
     // An explicit choice wins over sniffing.
-    let forced = LoadOptions { has_header: Some(true), ..LoadOptions::default() };
+    let forced = LoadOptions {
+        has_header: Some(true),
+        ..LoadOptions::default()
+    };
     assert_eq!(load(&Source::Path(path), &forced).unwrap().df.height(), 2);
 }
 
@@ -93,11 +117,29 @@ fn headerless_csv_gets_generated_names() {
 fn quoted_fields_keep_delimiters_and_newlines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quoted.csv");
-    std::fs::write(&path, "name,value,note\n\"Smith, J\",1.5,\"said \"\"hi\"\"\"\n\"multi\nline\",2.5,x\n").unwrap();
+    std::fs::write(
+        &path,
+        "name,value,note\n\"Smith, J\",1.5,\"said \"\"hi\"\"\"\n\"multi\nline\",2.5,x\n",
+    )
+    .unwrap();
     let loaded = load(&Source::Path(path), &LoadOptions::default()).unwrap();
-    let names: Vec<Option<&str>> = loaded.df.column("name").unwrap().str().unwrap().iter().collect();
+    let names: Vec<Option<&str>> = loaded
+        .df
+        .column("name")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
     assert_eq!(names, vec![Some("Smith, J"), Some("multi\nline")]);
-    let notes: Vec<Option<&str>> = loaded.df.column("note").unwrap().str().unwrap().iter().collect();
+    let notes: Vec<Option<&str>> = loaded
+        .df
+        .column("note")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
     assert_eq!(notes[0], Some("said \"hi\""));
 }
 
@@ -129,7 +171,11 @@ fn stdin_reads_csv() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["source"], "<stdin>");
     assert_eq!(json["rows"], 1831);
@@ -141,12 +187,51 @@ fn stdin_reads_csv() {
 fn demos_load_and_prepare() {
     for demo in data::Demo::ALL {
         let loaded = load(&Source::Demo(demo), &LoadOptions::default()).unwrap();
-        let prepared = PrepareSpec::default().apply(&loaded.df, &loaded.source).unwrap();
+        let prepared = PrepareSpec::default()
+            .apply(&loaded.df, &loaded.source)
+            .unwrap();
         assert!(prepared.matrix.label.is_some(), "{}", demo.name());
         assert!(prepared.matrix.x.iter().all(|v| v.is_finite()));
     }
-    let metrics = load(&Source::Demo(data::Demo::ServerMetrics), &LoadOptions::default()).unwrap();
+    let metrics = load(
+        &Source::Demo(data::Demo::ServerMetrics),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let p = data::profile(&metrics).unwrap();
     assert_eq!(p.time_candidate.as_deref(), Some("timestamp"));
     assert_eq!(p.label_candidate.as_deref(), Some("is_anomaly"));
+}
+
+#[test]
+fn nested_json_columns_are_profiled_and_skipped_as_features() {
+    let json = br#"[{"a": 1.0, "tags": [1, 2], "b": 2}, {"a": 2.0, "tags": [3], "b": 2}, {"a": 3.0, "tags": [], "b": 5}]"#;
+    let loaded =
+        data::load::load_from_memory(json, "nested.json", Some("json"), &LoadOptions::default())
+            .unwrap();
+    let p = data::profile(&loaded).unwrap();
+    assert_eq!(
+        p.column("tags").unwrap().kind,
+        data::column::ColumnKind::Other
+    );
+    let prepared = PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap();
+    assert_eq!(prepared.matrix.feature_names, vec!["a", "b"]);
+}
+
+#[test]
+fn wide_headers_are_not_mistaken_for_a_huge_field() {
+    let names: Vec<String> = (0..120_000).map(|i| format!("column_{i}")).collect();
+    let values = vec!["1"; 120_000].join(",");
+    let csv = format!("{}\n{values}\n", names.join(","));
+    assert!(csv.find('\n').unwrap() > data::load::DEFAULT_MAX_FIELD_BYTES);
+    let loaded = data::load::load_from_memory(
+        csv.as_bytes(),
+        "wide.csv",
+        Some("csv"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(loaded.df.width(), 120_000);
 }

@@ -44,12 +44,33 @@ fn numeric_profile_matches_independent_computation() {
 
             let c = p.column(col).unwrap();
             let s = c.numeric.as_ref().unwrap();
-            assert_eq!((c.count, c.missing, c.distinct), (values.len(), 0, distinct), "{name}.{col}");
-            assert_eq!((s.min, s.max), (sorted[0], *sorted.last().unwrap()), "{name}.{col}");
-            assert!(close(s.mean, mean), "{name}.{col} mean {} vs {mean}", s.mean);
+            assert_eq!(
+                (c.count, c.missing, c.distinct),
+                (values.len(), 0, distinct),
+                "{name}.{col}"
+            );
+            assert_eq!(
+                (s.min, s.max),
+                (sorted[0], *sorted.last().unwrap()),
+                "{name}.{col}"
+            );
+            assert!(
+                close(s.mean, mean),
+                "{name}.{col} mean {} vs {mean}",
+                s.mean
+            );
             assert!(close(s.std, std), "{name}.{col} std {} vs {std}", s.std);
-            for (got, q) in [(s.q05, 0.05), (s.q25, 0.25), (s.median, 0.5), (s.q75, 0.75), (s.q95, 0.95)] {
-                assert!(close(got, quantile_sorted(&sorted, q)), "{name}.{col} q{q}: {got}");
+            for (got, q) in [
+                (s.q05, 0.05),
+                (s.q25, 0.25),
+                (s.median, 0.5),
+                (s.q75, 0.75),
+                (s.q95, 0.95),
+            ] {
+                assert!(
+                    close(got, quantile_sorted(&sorted, q)),
+                    "{name}.{col} q{q}: {got}"
+                );
             }
             assert_eq!(s.histogram.iter().sum::<u64>() as usize, values.len());
         }
@@ -58,10 +79,18 @@ fn numeric_profile_matches_independent_computation() {
 
 #[test]
 fn mixed_profile_counts_missing_text_and_time() {
-    let loaded = load(&Source::Demo(data::Demo::ServerMetrics), &LoadOptions::default()).unwrap();
+    let loaded = load(
+        &Source::Demo(data::Demo::ServerMetrics),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let p = data::profile(&loaded).unwrap();
     let text = std::str::from_utf8(data::Demo::ServerMetrics.bytes()).unwrap();
-    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
 
     let mem_missing = rows.iter().filter(|r| r[3].is_empty()).count();
     let mem = p.column("mem_pct").unwrap();
@@ -81,7 +110,10 @@ fn mixed_profile_counts_missing_text_and_time() {
     assert_eq!(ts.kind, data::column::ColumnKind::Temporal);
     let (first, last) = ts.range.as_ref().unwrap();
     assert!(first.starts_with(&rows[0][0].replace('T', " ")), "{first}");
-    assert!(last.starts_with(&rows.last().unwrap()[0].replace('T', " ")), "{last}");
+    assert!(
+        last.starts_with(&rows.last().unwrap()[0].replace('T', " ")),
+        "{last}"
+    );
     assert_eq!(p.time_candidate.as_deref(), Some("timestamp"));
 }
 
@@ -92,11 +124,17 @@ fn large_columns_use_an_approximate_distinct_count() {
     for i in 0..n {
         csv.push_str(&format!("{},{}\n", i, i % 7));
     }
-    let loaded = data::load::load_from_memory(csv.as_bytes(), "big", Some("csv"), &LoadOptions::default()).unwrap();
+    let loaded =
+        data::load::load_from_memory(csv.as_bytes(), "big", Some("csv"), &LoadOptions::default())
+            .unwrap();
     let p = data::profile(&loaded).unwrap();
     let a = p.column("a").unwrap();
     assert!(!a.distinct_is_exact);
-    assert!((a.distinct as f64 - n as f64).abs() / (n as f64) < 0.03, "{}", a.distinct);
+    assert!(
+        (a.distinct as f64 - n as f64).abs() / (n as f64) < 0.03,
+        "{}",
+        a.distinct
+    );
     let b = p.column("b").unwrap();
     assert!(!b.distinct_is_exact);
     assert_eq!(b.distinct, 7);
@@ -104,20 +142,57 @@ fn large_columns_use_an_approximate_distinct_count() {
 
 #[test]
 fn profile_json_has_every_documented_field() {
-    let out = std::process::Command::new(common::bin()).args(["profile", "demo:server_metrics", "--json"]).output().unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["profile", "demo:server_metrics", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["rows", "columns", "memory_bytes", "duplicate_rows", "constant_columns", "label_candidate", "time_candidate"] {
+    for key in [
+        "rows",
+        "columns",
+        "memory_bytes",
+        "duplicate_rows",
+        "constant_columns",
+        "label_candidate",
+        "time_candidate",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    let cpu = v["column_profiles"].as_array().unwrap().iter().find(|c| c["name"] == "cpu_pct").unwrap();
-    for key in ["min", "max", "mean", "std", "q05", "q25", "median", "q75", "q95", "histogram"] {
+    let cpu = v["column_profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cpu_pct")
+        .unwrap();
+    for key in [
+        "min",
+        "max",
+        "mean",
+        "std",
+        "q05",
+        "q25",
+        "median",
+        "q75",
+        "q95",
+        "histogram",
+    ] {
         assert!(cpu["numeric"].get(key).is_some(), "missing numeric.{key}");
     }
     // The human table names every column too.
-    let out = std::process::Command::new(common::bin()).args(["profile", "demo:server_metrics"]).output().unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["profile", "demo:server_metrics"])
+        .output()
+        .unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
-    for col in ["timestamp", "host", "cpu_pct", "mem_pct", "is_anomaly", "Time        timestamp"] {
+    for col in [
+        "timestamp",
+        "host",
+        "cpu_pct",
+        "mem_pct",
+        "is_anomaly",
+        "Time        timestamp",
+    ] {
         assert!(table.contains(col), "{col} missing from:\n{table}");
     }
 }

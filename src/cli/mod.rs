@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling, UnseenCategory};
+use crate::data::prepare::{
+    CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling, UnseenCategory,
+};
 use crate::data::{self, DataError, Demo, Format, LoadOptions, PrepareSpec, Source};
 
 #[derive(Debug, Parser)]
@@ -84,8 +86,11 @@ pub struct PrepareArgs {
     #[arg(long)]
     pub no_label: bool,
     /// Time column, kept out of the features; by default detected.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_time")]
     pub time: Option<String>,
+    /// Do not treat any column as the time column (a detected one becomes a feature).
+    #[arg(long)]
+    pub no_time: bool,
     /// Feature columns, comma-separated (default: all usable columns).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
@@ -107,8 +112,8 @@ pub struct PrepareArgs {
     /// Stop on a category not seen when the spec was fitted (default: counted fallback).
     #[arg(long)]
     pub strict_categories: bool,
-    /// Replay a saved, fitted spec (JSON) instead of fitting one; other prepare options are ignored.
-    #[arg(long, value_name = "FILE")]
+    /// Replay a saved, fitted spec (JSON) instead of fitting one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["label", "no_label", "time", "no_time", "features", "exclude", "categorical", "max_categories", "missing", "scale", "strict_categories"])]
     pub spec: Option<PathBuf>,
     /// Save the fitted spec as JSON.
     #[arg(long, value_name = "FILE")]
@@ -131,16 +136,25 @@ pub struct CliError {
 
 impl CliError {
     pub fn bad_input(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), code: 2 }
+        CliError {
+            message: message.into(),
+            code: 2,
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), code: 1 }
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
     }
 }
 
 impl From<DataError> for CliError {
     fn from(e: DataError) -> Self {
-        CliError { message: e.to_string(), code: if e.is_bad_input() { 2 } else { 1 } }
+        CliError {
+            message: e.to_string(),
+            code: if e.is_bad_input() { 2 } else { 1 },
+        }
     }
 }
 
@@ -151,7 +165,12 @@ pub fn run(cli: Cli) -> CliResult {
         // Until the terminal workbench lands, the bare command profiles the bundled demo.
         None => profile(ProfileArgs {
             file: None,
-            load: LoadArgs { format: None, delimiter: None, no_header: false, header: false },
+            load: LoadArgs {
+                format: None,
+                delimiter: None,
+                no_header: false,
+                header: false,
+            },
             json: false,
         }),
         Some(Command::Profile(args)) => profile(args),
@@ -169,7 +188,9 @@ pub fn run(cli: Cli) -> CliResult {
 fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {
     let format = match &args.format {
         Some(name) => Some(Format::from_name(name).ok_or_else(|| {
-            CliError::bad_input(format!("--format {name}: unknown format; expected csv, tsv, parquet, json, ndjson or ipc"))
+            CliError::bad_input(format!(
+                "--format {name}: unknown format; expected csv, tsv, parquet, json, ndjson or ipc"
+            ))
         })?),
         None => None,
     };
@@ -186,8 +207,19 @@ fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {
             )))
         }
     };
-    let has_header = if args.no_header { Some(false) } else if args.header { Some(true) } else { None };
-    Ok(LoadOptions { format, delimiter, has_header, ..LoadOptions::default() })
+    let has_header = if args.no_header {
+        Some(false)
+    } else if args.header {
+        Some(true)
+    } else {
+        None
+    };
+    Ok(LoadOptions {
+        format,
+        delimiter,
+        has_header,
+        ..LoadOptions::default()
+    })
 }
 
 fn source_of(file: Option<&str>) -> CliResult<Source> {
@@ -213,7 +245,10 @@ fn profile(args: ProfileArgs) -> CliResult {
 fn output_error(e: std::io::Error) -> CliError {
     // A closed pipe (`pynomaly profile x | head`) is not a failure worth a message.
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        return CliError { message: String::new(), code: 0 };
+        return CliError {
+            message: String::new(),
+            code: 0,
+        };
     }
     CliError::internal(format!("writing output: {e}"))
 }
@@ -236,17 +271,24 @@ fn parse_missing(text: &str) -> CliResult<MissingPolicy> {
 
 fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
     if let Some(path) = &args.spec {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::bad_input(format!("{}: cannot read the spec: {e}", path.display())))?;
-        let spec: PrepareSpec = serde_json::from_str(&text)
-            .map_err(|e| CliError::bad_input(format!("{}: not a valid prepare spec: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::bad_input(format!("{}: cannot read the spec: {e}", path.display()))
+        })?;
+        let spec: PrepareSpec = serde_json::from_str(&text).map_err(|e| {
+            CliError::bad_input(format!("{}: not a valid prepare spec: {e}", path.display()))
+        })?;
         if spec.fitted.is_none() {
-            return Err(CliError::bad_input(format!("{}: the spec was never fitted; save one with --save-spec", path.display())));
+            return Err(CliError::bad_input(format!(
+                "{}: the spec was never fitted; save one with --save-spec",
+                path.display()
+            )));
         }
         return Ok(spec);
     }
     if args.max_categories == 0 {
-        return Err(CliError::bad_input("--max-categories 0: expected at least 1"));
+        return Err(CliError::bad_input(
+            "--max-categories 0: expected at least 1",
+        ));
     }
     Ok(PrepareSpec {
         label: match (&args.label, args.no_label) {
@@ -254,7 +296,11 @@ fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
             (None, true) => ColumnChoice::None,
             (None, false) => ColumnChoice::Auto,
         },
-        time: args.time.clone().map(ColumnChoice::Column).unwrap_or_default(),
+        time: match (&args.time, args.no_time) {
+            (Some(name), _) => ColumnChoice::Column(name.clone()),
+            (None, true) => ColumnChoice::None,
+            (None, false) => ColumnChoice::Auto,
+        },
         features: args.features.clone(),
         exclude: args.exclude.clone(),
         categorical: match args.categorical {
@@ -271,7 +317,11 @@ fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
             ScaleArg::Robust => Scaling::Robust,
             ScaleArg::Minmax => Scaling::MinMax,
         },
-        unseen: if args.strict_categories { UnseenCategory::Error } else { UnseenCategory::Fallback },
+        unseen: if args.strict_categories {
+            UnseenCategory::Error
+        } else {
+            UnseenCategory::Fallback
+        },
         fitted: None,
     })
 }
@@ -282,13 +332,16 @@ fn prepare(args: PrepareArgs) -> CliResult {
     let loaded = data::load(&source, &load_options(&args.load)?)?;
     let prepared = spec.apply(&loaded.df, &loaded.source)?;
     if let Some(path) = &args.save_spec {
-        let json = serde_json::to_string_pretty(&prepared.spec).map_err(|e| CliError::internal(e.to_string()))?;
-        std::fs::write(path, json)
-            .map_err(|e| CliError::bad_input(format!("{}: cannot write the spec: {e}", path.display())))?;
+        let json = serde_json::to_string_pretty(&prepared.spec)
+            .map_err(|e| CliError::internal(e.to_string()))?;
+        std::fs::write(path, json).map_err(|e| {
+            CliError::bad_input(format!("{}: cannot write the spec: {e}", path.display()))
+        })?;
     }
     if let Some(path) = &args.output {
-        output::write_matrix_csv(path, &prepared.matrix)
-            .map_err(|e| CliError::bad_input(format!("{}: cannot write the matrix: {e}", path.display())))?;
+        output::write_matrix_csv(path, &prepared.matrix).map_err(|e| {
+            CliError::bad_input(format!("{}: cannot write the matrix: {e}", path.display()))
+        })?;
     }
     let mut out = std::io::stdout().lock();
     let written = if args.json {

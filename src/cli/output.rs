@@ -59,7 +59,11 @@ pub fn bytes(n: usize) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", units[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// Eight-level block sparkline of a histogram.
@@ -86,7 +90,11 @@ fn delimiter_name(d: u8) -> String {
     }
 }
 
-pub fn write_profile_table(out: &mut impl Write, p: &DatasetProfile, dialect: Option<Dialect>) -> io::Result<()> {
+pub fn write_profile_table(
+    out: &mut impl Write,
+    p: &DatasetProfile,
+    dialect: Option<Dialect>,
+) -> io::Result<()> {
     let how = match dialect {
         Some(d) => format!(
             "{}, delimiter {}, {}",
@@ -98,26 +106,60 @@ pub fn write_profile_table(out: &mut impl Write, p: &DatasetProfile, dialect: Op
     };
     let none = || "none".to_string();
     writeln!(out, "Source      {} ({how})", cell(&p.source, 100))?;
-    writeln!(out, "Rows        {}    Columns {}    Memory {}", thousands(p.rows), p.columns, bytes(p.memory_bytes))?;
+    writeln!(
+        out,
+        "Rows        {}    Columns {}    Memory {}",
+        thousands(p.rows),
+        p.columns,
+        bytes(p.memory_bytes)
+    )?;
     writeln!(out, "Duplicates  {} rows", thousands(p.duplicate_rows))?;
     let constants = if p.constant_columns.is_empty() {
         none()
     } else {
-        p.constant_columns.iter().map(|c| cell(c, 30)).collect::<Vec<_>>().join(", ")
+        p.constant_columns
+            .iter()
+            .map(|c| cell(c, 30))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     writeln!(out, "Constant    {constants}")?;
-    writeln!(out, "Label       {}", p.label_candidate.as_deref().map(|c| cell(c, 40)).unwrap_or_else(none))?;
-    writeln!(out, "Time        {}", p.time_candidate.as_deref().map(|c| cell(c, 40)).unwrap_or_else(none))?;
+    writeln!(
+        out,
+        "Label       {}",
+        p.label_candidate
+            .as_deref()
+            .map(|c| cell(c, 40))
+            .unwrap_or_else(none)
+    )?;
+    writeln!(
+        out,
+        "Time        {}",
+        p.time_candidate
+            .as_deref()
+            .map(|c| cell(c, 40))
+            .unwrap_or_else(none)
+    )?;
     writeln!(out)?;
 
-    let name_width = p.column_profiles.iter().map(|c| cell(&c.name, 24).chars().count()).max().unwrap_or(6).max(6);
+    let name_width = p
+        .column_profiles
+        .iter()
+        .map(|c| cell(&c.name, 24).chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     writeln!(
         out,
         "{:<name_width$} {:<12} {:>9} {:>7} {:>8}  {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  histogram",
         "column", "type", "count", "missing", "distinct", "min", "q05", "q25", "median", "q75", "q95", "max", "mean", "std"
     )?;
     for c in &p.column_profiles {
-        let distinct = if c.distinct_is_exact { thousands(c.distinct) } else { format!("~{}", thousands(c.distinct)) };
+        let distinct = if c.distinct_is_exact {
+            thousands(c.distinct)
+        } else {
+            format!("~{}", thousands(c.distinct))
+        };
         let dtype = cell(&c.dtype, 12);
         write!(
             out,
@@ -130,7 +172,9 @@ pub fn write_profile_table(out: &mut impl Write, p: &DatasetProfile, dialect: Op
         )?;
         match (&c.numeric, c.kind) {
             (Some(s), _) => {
-                let cols = [s.min, s.q05, s.q25, s.median, s.q75, s.q95, s.max, s.mean, s.std];
+                let cols = [
+                    s.min, s.q05, s.q25, s.median, s.q75, s.q95, s.max, s.mean, s.std,
+                ];
                 for v in cols {
                     write!(out, "{:>9} ", num(v))?;
                 }
@@ -145,8 +189,11 @@ pub fn write_profile_table(out: &mut impl Write, p: &DatasetProfile, dialect: Op
                 }
             }
             (None, _) => {
-                let top: Vec<String> =
-                    c.top_values.iter().map(|(v, n)| format!("{} ({})", cell(v, 20), thousands(*n))).collect();
+                let top: Vec<String> = c
+                    .top_values
+                    .iter()
+                    .map(|(v, n)| format!("{} ({})", cell(v, 20), thousands(*n)))
+                    .collect();
                 if !top.is_empty() {
                     write!(out, "top: {}", top.join(", "))?;
                 }
@@ -157,30 +204,71 @@ pub fn write_profile_table(out: &mut impl Write, p: &DatasetProfile, dialect: Op
     Ok(())
 }
 
-pub fn write_prepare_summary(out: &mut impl Write, source: &str, prepared: &Prepared) -> io::Result<()> {
+pub fn write_prepare_summary(
+    out: &mut impl Write,
+    source: &str,
+    prepared: &Prepared,
+) -> io::Result<()> {
     let r = &prepared.report;
     let m = &prepared.matrix;
-    writeln!(out, "Prepared {}: {} rows × {} features", cell(source, 100), thousands(m.x.nrows()), m.x.ncols())?;
+    writeln!(
+        out,
+        "Prepared {}: {} rows × {} features",
+        cell(source, 100),
+        thousands(m.x.nrows()),
+        m.x.ncols()
+    )?;
     let label = match (&r.label_column, &m.label) {
         (Some(c), Some(l)) => {
             let anomalies = l.iter().filter(|&&v| v == 1).count();
-            format!("{} ({} anomalies, {:.2} %)", cell(c, 40), thousands(anomalies), 100.0 * anomalies as f64 / l.len() as f64)
+            format!(
+                "{} ({} anomalies, {:.2} %)",
+                cell(c, 40),
+                thousands(anomalies),
+                100.0 * anomalies as f64 / l.len() as f64
+            )
         }
         _ => "none".into(),
     };
     writeln!(out, "Label     {label}")?;
-    writeln!(out, "Time      {}", r.time_column.as_deref().map(|c| cell(c, 40)).unwrap_or_else(|| "none".into()))?;
+    writeln!(
+        out,
+        "Time      {}",
+        r.time_column
+            .as_deref()
+            .map(|c| cell(c, 40))
+            .unwrap_or_else(|| "none".into())
+    )?;
     if r.dropped_rows > 0 {
-        writeln!(out, "Dropped   {} rows with missing values", thousands(r.dropped_rows))?;
+        writeln!(
+            out,
+            "Dropped   {} rows with missing values",
+            thousands(r.dropped_rows)
+        )?;
     }
     for (c, n) in &r.imputed {
-        writeln!(out, "Imputed   {} missing values in {}", thousands(*n), cell(c, 40))?;
+        writeln!(
+            out,
+            "Imputed   {} missing values in {}",
+            thousands(*n),
+            cell(c, 40)
+        )?;
     }
     for (c, n) in &r.infinite {
-        writeln!(out, "Infinite  {} values in {} treated as missing", thousands(*n), cell(c, 40))?;
+        writeln!(
+            out,
+            "Infinite  {} values in {} treated as missing",
+            thousands(*n),
+            cell(c, 40)
+        )?;
     }
     for (c, n) in &r.unseen_categories {
-        writeln!(out, "Unseen    {} values of {} not seen when fitted (fallback used)", thousands(*n), cell(c, 40))?;
+        writeln!(
+            out,
+            "Unseen    {} values of {} not seen when fitted (fallback used)",
+            thousands(*n),
+            cell(c, 40)
+        )?;
     }
     for (c, why) in &r.dropped_columns {
         writeln!(out, "Skipped   {}: {}", cell(c, 40), why)?;

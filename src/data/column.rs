@@ -19,7 +19,9 @@ pub fn kind_of(dtype: &DataType) -> ColumnKind {
     match dtype {
         DataType::Boolean => ColumnKind::Boolean,
         DataType::String | DataType::Categorical(..) | DataType::Enum(..) => ColumnKind::Text,
-        DataType::Date | DataType::Datetime(..) | DataType::Duration(..) | DataType::Time => ColumnKind::Temporal,
+        DataType::Date | DataType::Datetime(..) | DataType::Duration(..) | DataType::Time => {
+            ColumnKind::Temporal
+        }
         d if d.is_primitive_numeric() => ColumnKind::Numeric,
         _ => ColumnKind::Other,
     }

@@ -75,7 +75,10 @@ pub fn sniff_dialect(
     let lines = head_lines(head, is_whole_file, 50);
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&lines));
     let has_header = has_header.unwrap_or_else(|| sniff_header(&lines, delimiter));
-    Dialect { delimiter, has_header }
+    Dialect {
+        delimiter,
+        has_header,
+    }
 }
 
 fn sniff_delimiter(lines: &[&[u8]]) -> u8 {
@@ -83,7 +86,9 @@ fn sniff_delimiter(lines: &[&[u8]]) -> u8 {
     let mut best: Option<(bool, usize, u8)> = None;
     for &d in &DELIMITERS {
         let counts: Vec<usize> = lines.iter().map(|l| split_line(l, d).len()).collect();
-        let Some(&first) = counts.first() else { continue };
+        let Some(&first) = counts.first() else {
+            continue;
+        };
         if first < 2 {
             continue;
         }
@@ -108,17 +113,27 @@ fn looks_numeric(field: &str) -> bool {
 /// A header is assumed unless the first line looks like data: some column is numeric both in the
 /// first line and in the lines below it.
 fn sniff_header(lines: &[&[u8]], delimiter: u8) -> bool {
-    let Some(first) = lines.first() else { return true };
+    let Some(first) = lines.first() else {
+        return true;
+    };
     let first = split_line(first, delimiter);
     if lines.len() < 2 {
         return !first.iter().any(|f| looks_numeric(f));
     }
-    let rest: Vec<Vec<String>> = lines[1..].iter().map(|l| split_line(l, delimiter)).collect();
+    let rest: Vec<Vec<String>> = lines[1..]
+        .iter()
+        .map(|l| split_line(l, delimiter))
+        .collect();
     let column_numeric_below = |j: usize| {
-        rest.iter().all(|r| r.get(j).is_some_and(|f| f.trim().is_empty() || looks_numeric(f)))
-            && rest.iter().any(|r| r.get(j).is_some_and(|f| looks_numeric(f)))
+        rest.iter().all(|r| {
+            r.get(j)
+                .is_some_and(|f| f.trim().is_empty() || looks_numeric(f))
+        }) && rest
+            .iter()
+            .any(|r| r.get(j).is_some_and(|f| looks_numeric(f)))
     };
-    let first_line_is_data = (0..first.len()).any(|j| looks_numeric(&first[j]) && column_numeric_below(j));
+    let first_line_is_data =
+        (0..first.len()).any(|j| looks_numeric(&first[j]) && column_numeric_below(j));
     if first_line_is_data {
         return false;
     }
@@ -152,7 +167,9 @@ pub fn validate(
     } else {
         validate_quoted(bytes, delimiter, expected_fields, max_field_bytes)?
     };
-    Ok(ScanReport { data_records: records.saturating_sub(u64::from(has_header)) })
+    Ok(ScanReport {
+        data_records: records.saturating_sub(u64::from(has_header)),
+    })
 }
 
 const CHUNK_BYTES: usize = 8 << 20;
@@ -171,7 +188,9 @@ fn validate_unquoted_parallel(
         let end = if target == bytes.len() {
             target
         } else {
-            memchr::memchr(b'\n', &bytes[target..]).map(|p| target + p + 1).unwrap_or(bytes.len())
+            memchr::memchr(b'\n', &bytes[target..])
+                .map(|p| target + p + 1)
+                .unwrap_or(bytes.len())
         };
         bounds.push(end);
     }
@@ -185,10 +204,14 @@ fn validate_unquoted_parallel(
     for (lines, recs, issue) in results {
         if let Some(issue) = issue {
             return Err(match issue {
-                ScanIssue::Ragged { line, found } => ScanIssue::Ragged { line: line + lines_before, found },
-                ScanIssue::FieldTooLarge { line, bytes } => {
-                    ScanIssue::FieldTooLarge { line: line + lines_before, bytes }
-                }
+                ScanIssue::Ragged { line, found } => ScanIssue::Ragged {
+                    line: line + lines_before,
+                    found,
+                },
+                ScanIssue::FieldTooLarge { line, bytes } => ScanIssue::FieldTooLarge {
+                    line: line + lines_before,
+                    bytes,
+                },
             });
         }
         lines_before += lines;
@@ -215,11 +238,26 @@ fn scan_unquoted_chunk(
         records += 1;
         let found = body.iter().filter(|&&b| b == delimiter).count() + 1;
         if found != expected {
-            return (lines, records, Some(ScanIssue::Ragged { line: lines, found }));
+            return (
+                lines,
+                records,
+                Some(ScanIssue::Ragged { line: lines, found }),
+            );
         }
         if body.len() > max_field {
-            if let Some(big) = body.split(|&b| b == delimiter).map(|f| f.len()).find(|&n| n > max_field) {
-                return (lines, records, Some(ScanIssue::FieldTooLarge { line: lines, bytes: big as u64 }));
+            if let Some(big) = body
+                .split(|&b| b == delimiter)
+                .map(|f| f.len())
+                .find(|&n| n > max_field)
+            {
+                return (
+                    lines,
+                    records,
+                    Some(ScanIssue::FieldTooLarge {
+                        line: lines,
+                        bytes: big as u64,
+                    }),
+                );
             }
         }
     }
@@ -227,7 +265,12 @@ fn scan_unquoted_chunk(
 }
 
 /// Sequential state machine for files with quotes (quoted fields may span lines).
-fn validate_quoted(bytes: &[u8], delimiter: u8, expected: usize, max_field: usize) -> Result<u64, ScanIssue> {
+fn validate_quoted(
+    bytes: &[u8],
+    delimiter: u8,
+    expected: usize,
+    max_field: usize,
+) -> Result<u64, ScanIssue> {
     let mut line = 1u64; // physical line of the current position
     let mut record_line = 1u64; // line where the current record started
     let mut records = 0u64;
@@ -255,12 +298,19 @@ fn validate_quoted(bytes: &[u8], delimiter: u8, expected: usize, max_field: usiz
             field_start = i + 1;
             record_empty = false;
         } else if b == b'\n' {
-            let end = if i > 0 && bytes[i - 1] == b'\r' { i - 1 } else { i };
+            let end = if i > 0 && bytes[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
             check_field(end.saturating_sub(field_start), max_field, record_line)?;
             if !(record_empty && fields == 1 && end <= field_start) {
                 records += 1;
                 if fields != expected {
-                    return Err(ScanIssue::Ragged { line: record_line, found: fields });
+                    return Err(ScanIssue::Ragged {
+                        line: record_line,
+                        found: fields,
+                    });
                 }
             }
             line += 1;
@@ -280,7 +330,10 @@ fn validate_quoted(bytes: &[u8], delimiter: u8, expected: usize, max_field: usiz
         check_field(n - field_start, max_field, record_line)?;
         records += 1;
         if fields != expected {
-            return Err(ScanIssue::Ragged { line: record_line, found: fields });
+            return Err(ScanIssue::Ragged {
+                line: record_line,
+                found: fields,
+            });
         }
     }
     Ok(records)
@@ -288,7 +341,10 @@ fn validate_quoted(bytes: &[u8], delimiter: u8, expected: usize, max_field: usiz
 
 fn check_field(len: usize, max_field: usize, line: u64) -> Result<(), ScanIssue> {
     if len > max_field {
-        Err(ScanIssue::FieldTooLarge { line, bytes: len as u64 })
+        Err(ScanIssue::FieldTooLarge {
+            line,
+            bytes: len as u64,
+        })
     } else {
         Ok(())
     }
@@ -307,7 +363,12 @@ mod tests {
     fn sniffs_delimiters() {
         for d in DELIMITERS {
             let text = format!("a{0}b{0}c\n1{0}2{0}3\n4{0}5{0}6\n", d as char);
-            assert_eq!(sniff_dialect(text.as_bytes(), true, None, None).delimiter, d, "{}", d as char);
+            assert_eq!(
+                sniff_dialect(text.as_bytes(), true, None, None).delimiter,
+                d,
+                "{}",
+                d as char
+            );
         }
     }
 
@@ -326,17 +387,29 @@ mod tests {
 
     #[test]
     fn splits_quoted_fields() {
-        assert_eq!(split_line(b"\"a,\"\"b\"\"\",c\r", b','), vec!["a,\"b\"", "c"]);
+        assert_eq!(
+            split_line(b"\"a,\"\"b\"\"\",c\r", b','),
+            vec!["a,\"b\"", "c"]
+        );
     }
 
     #[test]
     fn finds_ragged_lines_in_both_paths() {
         let unquoted = b"a,b,c\n1,2,3\n\n4,5\n";
-        assert_eq!(validate(unquoted, b',', 3, true, 100), Err(ScanIssue::Ragged { line: 4, found: 2 }));
+        assert_eq!(
+            validate(unquoted, b',', 3, true, 100),
+            Err(ScanIssue::Ragged { line: 4, found: 2 })
+        );
         let quoted = b"a,b,c\n\"multi\nline\",2,3\n4,5,6,7\n";
-        assert_eq!(validate(quoted, b',', 3, true, 100), Err(ScanIssue::Ragged { line: 4, found: 4 }));
+        assert_eq!(
+            validate(quoted, b',', 3, true, 100),
+            Err(ScanIssue::Ragged { line: 4, found: 4 })
+        );
         let ok = b"a,b,c\n\"x,y\",2,3\n4,5,6";
-        assert_eq!(validate(ok, b',', 3, true, 100), Ok(ScanReport { data_records: 2 }));
+        assert_eq!(
+            validate(ok, b',', 3, true, 100),
+            Ok(ScanReport { data_records: 2 })
+        );
     }
 
     #[test]
@@ -361,6 +434,12 @@ mod tests {
         }
         text.push_str("1,2,3\n");
         let lines = 2_000_002u64;
-        assert_eq!(validate(text.as_bytes(), b',', 2, true, 100), Err(ScanIssue::Ragged { line: lines, found: 3 }));
+        assert_eq!(
+            validate(text.as_bytes(), b',', 2, true, 100),
+            Err(ScanIssue::Ragged {
+                line: lines,
+                found: 3
+            })
+        );
     }
 }

@@ -32,8 +32,12 @@ impl Demo {
 
     pub fn description(self) -> &'static str {
         match self {
-            Demo::Cardio => "Cardiotocography (ODDS/ADBench, real): 1,831 rows, 21 features, label = anomaly",
-            Demo::ServerMetrics => "Server metrics (synthetic): timestamp, host, 5 metrics, injected incidents",
+            Demo::Cardio => {
+                "Cardiotocography (ODDS/ADBench, real): 1,831 rows, 21 features, label = anomaly"
+            }
+            Demo::ServerMetrics => {
+                "Server metrics (synthetic): timestamp, host, 5 metrics, injected incidents"
+            }
         }
     }
 

@@ -7,13 +7,47 @@ use super::column::{f64_values, kind_of, ColumnKind};
 /// Column names that suggest a ground-truth label (compared after lower-casing and turning
 /// spaces and dashes into underscores).
 const LABEL_NAMES: [&str; 16] = [
-    "label", "labels", "class", "target", "outlier", "outliers", "anomaly", "anomalies", "is_anomaly",
-    "is_outlier", "is_anomalous", "anomalous", "y", "ground_truth", "is_fraud", "fraud",
+    "label",
+    "labels",
+    "class",
+    "target",
+    "outlier",
+    "outliers",
+    "anomaly",
+    "anomalies",
+    "is_anomaly",
+    "is_outlier",
+    "is_anomalous",
+    "anomalous",
+    "y",
+    "ground_truth",
+    "is_fraud",
+    "fraud",
 ];
-const POSITIVE_WORDS: [&str; 9] = ["1", "true", "yes", "anomaly", "anomalous", "outlier", "abnormal", "attack", "fraud"];
-const NEGATIVE_WORDS: [&str; 8] = ["0", "false", "no", "normal", "inlier", "benign", "nominal", "regular"];
+const POSITIVE_WORDS: [&str; 9] = [
+    "1",
+    "true",
+    "yes",
+    "anomaly",
+    "anomalous",
+    "outlier",
+    "abnormal",
+    "attack",
+    "fraud",
+];
+const NEGATIVE_WORDS: [&str; 8] = [
+    "0", "false", "no", "normal", "inlier", "benign", "nominal", "regular",
+];
 /// Words that on their own mark a column as a label, whatever its name.
-const LABEL_VALUE_WORDS: [&str; 7] = ["anomaly", "anomalous", "outlier", "inlier", "abnormal", "normal", "benign"];
+const LABEL_VALUE_WORDS: [&str; 7] = [
+    "anomaly",
+    "anomalous",
+    "outlier",
+    "inlier",
+    "abnormal",
+    "normal",
+    "benign",
+];
 
 fn normalise(name: &str) -> String {
     name.trim().to_lowercase().replace([' ', '-'], "_")
@@ -37,7 +71,11 @@ pub fn read_label(column: &Column) -> Result<Vec<u8>, String> {
                 match v {
                     Some(x) if x == 0.0 => out.push(0),
                     Some(x) if x == 1.0 => out.push(1),
-                    Some(x) => return Err(format!("found the value {x}; expected only 0 (normal) and 1 (anomaly)")),
+                    Some(x) => {
+                        return Err(format!(
+                            "found the value {x}; expected only 0 (normal) and 1 (anomaly)"
+                        ))
+                    }
                     None => return Err("missing values; every row needs a label".to_string()),
                 }
             }
@@ -61,7 +99,10 @@ pub fn read_label(column: &Column) -> Result<Vec<u8>, String> {
             }
             Ok(out)
         }
-        _ => Err(format!("its type is {}; expected 0/1, booleans or normal/anomaly", column.dtype())),
+        _ => Err(format!(
+            "its type is {}; expected 0/1, booleans or normal/anomaly",
+            column.dtype()
+        )),
     }
 }
 
@@ -71,8 +112,12 @@ pub fn values_suggest_label(column: &Column) -> bool {
     if kind_of(column.dtype()) != ColumnKind::Text {
         return false;
     }
-    let Ok(cast) = column.cast(&DataType::String) else { return false };
-    let Ok(strings) = cast.str() else { return false };
+    let Ok(cast) = column.cast(&DataType::String) else {
+        return false;
+    };
+    let Ok(strings) = cast.str() else {
+        return false;
+    };
     let mut saw_word = false;
     for v in strings.iter().take(10_000) {
         let Some(v) = v else { return false };
@@ -89,7 +134,10 @@ pub fn values_suggest_label(column: &Column) -> bool {
 /// The label column a user most likely means: a binary column with a label-like name, else a
 /// column whose values read normal/anomaly.
 pub fn label_candidate(df: &DataFrame) -> Option<String> {
-    let by_name = df.columns().iter().find(|c| name_suggests_label(c.name()) && read_label(c).is_ok());
+    let by_name = df
+        .columns()
+        .iter()
+        .find(|c| name_suggests_label(c.name()) && read_label(c).is_ok());
     by_name
         .or_else(|| df.columns().iter().find(|c| values_suggest_label(c)))
         .map(|c| c.name().to_string())
@@ -109,9 +157,17 @@ mod tests {
         ]
         .unwrap();
         assert_eq!(read_label(df.column("y").unwrap()).unwrap(), vec![0, 1, 0]);
-        assert_eq!(read_label(df.column("flag").unwrap()).unwrap(), vec![1, 0, 1]);
-        assert_eq!(read_label(df.column("status").unwrap()).unwrap(), vec![0, 1, 0]);
-        assert!(read_label(df.column("bad").unwrap()).unwrap_err().contains("the value 2"));
+        assert_eq!(
+            read_label(df.column("flag").unwrap()).unwrap(),
+            vec![1, 0, 1]
+        );
+        assert_eq!(
+            read_label(df.column("status").unwrap()).unwrap(),
+            vec![0, 1, 0]
+        );
+        assert!(read_label(df.column("bad").unwrap())
+            .unwrap_err()
+            .contains("the value 2"));
         assert_eq!(label_candidate(&df).as_deref(), Some("y"));
     }
 

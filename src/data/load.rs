@@ -69,9 +69,14 @@ impl Source {
             return Ok(Source::Stdin);
         }
         if let Some(name) = text.strip_prefix("demo:") {
-            return demo::Demo::from_name(name).map(Source::Demo).ok_or_else(|| DataError::NotFound {
-                path: PathBuf::from(format!("{text} (demos: {})", demo::Demo::names().join(", "))),
-            });
+            return demo::Demo::from_name(name)
+                .map(Source::Demo)
+                .ok_or_else(|| DataError::NotFound {
+                    path: PathBuf::from(format!(
+                        "{text} (demos: {})",
+                        demo::Demo::names().join(", ")
+                    )),
+                });
         }
         Ok(Source::Path(PathBuf::from(text)))
     }
@@ -97,7 +102,12 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { format: None, delimiter: None, has_header: None, max_field_bytes: DEFAULT_MAX_FIELD_BYTES }
+        LoadOptions {
+            format: None,
+            delimiter: None,
+            has_header: None,
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+        }
     }
 }
 
@@ -138,7 +148,10 @@ pub fn load(source: &Source, options: &LoadOptions) -> DataResult<Loaded> {
             std::io::stdin()
                 .lock()
                 .read_to_end(&mut buffer)
-                .map_err(|e| DataError::Io { source_name: name.clone(), source: e })?;
+                .map_err(|e| DataError::Io {
+                    source_name: name.clone(),
+                    source: e,
+                })?;
             (Bytes::Owned(buffer), Some("csv".to_string()))
         }
         Source::Demo(d) => (Bytes::Static(d.bytes()), Some("csv".to_string())),
@@ -147,13 +160,25 @@ pub fn load(source: &Source, options: &LoadOptions) -> DataResult<Loaded> {
 }
 
 /// Loads from bytes already in memory (used by tests and by the TUI for pasted data).
-pub fn load_from_memory(bytes: &[u8], name: &str, extension: Option<&str>, options: &LoadOptions) -> DataResult<Loaded> {
+pub fn load_from_memory(
+    bytes: &[u8],
+    name: &str,
+    extension: Option<&str>,
+    options: &LoadOptions,
+) -> DataResult<Loaded> {
     load_bytes(bytes, name, extension, options)
 }
 
-fn load_bytes(bytes: &[u8], name: &str, extension: Option<&str>, options: &LoadOptions) -> DataResult<Loaded> {
+fn load_bytes(
+    bytes: &[u8],
+    name: &str,
+    extension: Option<&str>,
+    options: &LoadOptions,
+) -> DataResult<Loaded> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { source_name: name.to_string() });
+        return Err(DataError::Empty {
+            source_name: name.to_string(),
+        });
     }
     let format = match options.format {
         Some(f) => f,
@@ -164,24 +189,47 @@ fn load_bytes(bytes: &[u8], name: &str, extension: Option<&str>, options: &LoadO
             let (df, dialect) = read_csv(bytes, name, options)?;
             (df, Some(dialect))
         }
-        Format::Parquet => (read_with(name, format, || ParquetReader::new(Cursor::new(bytes)).finish())?, None),
-        Format::Ipc => (read_with(name, format, || IpcReader::new(Cursor::new(bytes)).finish())?, None),
+        Format::Parquet => (
+            read_with(name, format, || {
+                ParquetReader::new(Cursor::new(bytes)).finish()
+            })?,
+            None,
+        ),
+        Format::Ipc => (
+            read_with(name, format, || IpcReader::new(Cursor::new(bytes)).finish())?,
+            None,
+        ),
         Format::Json | Format::Ndjson => {
-            let json_format = if format == Format::Json { JsonFormat::Json } else { JsonFormat::JsonLines };
+            let json_format = if format == Format::Json {
+                JsonFormat::Json
+            } else {
+                JsonFormat::JsonLines
+            };
             let df = read_with(name, format, || {
-                JsonReader::new(Cursor::new(bytes)).with_json_format(json_format).finish()
+                JsonReader::new(Cursor::new(bytes))
+                    .with_json_format(json_format)
+                    .finish()
             })?;
             (df, None)
         }
     };
     if df.width() == 0 {
-        return Err(DataError::Empty { source_name: name.to_string() });
+        return Err(DataError::Empty {
+            source_name: name.to_string(),
+        });
     }
     if df.height() == 0 {
-        return Err(DataError::HeaderOnly { source_name: name.to_string() });
+        return Err(DataError::HeaderOnly {
+            source_name: name.to_string(),
+        });
     }
     check_unique_names(&df, name)?;
-    Ok(Loaded { df, source: name.to_string(), format, dialect })
+    Ok(Loaded {
+        df,
+        source: name.to_string(),
+        format,
+        dialect,
+    })
 }
 
 fn read_with(
@@ -192,7 +240,11 @@ fn read_with(
     // polars can panic on malformed binary input; a bad file must never take the app down.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
         Ok(Ok(df)) => Ok(df),
-        Ok(Err(e)) => Err(DataError::Parse { source_name: name.to_string(), format: format.name(), message: first_line(&e.to_string()) }),
+        Ok(Err(e)) => Err(DataError::Parse {
+            source_name: name.to_string(),
+            format: format.name(),
+            message: first_line(&e.to_string()),
+        }),
         Err(_) => Err(DataError::Parse {
             source_name: name.to_string(),
             format: format.name(),
@@ -208,10 +260,19 @@ fn first_line(message: &str) -> String {
 /// Names the common reasons a file cannot be opened.
 pub fn open_error(path: &Path, e: std::io::Error) -> DataError {
     match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_path_buf() },
-        std::io::ErrorKind::PermissionDenied => DataError::PermissionDenied { path: path.to_path_buf() },
-        std::io::ErrorKind::IsADirectory => DataError::IsDirectory { path: path.to_path_buf() },
-        _ => DataError::Io { source_name: path.display().to_string(), source: e },
+        std::io::ErrorKind::NotFound => DataError::NotFound {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::PermissionDenied => DataError::PermissionDenied {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::IsADirectory => DataError::IsDirectory {
+            path: path.to_path_buf(),
+        },
+        _ => DataError::Io {
+            source_name: path.display().to_string(),
+            source: e,
+        },
     }
 }
 
@@ -219,11 +280,15 @@ fn map_file(path: &Path) -> DataResult<Bytes> {
     let io_error = |e: std::io::Error| open_error(path, e);
     let metadata = std::fs::metadata(path).map_err(io_error)?;
     if metadata.is_dir() {
-        return Err(DataError::IsDirectory { path: path.to_path_buf() });
+        return Err(DataError::IsDirectory {
+            path: path.to_path_buf(),
+        });
     }
     let file = File::open(path).map_err(io_error)?;
     if metadata.len() == 0 {
-        return Err(DataError::Empty { source_name: path.display().to_string() });
+        return Err(DataError::Empty {
+            source_name: path.display().to_string(),
+        });
     }
     if !metadata.is_file() {
         // Pipes and devices cannot be mapped: read them.
@@ -238,14 +303,18 @@ fn map_file(path: &Path) -> DataResult<Bytes> {
 }
 
 fn extension_of(path: &Path) -> Option<String> {
-    path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase())
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
 }
 
 /// Extensions of formats we recognise but do not read, with advice.
 fn unsupported_extension(ext: &str) -> Option<&'static str> {
     Some(match ext {
         "xlsx" | "xls" | "xlsm" | "ods" => "spreadsheet; export it as CSV first",
-        "gz" | "bz2" | "xz" | "zst" | "zip" | "7z" | "tar" => "compressed archive; decompress it first",
+        "gz" | "bz2" | "xz" | "zst" | "zip" | "7z" | "tar" => {
+            "compressed archive; decompress it first"
+        }
         "h5" | "hdf5" | "mat" | "npz" | "npy" | "pkl" | "pickle" | "sav" | "dta" | "sas7bdat" => {
             "binary format of another tool; export it as CSV or Parquet first"
         }
@@ -256,7 +325,10 @@ fn unsupported_extension(ext: &str) -> Option<&'static str> {
 fn detect_format(bytes: &[u8], extension: Option<&str>, name: &str) -> DataResult<Format> {
     if let Some(ext) = extension {
         if let Some(advice) = unsupported_extension(ext) {
-            return Err(DataError::UnsupportedFormat { source_name: name.to_string(), what: format!(".{ext} ({advice})") });
+            return Err(DataError::UnsupportedFormat {
+                source_name: name.to_string(),
+                what: format!(".{ext} ({advice})"),
+            });
         }
         if let Some(format) = Format::from_name(ext) {
             return Ok(format);
@@ -267,7 +339,10 @@ fn detect_format(bytes: &[u8], extension: Option<&str>, name: &str) -> DataResul
 
 /// Content sniffing for files without a known extension.
 pub fn sniff_format(bytes: &[u8], name: &str) -> DataResult<Format> {
-    let unsupported = |what: &str| DataError::UnsupportedFormat { source_name: name.to_string(), what: what.to_string() };
+    let unsupported = |what: &str| DataError::UnsupportedFormat {
+        source_name: name.to_string(),
+        what: what.to_string(),
+    };
     if bytes.starts_with(b"PAR1") {
         return Ok(Format::Parquet);
     }
@@ -275,19 +350,28 @@ pub fn sniff_format(bytes: &[u8], name: &str) -> DataResult<Format> {
         return Ok(Format::Ipc);
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        return Err(unsupported("zip archive (an .xlsx spreadsheet?); export or decompress it first"));
+        return Err(unsupported(
+            "zip archive (an .xlsx spreadsheet?); export or decompress it first",
+        ));
     }
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return Err(unsupported("gzip-compressed data; decompress it first"));
     }
     if bytes.starts_with(b"FEA1") {
-        return Err(unsupported("Feather version 1; re-save it as Feather v2 / Arrow IPC"));
+        return Err(unsupported(
+            "Feather version 1; re-save it as Feather v2 / Arrow IPC",
+        ));
     }
     let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
     if !looks_like_text(head) {
-        return Err(DataError::UnrecognisedFormat { source_name: name.to_string() });
+        return Err(DataError::UnrecognisedFormat {
+            source_name: name.to_string(),
+        });
     }
-    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     Ok(match head.get(start) {
         Some(b'[') => Format::Json,
@@ -302,41 +386,66 @@ fn looks_like_text(head: &[u8]) -> bool {
     if head.contains(&0) {
         return false;
     }
-    let controls = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c)).count();
+    let controls = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
     controls * 100 <= head.len()
 }
 
 fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(DataFrame, Dialect)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // UTF-8 byte order mark
     let head_len = bytes.len().min(SNIFF_BYTES);
-    let dialect = csv_scan::sniff_dialect(&bytes[..head_len], head_len == bytes.len(), options.delimiter, options.has_header);
+    let dialect = csv_scan::sniff_dialect(
+        &bytes[..head_len],
+        head_len == bytes.len(),
+        options.delimiter,
+        options.has_header,
+    );
 
     let first_line_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-    if first_line_end > options.max_field_bytes {
+    let header = csv_scan::split_line(&bytes[..first_line_end], dialect.delimiter);
+    if let Some(big) = header
+        .iter()
+        .map(String::len)
+        .find(|&n| n > options.max_field_bytes)
+    {
         return Err(DataError::FieldTooLarge {
             source_name: name.to_string(),
             line: 1,
-            bytes: first_line_end as u64,
+            bytes: big as u64,
             limit: options.max_field_bytes as u64,
         });
     }
-    let header = csv_scan::split_line(&bytes[..first_line_end], dialect.delimiter);
     if dialect.has_header {
         check_unique(header.iter().map(String::as_str), name)?;
     }
     let expected = header.len();
-    let report = csv_scan::validate(bytes, dialect.delimiter, expected, dialect.has_header, options.max_field_bytes)
-        .map_err(|issue| match issue {
-            ScanIssue::Ragged { line, found } => DataError::RaggedRow { source_name: name.to_string(), line, expected, found },
-            ScanIssue::FieldTooLarge { line, bytes } => DataError::FieldTooLarge {
-                source_name: name.to_string(),
-                line,
-                bytes,
-                limit: options.max_field_bytes as u64,
-            },
-        })?;
+    let report = csv_scan::validate(
+        bytes,
+        dialect.delimiter,
+        expected,
+        dialect.has_header,
+        options.max_field_bytes,
+    )
+    .map_err(|issue| match issue {
+        ScanIssue::Ragged { line, found } => DataError::RaggedRow {
+            source_name: name.to_string(),
+            line,
+            expected,
+            found,
+        },
+        ScanIssue::FieldTooLarge { line, bytes } => DataError::FieldTooLarge {
+            source_name: name.to_string(),
+            line,
+            bytes,
+            limit: options.max_field_bytes as u64,
+        },
+    })?;
     if report.data_records == 0 {
-        return Err(DataError::HeaderOnly { source_name: name.to_string() });
+        return Err(DataError::HeaderOnly {
+            source_name: name.to_string(),
+        });
     }
 
     let read = |infer_rows: Option<usize>| {
@@ -369,7 +478,11 @@ fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(Data
                     offset: offset as u64,
                 });
             }
-            Err(DataError::Parse { source_name: name.to_string(), format: "CSV", message: first_line(&e.to_string()) })
+            Err(DataError::Parse {
+                source_name: name.to_string(),
+                format: "CSV",
+                message: first_line(&e.to_string()),
+            })
         }
     }
 }
@@ -400,8 +513,14 @@ mod tests {
     #[test]
     fn open_errors_are_named() {
         let p = Path::new("x.csv");
-        let denied = open_error(p, std::io::Error::from(std::io::ErrorKind::PermissionDenied));
-        assert_eq!(denied.to_string(), "x.csv: permission denied (cannot read the file)");
+        let denied = open_error(
+            p,
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "x.csv: permission denied (cannot read the file)"
+        );
         assert!(denied.is_bad_input());
         let other = open_error(p, std::io::Error::other("disk on fire"));
         assert!(!other.is_bad_input());
@@ -412,9 +531,18 @@ mod tests {
         assert_eq!(sniff_format(b"PAR1....", "f").unwrap(), Format::Parquet);
         assert_eq!(sniff_format(b"ARROW1\0\0", "f").unwrap(), Format::Ipc);
         assert_eq!(sniff_format(b"  [{\"a\":1}]", "f").unwrap(), Format::Json);
-        assert_eq!(sniff_format(b"{\"a\":1}\n{\"a\":2}\n", "f").unwrap(), Format::Ndjson);
+        assert_eq!(
+            sniff_format(b"{\"a\":1}\n{\"a\":2}\n", "f").unwrap(),
+            Format::Ndjson
+        );
         assert_eq!(sniff_format(b"a;b\n1;2\n", "f").unwrap(), Format::Csv);
-        assert!(matches!(sniff_format(b"\x00\x01\x02binary", "f"), Err(DataError::UnrecognisedFormat { .. })));
-        assert!(matches!(sniff_format(b"PK\x03\x04zip", "f"), Err(DataError::UnsupportedFormat { .. })));
+        assert!(matches!(
+            sniff_format(b"\x00\x01\x02binary", "f"),
+            Err(DataError::UnrecognisedFormat { .. })
+        ));
+        assert!(matches!(
+            sniff_format(b"PK\x03\x04zip", "f"),
+            Err(DataError::UnsupportedFormat { .. })
+        ));
     }
 }

@@ -138,10 +138,19 @@ pub struct FittedColumn {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FittedEncoding {
     /// Numbers, booleans (0/1) and explicitly chosen date/time columns (their physical value).
-    Number { fill: f64 },
-    OneHot { categories: Vec<String>, other: bool },
-    Ordinal { categories: Vec<String> },
-    Frequency { frequencies: Vec<(String, f64)> },
+    Number {
+        fill: f64,
+    },
+    OneHot {
+        categories: Vec<String>,
+        other: bool,
+    },
+    Ordinal {
+        categories: Vec<String>,
+    },
+    Frequency {
+        frequencies: Vec<(String, f64)>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -203,10 +212,19 @@ impl PrepareSpec {
 
     /// Learns the transform from `df` (ignoring any earlier fit) and applies it.
     pub fn fit_transform(&self, df: &DataFrame, source: &str) -> DataResult<Prepared> {
-        let mut report = PrepareReport { rows_in: df.height(), ..Default::default() };
+        let mut report = PrepareReport {
+            rows_in: df.height(),
+            ..Default::default()
+        };
         let label_column = self.resolve_label(df, source, &mut report)?;
         let time_column = self.resolve_time(df, source)?;
-        let columns = self.fit_columns(df, source, label_column.as_deref(), time_column.as_deref(), &mut report)?;
+        let columns = self.fit_columns(
+            df,
+            source,
+            label_column.as_deref(),
+            time_column.as_deref(),
+            &mut report,
+        )?;
         if columns.is_empty() {
             let detail = if report.dropped_columns.is_empty() {
                 "the table has no columns besides the label/time columns".to_string()
@@ -218,33 +236,57 @@ impl PrepareSpec {
                     .collect::<Vec<_>>()
                     .join("; ")
             };
-            return Err(DataError::NoFeatures { source_name: source.to_string(), detail });
+            return Err(DataError::NoFeatures {
+                source_name: source.to_string(),
+                detail,
+            });
         }
         let feature_names = feature_names(&columns);
-        let mut fitted = FittedPrepare { label_column, time_column, columns, feature_names, scalers: Vec::new() };
+        let mut fitted = FittedPrepare {
+            label_column,
+            time_column,
+            columns,
+            feature_names,
+            scalers: Vec::new(),
+        };
         let (mut x, kept) = encode(df, source, &fitted, self, &mut report)?;
         fitted.scalers = fit_scalers(&x, self.scaling);
         apply_scalers(&mut x, &fitted.scalers);
         let mut spec = self.clone();
         spec.fitted = Some(fitted);
         let matrix = finish(df, source, x, kept, &spec, &mut report)?;
-        Ok(Prepared { matrix, spec, report })
+        Ok(Prepared {
+            matrix,
+            spec,
+            report,
+        })
     }
 
     /// Applies a fitted spec to new data: same columns, same encodings, same scaling.
     pub fn transform(&self, df: &DataFrame, source: &str) -> DataResult<Prepared> {
-        let fitted = self
-            .fitted
-            .as_ref()
-            .ok_or_else(|| DataError::Spec("the spec has not been fitted; fit it on data first".into()))?;
-        let mut report = PrepareReport { rows_in: df.height(), ..Default::default() };
+        let fitted = self.fitted.as_ref().ok_or_else(|| {
+            DataError::Spec("the spec has not been fitted; fit it on data first".into())
+        })?;
+        let mut report = PrepareReport {
+            rows_in: df.height(),
+            ..Default::default()
+        };
         let (mut x, kept) = encode(df, source, fitted, self, &mut report)?;
         apply_scalers(&mut x, &fitted.scalers);
         let matrix = finish(df, source, x, kept, self, &mut report)?;
-        Ok(Prepared { matrix, spec: self.clone(), report })
+        Ok(Prepared {
+            matrix,
+            spec: self.clone(),
+            report,
+        })
     }
 
-    fn resolve_label(&self, df: &DataFrame, source: &str, report: &mut PrepareReport) -> DataResult<Option<String>> {
+    fn resolve_label(
+        &self,
+        df: &DataFrame,
+        source: &str,
+        report: &mut PrepareReport,
+    ) -> DataResult<Option<String>> {
         match &self.label {
             ColumnChoice::None => Ok(None),
             ColumnChoice::Column(name) => {
@@ -261,7 +303,11 @@ impl PrepareSpec {
                 if found.is_none() {
                     // A column named like a label that is not binary must not become a feature
                     // by accident: say so.
-                    if let Some(c) = df.columns().iter().find(|c| label::name_suggests_label(c.name())) {
+                    if let Some(c) = df
+                        .columns()
+                        .iter()
+                        .find(|c| label::name_suggests_label(c.name()))
+                    {
                         report.warnings.push(format!(
                             "column \"{}\" is named like a label but is not binary; it is used as a feature \
                              (choose a label column explicitly, or exclude it)",
@@ -294,21 +340,38 @@ impl PrepareSpec {
             get_column(df, name, source)?;
         }
         let explicit = self.features.is_some();
-        let candidates: Vec<&Column> = match &self.features {
-            Some(names) => names.iter().map(|n| get_column(df, n, source)).collect::<DataResult<_>>()?,
-            None => df
-                .columns()
+        let listed: Vec<&Column> = match &self.features {
+            Some(names) => names
                 .iter()
-                .filter(|c| {
-                    let n = c.name().as_str();
-                    Some(n) != label_column && Some(n) != time_column && !self.exclude.iter().any(|e| e == n)
-                })
-                .collect(),
+                .map(|n| get_column(df, n, source))
+                .collect::<DataResult<_>>()?,
+            None => df.columns().iter().collect(),
         };
-        let fitted: Vec<Result<FittedColumn, (String, String)>> =
-            candidates.par_iter().map(|c| self.fit_column(c, explicit)).collect::<PolarsResult<_>>().map_err(
-                |e| DataError::Internal(format!("preparing {source}: {e}")),
-            )?;
+        // The label and time columns are never features, and `exclude` always wins.
+        let mut candidates = Vec::new();
+        for column in listed {
+            let n = column.name().as_str();
+            if Some(n) == label_column {
+                if explicit {
+                    report
+                        .dropped_columns
+                        .push((n.to_string(), "it is the label column".into()));
+                }
+            } else if Some(n) == time_column {
+                if explicit {
+                    report
+                        .dropped_columns
+                        .push((n.to_string(), "it is the time column".into()));
+                }
+            } else if !self.exclude.iter().any(|e| e == n) {
+                candidates.push(column);
+            }
+        }
+        let fitted: Vec<Result<FittedColumn, (String, String)>> = candidates
+            .par_iter()
+            .map(|c| self.fit_column(c, explicit))
+            .collect::<PolarsResult<_>>()
+            .map_err(|e| DataError::Internal(format!("preparing {source}: {e}")))?;
         let mut columns = Vec::new();
         for f in fitted {
             match f {
@@ -320,14 +383,20 @@ impl PrepareSpec {
     }
 
     /// Ok(fitted) for a usable feature, Err((name, reason)) for a column left out.
-    fn fit_column(&self, column: &Column, explicit: bool) -> PolarsResult<Result<FittedColumn, (String, String)>> {
+    fn fit_column(
+        &self,
+        column: &Column,
+        explicit: bool,
+    ) -> PolarsResult<Result<FittedColumn, (String, String)>> {
         let name = column.name().to_string();
         let drop = |why: &str| Ok(Err((name.clone(), why.to_string())));
         let kind = kind_of(column.dtype());
         let encoding = match kind {
             ColumnKind::Numeric | ColumnKind::Boolean => number_encoding(column, self.missing)?,
             ColumnKind::Temporal if explicit => number_encoding(column, self.missing)?,
-            ColumnKind::Temporal => return drop("date/time column (name it as a feature to use it as a number)"),
+            ColumnKind::Temporal => {
+                return drop("date/time column (name it as a feature to use it as a number)")
+            }
             ColumnKind::Other => return drop("nested or binary values cannot be a feature"),
             ColumnKind::Text => {
                 if self.categorical == CategoricalEncoding::Drop {
@@ -341,8 +410,13 @@ impl PrepareSpec {
                 category_encoding(counts, self.categorical, self.max_categories)
             }
         };
-        let Some(encoding) = encoding else { return drop("all values are missing") };
-        Ok(Ok(FittedColumn { source: name, encoding }))
+        let Some(encoding) = encoding else {
+            return drop("all values are missing");
+        };
+        Ok(Ok(FittedColumn {
+            source: name,
+            encoding,
+        }))
     }
 }
 
@@ -350,7 +424,12 @@ fn get_column<'a>(df: &'a DataFrame, name: &str, source: &str) -> DataResult<&'a
     df.column(name).map_err(|_| DataError::MissingColumn {
         source_name: source.to_string(),
         column: name.to_string(),
-        available: df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        available: df
+            .get_column_names()
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
@@ -377,11 +456,18 @@ fn finite_values(column: &Column) -> PolarsResult<Vec<f64>> {
 }
 
 fn numeric_chunked(column: &Column) -> PolarsResult<Float64Chunked> {
-    let physical = if kind_of(column.dtype()) == ColumnKind::Temporal { column.to_physical_repr() } else { column.clone() };
+    let physical = if kind_of(column.dtype()) == ColumnKind::Temporal {
+        column.to_physical_repr()
+    } else {
+        column.clone()
+    };
     Ok(physical.cast(&DataType::Float64)?.f64()?.clone())
 }
 
-fn number_encoding(column: &Column, missing: MissingPolicy) -> PolarsResult<Option<FittedEncoding>> {
+fn number_encoding(
+    column: &Column,
+    missing: MissingPolicy,
+) -> PolarsResult<Option<FittedEncoding>> {
     let mut values = finite_values(column)?;
     if values.is_empty() {
         return Ok(None);
@@ -407,19 +493,29 @@ fn category_counts(column: &Column, skip_missing: bool) -> PolarsResult<Vec<(Str
             None => {}
         }
     }
-    let mut counts: Vec<(String, usize)> = counts.into_iter().map(|(s, n)| (s.to_string(), n)).collect();
+    let mut counts: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(s, n)| (s.to_string(), n))
+        .collect();
     counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(counts)
 }
 
-fn category_encoding(counts: Vec<(String, usize)>, encoding: CategoricalEncoding, cap: usize) -> Option<FittedEncoding> {
+fn category_encoding(
+    counts: Vec<(String, usize)>,
+    encoding: CategoricalEncoding,
+    cap: usize,
+) -> Option<FittedEncoding> {
     if counts.is_empty() {
         return None;
     }
     Some(match encoding {
         CategoricalEncoding::OneHot => {
             let other = counts.len() > cap;
-            FittedEncoding::OneHot { categories: counts.into_iter().take(cap).map(|(c, _)| c).collect(), other }
+            FittedEncoding::OneHot {
+                categories: counts.into_iter().take(cap).map(|(c, _)| c).collect(),
+                other,
+            }
         }
         CategoricalEncoding::Ordinal => {
             let mut categories: Vec<String> = counts.into_iter().map(|(c, _)| c).collect();
@@ -429,7 +525,10 @@ fn category_encoding(counts: Vec<(String, usize)>, encoding: CategoricalEncoding
         CategoricalEncoding::Frequency => {
             let total: usize = counts.iter().map(|(_, n)| n).sum();
             FittedEncoding::Frequency {
-                frequencies: counts.into_iter().map(|(c, n)| (c, n as f64 / total as f64)).collect(),
+                frequencies: counts
+                    .into_iter()
+                    .map(|(c, n)| (c, n as f64 / total as f64))
+                    .collect(),
             }
         }
         CategoricalEncoding::Drop => return None,
@@ -439,10 +538,21 @@ fn category_encoding(counts: Vec<(String, usize)>, encoding: CategoricalEncoding
 /// One output feature: which source column feeds it and how.
 #[derive(Clone, Copy)]
 enum Output<'a> {
-    Number { fill: f64 },
-    Indicator { category: Option<&'a str>, categories: &'a [String], first: bool },
-    Ordinal { categories: &'a [String] },
-    Frequency { frequencies: &'a [(String, f64)] },
+    Number {
+        fill: f64,
+    },
+    Indicator {
+        category: Option<&'a str>,
+        categories: &'a [String],
+        first: bool,
+        has_other: bool,
+    },
+    Ordinal {
+        categories: &'a [String],
+    },
+    Frequency {
+        frequencies: &'a [(String, f64)],
+    },
 }
 
 /// Per output column: (events filled or unseen) counted once per source column.
@@ -475,7 +585,10 @@ fn encode(
         };
         match &fc.encoding {
             FittedEncoding::Number { fill } => {
-                if !matches!(kind, ColumnKind::Numeric | ColumnKind::Boolean | ColumnKind::Temporal) {
+                if !matches!(
+                    kind,
+                    ColumnKind::Numeric | ColumnKind::Boolean | ColumnKind::Temporal
+                ) {
                     return Err(expect("a number"));
                 }
                 plan.push((ci, column, Output::Number { fill: *fill }));
@@ -487,13 +600,33 @@ fn encode(
                 match encoding {
                     FittedEncoding::OneHot { categories, other } => {
                         for (k, c) in categories.iter().enumerate() {
-                            plan.push((ci, column, Output::Indicator { category: Some(c), categories, first: k == 0 }));
+                            plan.push((
+                                ci,
+                                column,
+                                Output::Indicator {
+                                    category: Some(c),
+                                    categories,
+                                    first: k == 0,
+                                    has_other: *other,
+                                },
+                            ));
                         }
                         if *other {
-                            plan.push((ci, column, Output::Indicator { category: None, categories, first: categories.is_empty() }));
+                            plan.push((
+                                ci,
+                                column,
+                                Output::Indicator {
+                                    category: None,
+                                    categories,
+                                    first: categories.is_empty(),
+                                    has_other: true,
+                                },
+                            ));
                         }
                     }
-                    FittedEncoding::Ordinal { categories } => plan.push((ci, column, Output::Ordinal { categories })),
+                    FittedEncoding::Ordinal { categories } => {
+                        plan.push((ci, column, Output::Ordinal { categories }))
+                    }
                     FittedEncoding::Frequency { frequencies } => {
                         plan.push((ci, column, Output::Frequency { frequencies }))
                     }
@@ -508,7 +641,8 @@ fn encode(
     if drop_rows {
         for fc in &fitted.columns {
             let column = get_column(df, &fc.source, source)?;
-            mark_missing(column, &fc.encoding, &mut keep).map_err(|e| DataError::Internal(e.to_string()))?;
+            mark_missing(column, &fc.encoding, &mut keep)
+                .map_err(|e| DataError::Internal(e.to_string()))?;
         }
     }
 
@@ -518,7 +652,9 @@ fn encode(
         .axis_iter_mut(Axis(1))
         .into_par_iter()
         .zip(plan.par_iter())
-        .map(|(out, (_, column, output))| fill_output(out, column, *output, unseen_is_error, source))
+        .map(|(out, (_, column, output))| {
+            fill_output(out, column, *output, unseen_is_error, source)
+        })
         .collect::<DataResult<_>>()?;
 
     for (fc_index, fc) in fitted.columns.iter().enumerate() {
@@ -537,15 +673,24 @@ fn encode(
             report.infinite.push((fc.source.clone(), total.infinite));
         }
         if total.unseen > 0 {
-            report.unseen_categories.push((fc.source.clone(), total.unseen));
+            report
+                .unseen_categories
+                .push((fc.source.clone(), total.unseen));
         }
     }
     let kept: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
     report.dropped_rows = n - kept.len();
     if kept.is_empty() {
-        return Err(DataError::NoRowsLeft { source_name: source.to_string(), dropped: n });
+        return Err(DataError::NoRowsLeft {
+            source_name: source.to_string(),
+            dropped: n,
+        });
     }
-    let x = if kept.len() == n { x } else { x.select(Axis(0), &kept) };
+    let x = if kept.len() == n {
+        x
+    } else {
+        x.select(Axis(0), &kept)
+    };
     Ok((x, kept))
 }
 
@@ -559,7 +704,10 @@ fn mark_missing(column: &Column, encoding: &FittedEncoding, keep: &mut [bool]) -
             }
         }
         _ => {
-            for (k, v) in keep.iter_mut().zip(column.cast(&DataType::String)?.str()?.iter()) {
+            for (k, v) in keep
+                .iter_mut()
+                .zip(column.cast(&DataType::String)?.str()?.iter())
+            {
                 if v.is_none() {
                     *k = false;
                 }
@@ -602,14 +750,22 @@ fn fill_output(
                 };
             }
         }
-        Output::Indicator { category, categories, first } => {
+        Output::Indicator {
+            category,
+            categories,
+            first,
+            has_other,
+        } => {
             let text = column.cast(&DataType::String).map_err(internal)?;
-            let known: std::collections::HashSet<&str> = categories.iter().map(String::as_str).collect();
+            let known: std::collections::HashSet<&str> =
+                categories.iter().map(String::as_str).collect();
             for (dst, v) in out.iter_mut().zip(text.str().map_err(internal)?.iter()) {
                 let value = v.unwrap_or(MISSING_CATEGORY);
                 let seen = known.contains(value);
-                if !seen && first {
-                    // Counted (or refused) once per source column, by its first indicator.
+                // With an (other) column every category beyond the kept ones belongs there, by
+                // design; without one, a category not kept at fit time is unseen. Counted (or
+                // refused) once per source column, by its first indicator.
+                if !seen && first && !has_other {
                     if unseen_is_error && v.is_some() {
                         return Err(unseen_error(value));
                     }
@@ -623,12 +779,16 @@ fn fill_output(
         }
         Output::Ordinal { categories } => {
             let text = column.cast(&DataType::String).map_err(internal)?;
-            let index: HashMap<&str, usize> = categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let index: HashMap<&str, usize> = categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
             for (dst, v) in out.iter_mut().zip(text.str().map_err(internal)?.iter()) {
                 let value = v.unwrap_or(MISSING_CATEGORY);
                 *dst = match index.get(value) {
                     Some(&i) => i as f64,
-                    None if unseen_is_error => return Err(unseen_error(value)),
+                    None if unseen_is_error && v.is_some() => return Err(unseen_error(value)),
                     None => {
                         counts.unseen += 1;
                         -1.0
@@ -638,12 +798,13 @@ fn fill_output(
         }
         Output::Frequency { frequencies } => {
             let text = column.cast(&DataType::String).map_err(internal)?;
-            let freq: HashMap<&str, f64> = frequencies.iter().map(|(c, f)| (c.as_str(), *f)).collect();
+            let freq: HashMap<&str, f64> =
+                frequencies.iter().map(|(c, f)| (c.as_str(), *f)).collect();
             for (dst, v) in out.iter_mut().zip(text.str().map_err(internal)?.iter()) {
                 let value = v.unwrap_or(MISSING_CATEGORY);
                 *dst = match freq.get(value) {
                     Some(&f) => f,
-                    None if unseen_is_error => return Err(unseen_error(value)),
+                    None if unseen_is_error && v.is_some() => return Err(unseen_error(value)),
                     None => {
                         counts.unseen += 1;
                         0.0
@@ -656,7 +817,10 @@ fn fill_output(
 }
 
 fn fit_scalers(x: &Array2<f64>, scaling: Scaling) -> Vec<Scaler> {
-    let identity = Scaler { center: 0.0, scale: 1.0 };
+    let identity = Scaler {
+        center: 0.0,
+        scale: 1.0,
+    };
     // A zero or non-finite spread (a constant column) keeps scale 1, as scikit-learn does.
     let safe = |s: f64| if s.is_finite() && s > 0.0 { s } else { 1.0 };
     x.axis_iter(Axis(1))
@@ -667,17 +831,26 @@ fn fit_scalers(x: &Array2<f64>, scaling: Scaling) -> Vec<Scaler> {
                 let n = col.len() as f64;
                 let mean = col.sum() / n;
                 let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-                Scaler { center: mean, scale: safe(var.sqrt()) }
+                Scaler {
+                    center: mean,
+                    scale: safe(var.sqrt()),
+                }
             }
             Scaling::Robust => {
                 let mut v = col.to_vec();
                 let q = quantiles(&mut v, &[0.25, 0.5, 0.75]);
-                Scaler { center: q[1], scale: safe(q[2] - q[0]) }
+                Scaler {
+                    center: q[1],
+                    scale: safe(q[2] - q[0]),
+                }
             }
             Scaling::MinMax => {
                 let min = col.iter().copied().fold(f64::INFINITY, f64::min);
                 let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                Scaler { center: min, scale: safe(max - min) }
+                Scaler {
+                    center: min,
+                    scale: safe(max - min),
+                }
             }
         })
         .collect()
@@ -687,11 +860,13 @@ fn apply_scalers(x: &mut Array2<f64>, scalers: &[Scaler]) {
     if scalers.iter().all(|s| s.center == 0.0 && s.scale == 1.0) {
         return;
     }
-    x.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut row| {
-        for (v, s) in row.iter_mut().zip(scalers) {
-            *v = (*v - s.center) / s.scale;
-        }
-    });
+    x.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .for_each(|mut row| {
+            for (v, s) in row.iter_mut().zip(scalers) {
+                *v = (*v - s.center) / s.scale;
+            }
+        });
 }
 
 /// Label, row ids and the final finiteness check.
@@ -703,8 +878,15 @@ fn finish(
     spec: &PrepareSpec,
     report: &mut PrepareReport,
 ) -> DataResult<Matrix> {
-    let fitted = spec.fitted.as_ref().expect("finish is called with a fitted spec");
-    if let Some((i, j)) = x.indexed_iter().find(|(_, v)| !v.is_finite()).map(|(ij, _)| ij) {
+    let fitted = spec
+        .fitted
+        .as_ref()
+        .expect("finish is called with a fitted spec");
+    if let Some((i, j)) = x
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(ij, _)| ij)
+    {
         return Err(DataError::NonFinite {
             source_name: source.to_string(),
             column: fitted.feature_names[j].clone(),
@@ -716,11 +898,12 @@ fn finish(
     let label = match &fitted.label_column {
         Some(name) => match df.column(name) {
             Ok(column) => {
-                let all = label::read_label(column).map_err(|detail| DataError::LabelNotBinary {
-                    source_name: source.to_string(),
-                    column: name.clone(),
-                    detail,
-                })?;
+                let all =
+                    label::read_label(column).map_err(|detail| DataError::LabelNotBinary {
+                        source_name: source.to_string(),
+                        column: name.clone(),
+                        detail,
+                    })?;
                 report.label_column = Some(name.clone());
                 Some(kept.iter().map(|&i| all[i]).collect::<Array1<u8>>())
             }

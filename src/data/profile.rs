@@ -178,7 +178,11 @@ fn profile_column(column: &Column) -> PolarsResult<ColumnProfile> {
             profile.distinct = counts.len();
             let mut top: Vec<(&str, usize)> = counts.into_iter().collect();
             top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            profile.top_values = top.into_iter().take(TOP_VALUES).map(|(s, n)| (s.to_string(), n)).collect();
+            profile.top_values = top
+                .into_iter()
+                .take(TOP_VALUES)
+                .map(|(s, n)| (s.to_string(), n))
+                .collect();
         }
         ColumnKind::Other => {
             profile.missing = column.null_count();
@@ -218,17 +222,36 @@ fn numeric_stats(mut values: Vec<f64>) -> Option<NumericStats> {
     let mean = sum / n as f64;
     // Two-pass variance: numerically stable for large offsets.
     let sq: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-    let std = if n > 1 { (sq / (n - 1) as f64).sqrt() } else { 0.0 };
+    let std = if n > 1 {
+        (sq / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
     let histogram = histogram(&values, min, max, HISTOGRAM_BINS);
     let q = quantiles(&mut values, &QUANTILES);
-    Some(NumericStats { min, max, mean, std, q05: q[0], q25: q[1], median: q[2], q75: q[3], q95: q[4], histogram })
+    Some(NumericStats {
+        min,
+        max,
+        mean,
+        std,
+        q05: q[0],
+        q25: q[1],
+        median: q[2],
+        q75: q[3],
+        q95: q[4],
+        histogram,
+    })
 }
 
 pub fn histogram(values: &[f64], min: f64, max: f64, bins: usize) -> Vec<u64> {
     let mut counts = vec![0u64; bins];
     let width = max - min;
     for &v in values {
-        let bin = if width > 0.0 { (((v - min) / width) * bins as f64) as usize } else { 0 };
+        let bin = if width > 0.0 {
+            (((v - min) / width) * bins as f64) as usize
+        } else {
+            0
+        };
         counts[bin.min(bins - 1)] += 1;
     }
     counts
@@ -286,7 +309,9 @@ impl HyperLogLog {
     const P: u32 = 14;
 
     fn new() -> Self {
-        HyperLogLog { registers: vec![0; 1 << Self::P] }
+        HyperLogLog {
+            registers: vec![0; 1 << Self::P],
+        }
     }
 
     fn insert(&mut self, hash: u64) {
@@ -320,18 +345,28 @@ fn duplicate_rows(df: &DataFrame) -> PolarsResult<usize> {
         let combine = |h: &mut u64, v: u64| *h = mix64(h.rotate_left(23) ^ v ^ salt);
         match kind_of(column.dtype()) {
             ColumnKind::Numeric | ColumnKind::Temporal | ColumnKind::Boolean => {
-                let phys = if kind_of(column.dtype()) == ColumnKind::Temporal { column.to_physical_repr() } else { column.clone() };
+                let phys = if kind_of(column.dtype()) == ColumnKind::Temporal {
+                    column.to_physical_repr()
+                } else {
+                    column.clone()
+                };
                 let cast = phys.cast(&DataType::Float64)?;
                 let ca = cast.f64()?;
                 for (h, v) in hashes.iter_mut().zip(ca.iter()) {
                     combine(h, v.map(f64_key).unwrap_or(0xdead_beef));
                 }
             }
-            _ => {
+            // Nested values (lists, structs) have no cheap text form: rows are compared on the
+            // other columns only.
+            ColumnKind::Other => {}
+            ColumnKind::Text => {
                 let cast = column.cast(&DataType::String)?;
                 let ca = cast.str()?;
                 for (h, v) in hashes.iter_mut().zip(ca.iter()) {
-                    combine(h, v.map(|s| hash_bytes(s.as_bytes())).unwrap_or(0xdead_beef));
+                    combine(
+                        h,
+                        v.map(|s| hash_bytes(s.as_bytes())).unwrap_or(0xdead_beef),
+                    );
                 }
             }
         }
@@ -341,16 +376,33 @@ fn duplicate_rows(df: &DataFrame) -> PolarsResult<usize> {
 }
 
 /// Names that suggest a time column.
-const TIME_NAMES: [&str; 10] =
-    ["time", "timestamp", "date", "datetime", "ts", "time_stamp", "event_time", "created_at", "dt", "period"];
+const TIME_NAMES: [&str; 10] = [
+    "time",
+    "timestamp",
+    "date",
+    "datetime",
+    "ts",
+    "time_stamp",
+    "event_time",
+    "created_at",
+    "dt",
+    "period",
+];
 
 /// A datetime/date column, else a column with a time-like name.
 pub fn time_candidate(df: &DataFrame) -> Option<String> {
-    let typed = df.columns().iter().find(|c| matches!(c.dtype(), DataType::Datetime(..) | DataType::Date));
+    let typed = df
+        .columns()
+        .iter()
+        .find(|c| matches!(c.dtype(), DataType::Datetime(..) | DataType::Date));
     let named = || {
         df.columns().iter().find(|c| {
             let n = c.name().trim().to_lowercase().replace([' ', '-'], "_");
-            TIME_NAMES.contains(&n.as_str()) && matches!(kind_of(c.dtype()), ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal)
+            TIME_NAMES.contains(&n.as_str())
+                && matches!(
+                    kind_of(c.dtype()),
+                    ColumnKind::Numeric | ColumnKind::Text | ColumnKind::Temporal
+                )
         })
     };
     typed.or_else(named).map(|c| c.name().to_string())
@@ -383,7 +435,9 @@ mod tests {
 
     #[test]
     fn counts_duplicates_and_constants() {
-        let df = df!["a" => [1.0, 1.0, 2.0, 1.0], "b" => ["x", "x", "x", "y"], "c" => [5i64, 5, 5, 5]].unwrap();
+        let df =
+            df!["a" => [1.0, 1.0, 2.0, 1.0], "b" => ["x", "x", "x", "y"], "c" => [5i64, 5, 5, 5]]
+                .unwrap();
         let p = profile_frame(&df, "t", "CSV").unwrap();
         assert_eq!(p.duplicate_rows, 1);
         assert_eq!(p.constant_columns, vec!["c".to_string()]);

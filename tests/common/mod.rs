@@ -6,13 +6,24 @@ use std::path::PathBuf;
 /// `../shared/datasets/NAME.csv`, next to the checkout.
 pub fn shared_dataset(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("..").join("shared").join("datasets").join(format!("{name}.csv"));
-    assert!(path.exists(), "shared dataset missing: {} (../shared must sit beside the checkout)", path.display());
+    let path = root
+        .join("..")
+        .join("shared")
+        .join("datasets")
+        .join(format!("{name}.csv"));
+    assert!(
+        path.exists(),
+        "shared dataset missing: {} (../shared must sit beside the checkout)",
+        path.display()
+    );
     path
 }
 
 pub fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(path)
 }
 
 pub fn bin() -> PathBuf {
@@ -24,7 +35,12 @@ pub fn bin() -> PathBuf {
 pub fn read_numeric_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f64>>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let rows = lines
         .filter(|l| !l.is_empty())
         .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
