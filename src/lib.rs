@@ -6,4 +6,6 @@
 
 pub mod cli;
 pub mod data;
+pub mod detectors;
+pub mod neighbors;
 pub mod text;

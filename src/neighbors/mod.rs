@@ -1,0 +1,149 @@
+//! Exact k-nearest-neighbour search (Euclidean), shared by the neighbour-based detectors.
+//!
+//! Distances are `sqrt(Σ (x − y)²)` summed in feature order — bit-identical to scikit-learn's
+//! kd-tree, which PyOD uses for low-dimensional data. Neighbours are ordered by (distance,
+//! index), so results never depend on the thread count. Queries run in parallel over rows.
+
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
+
+use crate::detectors::{DetectResult, JobCtx};
+
+/// `k` neighbours per query row, nearest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbors {
+    pub distances: Array2<f64>,
+    pub indices: Array2<usize>,
+}
+
+/// Neighbours of every training row among the *other* rows (PyOD's training-score protocol).
+pub fn knn_leave_self_out(x: ArrayView2<f64>, k: usize, ctx: &JobCtx) -> DetectResult<Neighbors> {
+    search(x, x, k, true, ctx)
+}
+
+/// Neighbours of each query row among all training rows.
+pub fn knn_query(
+    train: ArrayView2<f64>,
+    queries: ArrayView2<f64>,
+    k: usize,
+    ctx: &JobCtx,
+) -> DetectResult<Neighbors> {
+    search(train, queries, k, false, ctx)
+}
+
+const ROWS_PER_TASK: usize = 64;
+
+fn search(
+    train: ArrayView2<f64>,
+    queries: ArrayView2<f64>,
+    k: usize,
+    leave_self_out: bool,
+    ctx: &JobCtx,
+) -> DetectResult<Neighbors> {
+    let n_queries = queries.nrows();
+    let available = train.nrows() - usize::from(leave_self_out);
+    assert!(
+        k >= 1 && k <= available,
+        "k = {k} with {available} candidate rows: validated by callers"
+    );
+    // Contiguous rows make the inner loop a plain slice loop.
+    let train = train.as_standard_layout();
+    let queries = queries.as_standard_layout();
+    let mut distances = Array2::<f64>::zeros((n_queries, k));
+    let mut indices = Array2::<usize>::zeros((n_queries, k));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    distances
+        .axis_chunks_iter_mut(ndarray::Axis(0), ROWS_PER_TASK)
+        .into_par_iter()
+        .zip(indices.axis_chunks_iter_mut(ndarray::Axis(0), ROWS_PER_TASK))
+        .enumerate()
+        .try_for_each(|(chunk, (mut dist_chunk, mut idx_chunk))| {
+            ctx.checkpoint()?;
+            let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
+            for r in 0..dist_chunk.nrows() {
+                let qi = chunk * ROWS_PER_TASK + r;
+                nearest(
+                    train.view(),
+                    queries.row(qi),
+                    k,
+                    leave_self_out.then_some(qi),
+                    &mut best,
+                );
+                for (c, &(d2, j)) in best.iter().enumerate() {
+                    dist_chunk[[r, c]] = d2.sqrt();
+                    idx_chunk[[r, c]] = j;
+                }
+            }
+            let finished = done.fetch_add(dist_chunk.nrows(), std::sync::atomic::Ordering::Relaxed);
+            ctx.report((finished + dist_chunk.nrows()) as f64 / n_queries as f64);
+            Ok(())
+        })?;
+    Ok(Neighbors { distances, indices })
+}
+
+/// Fills `best` with the `k` nearest rows as (squared distance, index), sorted.
+fn nearest(
+    train: ArrayView2<f64>,
+    q: ArrayView1<f64>,
+    k: usize,
+    skip: Option<usize>,
+    best: &mut Vec<(f64, usize)>,
+) {
+    best.clear();
+    let q = q.as_slice().expect("standard layout");
+    let mut worst = f64::INFINITY;
+    for (j, row) in train.outer_iter().enumerate() {
+        if Some(j) == skip {
+            continue;
+        }
+        let row = row.as_slice().expect("standard layout");
+        let mut d2 = 0.0;
+        for (a, b) in row.iter().zip(q) {
+            let diff = a - b;
+            d2 += diff * diff;
+        }
+        if best.len() < k || d2 < worst {
+            // Later indices lose ties: insert after equal distances.
+            let pos = best.partition_point(|&(d, _)| d <= d2);
+            best.insert(pos, (d2, j));
+            if best.len() > k {
+                best.pop();
+            }
+            if best.len() == k {
+                worst = best[k - 1].0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn finds_neighbours_leaving_self_out() {
+        let x = array![[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]];
+        let n = knn_leave_self_out(x.view(), 2, &JobCtx::default()).unwrap();
+        assert_eq!(n.indices.row(0).to_vec(), vec![1, 2]);
+        assert_eq!(n.distances.row(0).to_vec(), vec![1.0, 2.0]);
+        assert_eq!(n.indices.row(3).to_vec(), vec![2, 1]);
+        let q = knn_query(x.view(), array![[0.0, 0.1]].view(), 1, &JobCtx::default()).unwrap();
+        assert_eq!(q.indices[[0, 0]], 0);
+    }
+
+    #[test]
+    fn ties_break_by_index() {
+        let x = array![[0.0], [1.0], [-1.0], [1.0]];
+        let n = knn_leave_self_out(x.view(), 3, &JobCtx::default()).unwrap();
+        assert_eq!(n.indices.row(0).to_vec(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn cancellation_stops_the_search() {
+        let x = Array2::<f64>::zeros((500, 3));
+        let ctx = JobCtx::default();
+        ctx.cancel();
+        assert!(knn_leave_self_out(x.view(), 3, &ctx).is_err());
+    }
+}
