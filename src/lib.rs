@@ -6,6 +6,9 @@
 
 pub mod cli;
 pub mod data;
+
 pub mod detectors;
+pub mod metrics;
 pub mod neighbors;
 pub mod text;
+pub mod threshold;

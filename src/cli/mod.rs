@@ -1,6 +1,7 @@
 //! The headless command line: argument definitions (clap) and the commands they run.
 //! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
 
+mod detect;
 mod output;
 
 use std::io::Write;
@@ -28,6 +29,10 @@ pub enum Command {
     Prepare(PrepareArgs),
     /// List the datasets bundled with the binary (use them as `demo:NAME`).
     Demos,
+    /// List the detectors with their parameters.
+    Detectors(detect::DetectorsArgs),
+    /// Run one detector on a dataset: scores, threshold, and metrics when a label exists.
+    Detect(detect::DetectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +180,8 @@ pub fn run(cli: Cli) -> CliResult {
         }),
         Some(Command::Profile(args)) => profile(args),
         Some(Command::Prepare(args)) => prepare(args),
+        Some(Command::Detectors(args)) => detect::list_detectors(args),
+        Some(Command::Detect(args)) => detect::detect(args),
         Some(Command::Demos) => {
             let mut out = std::io::stdout().lock();
             for d in Demo::ALL {

@@ -358,7 +358,13 @@ pub fn confusion_at_threshold(
             (false, false) => tn += 1,
         }
     }
-    let ratio = |num: usize, den: usize| if den == 0 { 0.0 } else { num as f64 / den as f64 };
+    let ratio = |num: usize, den: usize| {
+        if den == 0 {
+            0.0
+        } else {
+            num as f64 / den as f64
+        }
+    };
     Ok(PrecisionRecallF1 {
         precision: ratio(tp, tp + fp),
         recall: ratio(tp, tp + fn_),
@@ -488,9 +494,16 @@ mod tests {
     }
 
     fn close_all(actual: &[f64], expected: &[f64]) {
-        assert_eq!(actual.len(), expected.len(), "lengths differ: {actual:?} vs {expected:?}");
+        assert_eq!(
+            actual.len(),
+            expected.len(),
+            "lengths differ: {actual:?} vs {expected:?}"
+        );
         for (a, e) in actual.iter().zip(expected) {
-            assert!((a - e).abs() <= TOL, "expected {expected:?}, got {actual:?}");
+            assert!(
+                (a - e).abs() <= TOL,
+                "expected {expected:?}, got {actual:?}"
+            );
         }
     }
 
@@ -547,7 +560,10 @@ mod tests {
         // roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) -> 0.5 (all tied)
         close(roc_auc(&[0.5; 4], &[0, 1, 0, 1]).unwrap(), 0.5);
         // roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) -> 0.75
-        close(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[0, 0, 1, 1]).unwrap(), 0.75);
+        close(
+            roc_auc(&[0.1, 0.4, 0.35, 0.8], &[0, 0, 1, 1]).unwrap(),
+            0.75,
+        );
         // perfect and inverted orderings
         close(roc_auc(&[1.0, 2.0, 3.0], &[0, 1, 1]).unwrap(), 1.0);
         close(roc_auc(&[3.0, 2.0, 1.0], &[0, 1, 1]).unwrap(), 0.0);
@@ -565,11 +581,19 @@ mod tests {
         ));
         assert!(matches!(
             roc_auc(&[0.1, 0.2, 0.3], &[0, 1]),
-            Err(MetricError::LengthMismatch { left: 3, right: 2, .. })
+            Err(MetricError::LengthMismatch {
+                left: 3,
+                right: 2,
+                ..
+            })
         ));
         assert!(matches!(
             roc_auc(&[0.1, f64::NAN], &[0, 1]),
-            Err(MetricError::NonFinite { what: "scores", index: 1, .. })
+            Err(MetricError::NonFinite {
+                what: "scores",
+                index: 1,
+                ..
+            })
         ));
         assert!(matches!(
             roc_auc(&[0.1, f64::INFINITY], &[0, 1]),
@@ -585,7 +609,10 @@ mod tests {
     #[test]
     fn error_messages_name_the_problem() {
         let msg = roc_auc(&[0.1, 0.2], &[0, 0]).unwrap_err().to_string();
-        assert!(msg.contains("both classes") && msg.contains("no anomalies"), "{msg}");
+        assert!(
+            msg.contains("both classes") && msg.contains("no anomalies"),
+            "{msg}"
+        );
         let msg = roc_auc(&[0.1, f64::NAN], &[0, 1]).unwrap_err().to_string();
         assert!(msg.contains("scores[1]") && msg.contains("NaN"), "{msg}");
     }
@@ -631,7 +658,10 @@ mod tests {
         close(precision_at_n(&S, &Y, Some(7)).unwrap(), 0.5714285714285714);
         // precision_n_scores([1, 0, 0, 0], [1., 1., 1., 0.], n=1) -> 0.0: the threshold is 1.0
         // and nothing is strictly above it (a `>=` rule would give 1/3)
-        close(precision_at_n(&[1.0, 1.0, 1.0, 0.0], &[1, 0, 0, 0], Some(1)).unwrap(), 0.0);
+        close(
+            precision_at_n(&[1.0, 1.0, 1.0, 0.0], &[1, 0, 0, 0], Some(1)).unwrap(),
+            0.0,
+        );
         // PyOD docstring example: precision_n_scores([0,1,1,0,0],[0.1,0.5,0.3,0.2,0.7]) -> 0.5
         close(
             precision_at_n(&[0.1, 0.5, 0.3, 0.2, 0.7], &[0, 1, 1, 0, 0], None).unwrap(),
@@ -704,7 +734,10 @@ mod tests {
         // spearmanr(S, Y.astype(float)).statistic -> 0.21213203435596423
         let yf: Vec<f64> = Y.iter().map(|&v| v as f64).collect();
         close(spearman(&S, &yf).unwrap(), 0.21213203435596423);
-        close(spearman(&[1.0, 2.0, 3.0], &[30.0, 20.0, 10.0]).unwrap(), -1.0);
+        close(
+            spearman(&[1.0, 2.0, 3.0], &[30.0, 20.0, 10.0]).unwrap(),
+            -1.0,
+        );
     }
 
     #[test]
@@ -719,7 +752,11 @@ mod tests {
         ));
         assert!(matches!(
             spearman(&[1.0, 2.0], &[f64::NAN, 1.0]),
-            Err(MetricError::NonFinite { what: "b", index: 0, .. })
+            Err(MetricError::NonFinite {
+                what: "b",
+                index: 0,
+                ..
+            })
         ));
         assert!(matches!(
             spearman(&[1.0], &[1.0]),
@@ -754,8 +791,14 @@ mod tests {
         // roc_curve([0, 1], [0.2, 0.7]) -> fpr [0, 0, 1], tpr [0, 1, 1], thr [inf, 0.7, 0.2]
         let c = roc_curve(&[0.2, 0.7], &[0, 1]).unwrap();
         assert_eq!(c.len(), 3);
-        close_all(&c.iter().map(|p| p.fpr).collect::<Vec<_>>(), &[0.0, 0.0, 1.0]);
-        close_all(&c.iter().map(|p| p.tpr).collect::<Vec<_>>(), &[0.0, 1.0, 1.0]);
+        close_all(
+            &c.iter().map(|p| p.fpr).collect::<Vec<_>>(),
+            &[0.0, 0.0, 1.0],
+        );
+        close_all(
+            &c.iter().map(|p| p.tpr).collect::<Vec<_>>(),
+            &[0.0, 1.0, 1.0],
+        );
         assert!(roc_curve(&[0.2, 0.7], &[1, 1]).is_err());
     }
 
@@ -771,7 +814,16 @@ mod tests {
         let t: Vec<f64> = c.iter().map(|x| x.threshold).collect();
         close_all(
             &p,
-            &[0.5, 0.5, 0.5714285714285714, 0.5, 0.6666666666666666, 1.0, 1.0, 1.0],
+            &[
+                0.5,
+                0.5,
+                0.5714285714285714,
+                0.5,
+                0.6666666666666666,
+                1.0,
+                1.0,
+                1.0,
+            ],
         );
         close_all(&r, &[1.0, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.0]);
         close_all(&t[..7], &[0.1, 0.2, 0.35, 0.4, 0.6, 0.8, 0.9]);

@@ -1,0 +1,352 @@
+//! `pynomaly detectors` and `pynomaly detect`: the registry as a table, and one detector run on a
+//! file with threshold, metrics, timings and an optional scores file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
+use crate::data::prepare::ColumnChoice;
+use crate::data::{self, PrepareSpec};
+use crate::detectors::{self, registry, DetectError, JobCtx, ParamKind, Params};
+use crate::metrics;
+use crate::text::sanitize;
+use crate::threshold::{self, ThresholdMethod};
+
+impl From<DetectError> for CliError {
+    fn from(e: DetectError) -> Self {
+        CliError {
+            message: e.to_string(),
+            code: if e.is_bad_input() { 2 } else { 1 },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DetectorsArgs {
+    /// Print the whole registry as JSON (parameters with types, ranges and defaults).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn list_detectors(args: DetectorsArgs) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        output::write_json(&mut out, &registry())
+    } else {
+        write_registry_table(&mut out)
+    };
+    written.map_err(output_error)
+}
+
+fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<8} {:<14} {:<16} {}",
+        "name", "family", "complexity", "summary / parameters (default, range)"
+    )?;
+    for d in registry() {
+        writeln!(
+            out,
+            "{:<8} {:<14} {:<16} {}",
+            d.name,
+            d.family.name(),
+            d.complexity,
+            d.summary
+        )?;
+        for p in d.params {
+            let log = match p.kind {
+                ParamKind::Int { log: true, .. } | ParamKind::Float { log: true, .. } => {
+                    ", log scale"
+                }
+                _ => "",
+            };
+            writeln!(
+                out,
+                "{:<41}{} = {} ({}{log}): {}",
+                "",
+                p.name,
+                p.default.to_value(),
+                p.describe_range(),
+                p.help
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// A file, `-` for CSV on standard input, or `demo:NAME`.
+    pub file: String,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Detector name (see `pynomaly detectors`).
+    #[arg(long, short = 'd')]
+    pub detector: String,
+    /// A detector parameter, `name=value`; repeat for several.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Label column (1 = anomaly) for metrics; by default detected. Never used for fitting.
+    #[arg(long, conflicts_with = "no_label")]
+    pub label: Option<String>,
+    /// Do not use any column as the label.
+    #[arg(long)]
+    pub no_label: bool,
+    /// Share of anomalies expected, in (0, 0.5]: flags the top C of scores (PyOD's default 0.1).
+    #[arg(long, default_value_t = 0.1, conflicts_with = "threshold")]
+    pub contamination: f64,
+    /// Label-free threshold instead of contamination: iqr, mad, zscore, otsu, knee or gap.
+    #[arg(long, value_name = "METHOD")]
+    pub threshold: Option<String>,
+    /// Seed for randomised detectors.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write row id, score and anomaly flag to a .csv or .parquet file.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print one JSON object with the run's parameters, timings, threshold and metrics.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Timing {
+    load_s: f64,
+    fit_s: f64,
+    score_s: f64,
+}
+
+#[derive(Serialize)]
+struct ThresholdReport {
+    method: String,
+    value: f64,
+}
+
+#[derive(Serialize)]
+struct Metrics {
+    roc_auc: Option<f64>,
+    average_precision: Option<f64>,
+    precision_at_n: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct DetectReport {
+    detector: String,
+    params: Params,
+    source: String,
+    n_rows: usize,
+    n_features: usize,
+    seed: u64,
+    label: Option<String>,
+    timing: Timing,
+    threshold: ThresholdReport,
+    n_anomalies: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<Metrics>,
+    /// Row ids (0-based rows of the input) of the highest scores, most anomalous first.
+    top_anomalies: Vec<(u64, f64)>,
+}
+
+pub fn detect(args: DetectArgs) -> CliResult {
+    // Everything that can be checked without data is checked first.
+    let info = detectors::registry::find(&args.detector)?;
+    let given = info.parse_assignments(&args.params)?;
+    let params = info.resolve(&given)?;
+    let method = match &args.threshold {
+        Some(m) => m
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--threshold: {e}")))?,
+        None => format!("contamination={}", args.contamination)
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--contamination: {e}")))?,
+    };
+    if let Some(path) = &args.output {
+        output_format(path)?;
+    }
+    let detector = info.build(&params);
+
+    let started = Instant::now();
+    let source = source_of(Some(&args.file))?;
+    let loaded = data::load(&source, &load_options(&args.load)?)?;
+    let spec = PrepareSpec {
+        label: match (&args.label, args.no_label) {
+            (Some(name), _) => ColumnChoice::Column(name.clone()),
+            (None, true) => ColumnChoice::None,
+            (None, false) => ColumnChoice::Auto,
+        },
+        ..PrepareSpec::default()
+    };
+    let prepared = spec.apply(&loaded.df, &loaded.source)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let m = &prepared.matrix;
+
+    let ctx = JobCtx::new(args.seed);
+    let started = Instant::now();
+    let fitted = detector
+        .fit(m.x.view(), &ctx)
+        .map_err(|e| in_file(&loaded.source, e))?;
+    let fit_s = started.elapsed().as_secs_f64();
+
+    // Training scores come out of `fit` (PyOD's decision_scores_); what is left is the threshold.
+    let started = Instant::now();
+    let scores = fitted.training_scores.to_vec();
+    let cut = threshold::apply(&scores, method)
+        .map_err(|e| CliError::internal(format!("threshold: {e}")))?;
+    let flags = threshold::flags(&scores, cut.value);
+    let score_s = started.elapsed().as_secs_f64();
+
+    let metrics = m.label.as_ref().map(|label| {
+        let labels = label.as_slice().expect("contiguous");
+        Metrics {
+            roc_auc: metrics::roc_auc(&scores, labels).ok(),
+            average_precision: metrics::average_precision(&scores, labels).ok(),
+            precision_at_n: metrics::precision_at_n(&scores, labels, None).ok(),
+        }
+    });
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let top_anomalies = order
+        .iter()
+        .take(10)
+        .map(|&i| (m.row_ids[i], scores[i]))
+        .collect();
+
+    if let Some(path) = &args.output {
+        write_scores(path, &m.row_ids, &scores, &flags).map_err(|e| {
+            CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
+        })?;
+    }
+    let report = DetectReport {
+        detector: info.name.to_string(),
+        params,
+        source: loaded.source.clone(),
+        n_rows: m.x.nrows(),
+        n_features: m.x.ncols(),
+        seed: args.seed,
+        label: prepared.report.label_column.clone(),
+        timing: Timing {
+            load_s,
+            fit_s,
+            score_s,
+        },
+        threshold: ThresholdReport {
+            method: cut.method.to_string(),
+            value: cut.value,
+        },
+        n_anomalies: cut.n_flagged,
+        metrics,
+        top_anomalies,
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        output::write_json(&mut out, &report)
+    } else {
+        write_detect_summary(&mut out, &report)
+    };
+    written.map_err(output_error)
+}
+
+fn in_file(source: &str, e: DetectError) -> CliError {
+    let code = if e.is_bad_input() { 2 } else { 1 };
+    CliError {
+        message: format!("{source}: {e}"),
+        code,
+    }
+}
+
+fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Result<()> {
+    let params: Vec<String> = r.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    writeln!(
+        out,
+        "{} on {}: {} rows × {} features",
+        r.detector,
+        sanitize(&r.source),
+        r.n_rows,
+        r.n_features
+    )?;
+    if !params.is_empty() {
+        writeln!(out, "Parameters  {}", params.join(", "))?;
+    }
+    writeln!(
+        out,
+        "Time        load {:.3} s, fit {:.3} s, threshold {:.3} s",
+        r.timing.load_s, r.timing.fit_s, r.timing.score_s
+    )?;
+    writeln!(
+        out,
+        "Threshold   {} = {} → {} anomalies ({:.2} %)",
+        r.threshold.method,
+        output::num(r.threshold.value),
+        r.n_anomalies,
+        100.0 * r.n_anomalies as f64 / r.n_rows as f64
+    )?;
+    if let (Some(m), Some(label)) = (&r.metrics, &r.label) {
+        let show = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
+        writeln!(
+            out,
+            "Metrics     vs {}: ROC-AUC {}, average precision {}, precision@n {}",
+            sanitize(label),
+            show(m.roc_auc),
+            show(m.average_precision),
+            show(m.precision_at_n)
+        )?;
+    }
+    let top: Vec<String> = r
+        .top_anomalies
+        .iter()
+        .map(|(row, s)| format!("{row} ({})", output::num(*s)))
+        .collect();
+    writeln!(out, "Top rows    {}", top.join(", "))?;
+    Ok(())
+}
+
+enum ScoresFormat {
+    Csv,
+    Parquet,
+}
+
+fn output_format(path: &Path) -> CliResult<ScoresFormat> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("csv") => Ok(ScoresFormat::Csv),
+        Some("parquet") | Some("pq") => Ok(ScoresFormat::Parquet),
+        _ => Err(CliError::bad_input(format!(
+            "--output {}: expected a .csv or .parquet file name",
+            path.display()
+        ))),
+    }
+}
+
+fn write_scores(path: &Path, row_ids: &[u64], scores: &[f64], flags: &[u8]) -> std::io::Result<()> {
+    use polars::prelude::*;
+    match output_format(path).map_err(|e| std::io::Error::other(e.message))? {
+        ScoresFormat::Csv => {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+            writeln!(w, "row_id,score,is_anomaly")?;
+            for ((id, s), f) in row_ids.iter().zip(scores).zip(flags) {
+                writeln!(w, "{id},{s},{f}")?;
+            }
+            w.flush()
+        }
+        ScoresFormat::Parquet => {
+            let mut df = df![
+                "row_id" => row_ids,
+                "score" => scores,
+                "is_anomaly" => flags.iter().map(|&f| f == 1).collect::<Vec<bool>>(),
+            ]
+            .map_err(std::io::Error::other)?;
+            ParquetWriter::new(std::fs::File::create(path)?)
+                .finish(&mut df)
+                .map_err(std::io::Error::other)?;
+            Ok(())
+        }
+    }
+}
