@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod data;
 
+pub mod combine;
 pub mod detectors;
 pub mod metrics;
 pub mod neighbors;

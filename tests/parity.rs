@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
 use pynomaly::detectors::{self, JobCtx, ParamValue};
+use pynomaly::metrics;
 
 const DATASETS: [&str; 9] = [
     "cardio",
@@ -86,28 +87,85 @@ fn training_scores(detector: &str, params: &[(&str, ParamValue)], x: &Array2<f64
         .to_vec()
 }
 
+/// Cells the reference README lists as tie-dependent: exact-distance ties broken in a different
+/// order change rows, so only ROC-AUC against the labels is compared (within 0.01).
+fn tie_dependent(dataset: &str, column: &str) -> bool {
+    let detector = column.split('_').next().unwrap();
+    match detector {
+        "lof" | "sod" | "abod" => matches!(dataset, "thyroid" | "wbc" | "letter" | "breastw"),
+        "cof" => matches!(
+            dataset,
+            "thyroid" | "pima" | "wbc" | "ionosphere" | "letter" | "breastw"
+        ),
+        _ => false,
+    }
+}
+
+/// Where the README says an independent re-implementation matched PyOD bit for bit.
+fn bit_exact(dataset: &str, column: &str) -> bool {
+    match column {
+        "ecod" | "copod" | "hbos" => true,
+        "knn" | "knn_mean" | "knn_median" => !matches!(dataset, "cardio" | "ionosphere"),
+        "lof" => matches!(dataset, "pima" | "glass" | "vowels"),
+        _ => false,
+    }
+}
+
+fn labels(name: &str) -> Vec<u8> {
+    let (_, rows) = common::read_numeric_csv(&common::shared_dataset(name));
+    rows.iter().map(|r| *r.last().unwrap() as u8).collect()
+}
+
 #[test]
-fn report_parity() {
+fn training_scores_match_pyod() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
     for name in DATASETS {
         let x = matrix(name);
+        let y = labels(name);
         for (column, expected) in reference(name) {
             let Some((detector, params)) = detector_of(&column) else {
                 continue;
             };
             let got = training_scores(detector, &params, &x);
-            let mut bit_equal = 0;
-            let mut max_rel = 0.0f64;
-            for (g, e) in got.iter().zip(&expected) {
-                if g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()) {
-                    bit_equal += 1;
-                } else {
-                    max_rel = max_rel.max((g - e).abs() / e.abs().max(1e-300));
+            checked += 1;
+            let cell = format!("{name}/{column}");
+            if bit_exact(name, &column) {
+                if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != expected[i].to_bits())
+                {
+                    failures.push(format!(
+                        "{cell}: row {i}: {} vs PyOD {} (expected bit-exact)",
+                        got[i], expected[i]
+                    ));
+                }
+            } else if tie_dependent(name, &column) {
+                let ours = metrics::roc_auc(&got, &y).unwrap();
+                let theirs = metrics::roc_auc(&expected, &y).unwrap();
+                if (ours - theirs).abs() > 0.01 {
+                    failures.push(format!("{cell}: ROC-AUC {ours:.4} vs PyOD {theirs:.4}"));
+                }
+            } else {
+                let rho = metrics::spearman(&got, &expected).unwrap();
+                let max_rel = got
+                    .iter()
+                    .zip(&expected)
+                    .map(|(g, e)| (g - e).abs() / e.abs().max(1e-300))
+                    .fold(0.0, f64::max);
+                if rho < 0.999 || max_rel > 1e-12 {
+                    failures.push(format!(
+                        "{cell}: Spearman {rho:.6}, max relative difference {max_rel:.2e}"
+                    ));
                 }
             }
-            println!(
-                "{name:>10} {column:>10}: {bit_equal}/{} bit-equal, max rel diff {max_rel:.3e}",
-                got.len()
-            );
         }
     }
+    assert!(
+        checked >= 60,
+        "only {checked} reference cells were compared"
+    );
+    assert!(
+        failures.is_empty(),
+        "parity failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -15,7 +15,9 @@ use crate::metrics::{average_ranks, median_sorted};
 /// What can be wrong with a score matrix or a combination's parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CombineError {
-    #[error("the score matrix is empty ({rows} samples x {cols} detectors); need at least one of each")]
+    #[error(
+        "the score matrix is empty ({rows} samples x {cols} detectors); need at least one of each"
+    )]
     Empty { rows: usize, cols: usize },
 
     #[error("score of sample {row}, detector {col} is {value}, expected a finite number")]
@@ -132,7 +134,7 @@ pub fn normalize_columns(
     method: Normalization,
 ) -> Result<Array2<f64>, CombineError> {
     check_matrix(scores)?;
-    let mut out = Array2::zeros(scores.raw_dim());
+    let mut out = Array2::<f64>::zeros(scores.raw_dim());
     for (column, mut target) in scores.axis_iter(Axis(1)).zip(out.axis_iter_mut(Axis(1))) {
         let normalized = normalize(&column.to_vec(), method);
         for (t, v) in target.iter_mut().zip(normalized) {
@@ -247,7 +249,7 @@ pub fn combine(
 ) -> Result<Array1<f64>, CombineError> {
     check_matrix(scores)?;
     let rows = scores.axis_iter(Axis(0));
-    let combined = match method {
+    let combined: Array1<f64> = match method {
         Combination::Average => rows.map(|row| row.sum() / row.len() as f64).collect(),
         Combination::Maximum => rows.map(|row| row_max(row.iter().copied())).collect(),
         Combination::Median => rows
@@ -366,7 +368,10 @@ mod tests {
     fn close_all(actual: &[f64], expected: &[f64]) {
         assert_eq!(actual.len(), expected.len(), "{actual:?} vs {expected:?}");
         for (a, e) in actual.iter().zip(expected) {
-            assert!((a - e).abs() <= TOL, "expected {expected:?}, got {actual:?}");
+            assert!(
+                (a - e).abs() <= TOL,
+                "expected {expected:?}, got {actual:?}"
+            );
         }
     }
 
@@ -391,7 +396,12 @@ mod tests {
         //   (population std 1.5; the sample std would give 1.7320508 and other values)
         close_all(
             &normalize(&x, Normalization::ZScore),
-            &[-1.0, -0.3333333333333333, -0.3333333333333333, 1.6666666666666667],
+            &[
+                -1.0,
+                -0.3333333333333333,
+                -0.3333333333333333,
+                1.6666666666666667,
+            ],
         );
     }
 
@@ -399,9 +409,15 @@ mod tests {
     fn minmax_and_rank() {
         let x = [1.0, 2.0, 2.0, 5.0];
         // (x - x.min()) / (x.max() - x.min()) -> [0, 0.25, 0.25, 1]
-        close_all(&normalize(&x, Normalization::MinMax), &[0.0, 0.25, 0.25, 1.0]);
+        close_all(
+            &normalize(&x, Normalization::MinMax),
+            &[0.0, 0.25, 0.25, 1.0],
+        );
         // scipy.stats.rankdata(x) / 4 -> [0.25, 0.625, 0.625, 1.0]
-        close_all(&normalize(&x, Normalization::Rank), &[0.25, 0.625, 0.625, 1.0]);
+        close_all(
+            &normalize(&x, Normalization::Rank),
+            &[0.25, 0.625, 0.625, 1.0],
+        );
     }
 
     #[test]
@@ -435,7 +451,13 @@ mod tests {
         let avg = combine(m.view(), Combination::Average, None).unwrap();
         close_all(
             avg.as_slice().unwrap(),
-            &[0.39999999999999997, 0.6, 0.39999999999999997, 0.4583333333333333, 0.43333333333333335],
+            &[
+                0.39999999999999997,
+                0.6,
+                0.39999999999999997,
+                0.4583333333333333,
+                0.43333333333333335,
+            ],
         );
         // pyod.models.combination.maximization(m)
         let max = combine(m.view(), Combination::Maximum, None).unwrap();
@@ -460,7 +482,13 @@ mod tests {
         let aom = combine(reordered.view(), Combination::Aom { n_buckets: 3 }, None).unwrap();
         close_all(
             aom.as_slice().unwrap(),
-            &[0.5, 0.7000000000000001, 0.4000000000000001, 0.6333333333333333, 0.6666666666666666],
+            &[
+                0.5,
+                0.7000000000000001,
+                0.4000000000000001,
+                0.6333333333333333,
+                0.6666666666666666,
+            ],
         );
         // pyod.models.combination.moa(m, n_buckets=3, random_state=0)
         let moa = combine(reordered.view(), Combination::Moa { n_buckets: 3 }, None).unwrap();
@@ -485,7 +513,13 @@ mod tests {
         let aom = combine(matrix().view(), Combination::Aom { n_buckets: 3 }, Some(1)).unwrap();
         close_all(
             aom.as_slice().unwrap(),
-            &[0.5666666666666668, 0.7666666666666666, 0.4000000000000001, 0.8000000000000002, 0.5666666666666667],
+            &[
+                0.5666666666666668,
+                0.7666666666666666,
+                0.4000000000000001,
+                0.8000000000000002,
+                0.5666666666666667,
+            ],
         );
         // np.max([m[:, g].mean(axis=1) for g in buckets], axis=0)
         let moa = combine(matrix().view(), Combination::Moa { n_buckets: 3 }, Some(1)).unwrap();
@@ -505,7 +539,13 @@ mod tests {
         let aom = combine(matrix().view(), Combination::Aom { n_buckets: 3 }, None).unwrap();
         close_all(
             aom.as_slice().unwrap(),
-            &[0.6, 0.8333333333333334, 0.4000000000000001, 0.8000000000000002, 0.6666666666666666],
+            &[
+                0.6,
+                0.8333333333333334,
+                0.4000000000000001,
+                0.8000000000000002,
+                0.6666666666666666,
+            ],
         );
     }
 
@@ -591,19 +631,33 @@ mod tests {
         assert_eq!("minmax".parse(), Ok(Normalization::MinMax));
         assert_eq!("Z-Score".parse(), Ok(Normalization::ZScore));
         assert_eq!("rank".parse(), Ok(Normalization::Rank));
-        assert!("log".parse::<Normalization>().unwrap_err().to_string().contains("minmax"));
-        for n in [Normalization::ZScore, Normalization::MinMax, Normalization::Rank] {
+        assert!("log"
+            .parse::<Normalization>()
+            .unwrap_err()
+            .to_string()
+            .contains("minmax"));
+        for n in [
+            Normalization::ZScore,
+            Normalization::MinMax,
+            Normalization::Rank,
+        ] {
             assert_eq!(n.to_string().parse(), Ok(n));
         }
     }
 
     #[test]
     fn serde_names() {
-        assert_eq!(serde_json::to_string(&Normalization::ZScore).unwrap(), "\"zscore\"");
+        assert_eq!(
+            serde_json::to_string(&Normalization::ZScore).unwrap(),
+            "\"zscore\""
+        );
         assert_eq!(
             serde_json::to_string(&Combination::Aom { n_buckets: 3 }).unwrap(),
             "{\"aom\":{\"n_buckets\":3}}"
         );
-        assert_eq!(serde_json::to_string(&Combination::Maximum).unwrap(), "\"maximum\"");
+        assert_eq!(
+            serde_json::to_string(&Combination::Maximum).unwrap(),
+            "\"maximum\""
+        );
     }
 }

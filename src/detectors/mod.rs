@@ -122,6 +122,7 @@ pub trait Detector: Send + Sync {
     fn fit(&self, x: ArrayView2<f64>, ctx: &JobCtx) -> DetectResult<Fitted>;
 }
 
+#[derive(Debug, Clone)]
 pub struct Fitted {
     pub model: Model,
     /// Scores of the training rows, as PyOD's `decision_scores_`.

@@ -279,7 +279,7 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Result<f64, MetricError> {
     let rank_sum: f64 = ranks
         .iter()
         .zip(labels)
-        .filter(|(_, &l)| l == 1)
+        .filter(|&(_, &l)| l == 1)
         .map(|(r, _)| r)
         .sum();
     let (p, q) = (positives as f64, negatives as f64);
@@ -427,11 +427,11 @@ pub fn roc_curve(scores: &[f64], labels: &[u8]) -> Result<Vec<RocPoint>, MetricE
     let steps = binary_clf_curve(scores, labels);
     // Keep the ends and every point where the curve turns (second difference non-zero).
     let kept: Vec<&(usize, usize, f64)> = if steps.len() > 2 {
+        let second_diff = |a: usize, b: usize, c: usize| a as i64 - 2 * b as i64 + c as i64;
         let turn = |i: usize| {
-            let d2 = |v: fn(&(usize, usize, f64)) -> usize| {
-                v(&steps[i + 1]) as i64 - 2 * v(&steps[i]) as i64 + v(&steps[i - 1]) as i64
-            };
-            d2(|s| s.0) != 0 || d2(|s| s.1) != 0
+            let (before, here, after) = (steps[i - 1], steps[i], steps[i + 1]);
+            second_diff(before.0, here.0, after.0) != 0
+                || second_diff(before.1, here.1, after.1) != 0
         };
         let last = steps.len() - 1;
         (0..steps.len())
@@ -549,6 +549,16 @@ mod tests {
         close(median(&v), 3.5);
         close(median(&[3.0, 1.0, 2.0]), 2.0);
         assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn percentile_is_bit_identical_to_numpy() {
+        // np.percentile([0.36, 0.42, 0.54, 0.11, 0.41], 90) -> 0.49200000000000005, which NumPy
+        // gets by interpolating down from the upper value (a + (b - a) * t would give 0.492).
+        assert_eq!(
+            percentile(&[0.36, 0.42, 0.54, 0.11, 0.41], 90.0),
+            0.49200000000000005
+        );
     }
 
     // ---- roc_auc ----

@@ -411,6 +411,18 @@ mod tests {
     }
 
     #[test]
+    fn histogram_bins_like_numpy_at_an_edge() {
+        // 1.25875 is exactly edge 103 of np.linspace(0.203, 2.827, 257), but the quick index
+        // estimate ((v - lo) / span * 256) truncates to 102; NumPy corrects it upward:
+        // np.nonzero(np.histogram([0.203, 1.25875, 2.827], 256)[0]) -> [0, 103, 255]
+        let (counts, edges) = histogram(&[0.203, 1.25875, 2.827], 256);
+        let nonzero: Vec<usize> = (0..256).filter(|&i| counts[i] > 0.0).collect();
+        assert_eq!(nonzero, vec![0, 103, 255]);
+        assert_eq!(edges[103], 1.25875);
+        assert_eq!(edges[256], 2.827);
+    }
+
+    #[test]
     fn otsu_splits_two_clusters() {
         // Two tight clusters; the best split is right after the lower one: same reference
         // -> k = 2, value 0.11835937499999999 (= e[3])
@@ -430,6 +442,16 @@ mod tests {
     }
 
     #[test]
+    fn knee_uses_the_distance_on_either_side_of_the_chord() {
+        // A concave curve (mostly high scores, two low ones) lies above the chord.
+        // x0 = [9.7, 0.0, 10.0, 9.6, 9.9, 0.5, 9.8]; same reference as above
+        //   -> i = 4 (distance 0.6267 above the chord), d[4] = 9.6, (x0 > 9.6).sum() = 4
+        let x0 = [9.7, 0.0, 10.0, 9.6, 9.9, 0.5, 9.8];
+        let t = apply(&x0, ThresholdMethod::Knee).unwrap();
+        assert_eq!((t.value, t.n_flagged), (9.6, 4));
+    }
+
+    #[test]
     fn gap_flags_above_the_largest_gap_in_the_top_half() {
         // s = np.sort(S); the largest gap is 1.10 -> 2.90
         let t = apply(&S, ThresholdMethod::Gap).unwrap();
@@ -439,6 +461,11 @@ mod tests {
         let t = apply(&[0.0, 10.0, 10.5, 11.0, 13.0], ThresholdMethod::Gap).unwrap();
         close(t.value, 11.0);
         assert_eq!(t.n_flagged, 1);
+        // Equal gaps: the highest one wins, flagging fewest. Candidates for n = 8 are the gaps
+        // after sorted[3..=6]; all are 1, so value 6 and one flagged (not 3 and four flagged).
+        let even: Vec<f64> = (0..8).map(f64::from).collect();
+        let t = apply(&even, ThresholdMethod::Gap).unwrap();
+        assert_eq!((t.value, t.n_flagged), (6.0, 1));
         // Two samples: the one gap flags one of them.
         let t = apply(&[2.0, 1.0], ThresholdMethod::Gap).unwrap();
         assert_eq!((t.value, t.n_flagged), (1.0, 1));

@@ -1,0 +1,175 @@
+//! Contract tests run over every detector in the registry: parameter validation, Send + Sync,
+//! determinism under a seed at any thread count, a planted outlier ranked first, model round trip,
+//! and clear errors on unusable matrices.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, ArrayView2};
+use pynomaly::detectors::{
+    self, registry, DetectError, Detector, JobCtx, Model, ParamKind, ParamValue,
+};
+
+fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+
+/// Deterministic Gaussian-ish blob (sum of uniforms from an LCG) with one far point at row 7.
+fn planted(n: usize, d: usize) -> Array2<f64> {
+    let mut state = 42u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut x = Array2::from_shape_fn((n, d), |_| uniform() + uniform() + uniform() - 1.5);
+    if n > 7 {
+        for j in 0..d {
+            x[[7, j]] = 8.0 + j as f64 * 0.1;
+        }
+    }
+    x
+}
+
+fn fit(name: &str, x: ArrayView2<f64>, seed: u64) -> Result<detectors::Fitted, DetectError> {
+    let (d, _) = detectors::build(name, &BTreeMap::new())?;
+    d.fit(x, &JobCtx::new(seed))
+}
+
+#[test]
+fn detectors_and_models_are_send_and_sync() {
+    assert_send_sync::<dyn Detector>();
+    assert_send_sync::<Model>();
+    assert_send_sync::<JobCtx>();
+}
+
+#[test]
+fn every_parameter_rejects_out_of_range_values() {
+    for info in registry() {
+        for p in info.params {
+            let bad = match p.kind {
+                ParamKind::Int { min, .. } => format!("{}", min - 1),
+                ParamKind::Float { min, min_open, .. } => {
+                    format!("{}", if min_open { min } else { min - 1.0 })
+                }
+                ParamKind::Choice { .. } => "no-such-choice".into(),
+                ParamKind::Bool => "maybe".into(),
+            };
+            let err = info
+                .parse_assignments(&[format!("{}={bad}", p.name)])
+                .unwrap_err();
+            assert!(err.to_string().contains(p.name), "{}: {err}", info.name);
+            let unparsable = info.parse_assignments(&[format!("{}=@@", p.name)]);
+            assert!(unparsable.is_err(), "{}.{} accepted @@", info.name, p.name);
+        }
+        let err = info
+            .parse_assignments(&["no_such_param=1".into()])
+            .unwrap_err();
+        assert!(
+            matches!(err, DetectError::UnknownParam { .. }),
+            "{}: {err}",
+            info.name
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_scores_at_any_thread_count() {
+    let x = planted(300, 4);
+    for info in registry() {
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let two = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let a = one.install(|| fit(info.name, x.view(), 7).unwrap().training_scores);
+        let b = two.install(|| fit(info.name, x.view(), 7).unwrap().training_scores);
+        let c = fit(info.name, x.view(), 7).unwrap().training_scores;
+        assert_eq!(a, b, "{}: 1 vs 2 threads", info.name);
+        assert_eq!(a, c, "{}: repeated fit", info.name);
+    }
+}
+
+#[test]
+fn planted_outlier_ranks_first() {
+    let x = planted(400, 5);
+    for info in registry() {
+        let scores = fit(info.name, x.view(), 0).unwrap().training_scores;
+        let top = (0..scores.len())
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        assert_eq!(top, 7, "{}: top row {top}", info.name);
+    }
+}
+
+#[test]
+fn models_round_trip_and_score_new_rows() {
+    let x = planted(200, 3);
+    let new = ndarray::array![[0.0, 0.0, 0.0], [9.0, 9.0, 9.0]];
+    for info in registry() {
+        let fitted = fit(info.name, x.view(), 0).unwrap();
+        let json = serde_json::to_string(&fitted.model).unwrap();
+        let back: Model = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, fitted.model, "{}", info.name);
+        let s = back.score(new.view()).unwrap();
+        assert!(
+            s[1] > s[0],
+            "{}: far point {} vs centre {}",
+            info.name,
+            s[1],
+            s[0]
+        );
+        let wrong = Array2::<f64>::zeros((2, 4));
+        assert!(
+            back.score(wrong.view()).is_err(),
+            "{}: accepted 4 features",
+            info.name
+        );
+    }
+}
+
+#[test]
+fn unusable_matrices_are_refused_before_work() {
+    let mut nan = planted(50, 3);
+    nan[[3, 1]] = f64::NAN;
+    let single = Array2::<f64>::ones((1, 3));
+    let constant = Array2::<f64>::ones((50, 3));
+    let few = planted(4, 2);
+    for info in registry() {
+        let err = fit(info.name, nan.view(), 0).unwrap_err();
+        assert!(
+            err.to_string().contains("row 3, feature 1"),
+            "{}: {err}",
+            info.name
+        );
+        assert!(
+            fit(info.name, single.view(), 0).is_err(),
+            "{}: single row",
+            info.name
+        );
+        let err = fit(info.name, constant.view(), 0).unwrap_err();
+        assert!(err.to_string().contains("constant"), "{}: {err}", info.name);
+        if info.params.iter().any(|p| p.name == "n_neighbors") {
+            let err = fit(info.name, few.view(), 0).unwrap_err();
+            assert!(
+                err.to_string().contains("n_neighbors"),
+                "{}: {err}",
+                info.name
+            );
+        }
+    }
+}
+
+#[test]
+fn cancellation_is_honoured() {
+    let x = planted(3000, 4);
+    let (d, _) = detectors::build(
+        "knn",
+        &BTreeMap::from([("n_neighbors".to_string(), ParamValue::Int(5))]),
+    )
+    .unwrap();
+    let ctx = JobCtx::new(0);
+    ctx.cancel();
+    assert!(matches!(d.fit(x.view(), &ctx), Err(DetectError::Cancelled)));
+}
