@@ -4,6 +4,8 @@
 //! kd-tree, which PyOD uses for low-dimensional data. Neighbours are ordered by (distance,
 //! index), so results never depend on the thread count. Queries run in parallel over rows.
 
+mod kdtree;
+
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
@@ -32,6 +34,10 @@ pub fn knn_query(
 }
 
 const ROWS_PER_TASK: usize = 64;
+/// Up to this many features a kd-tree prunes well (scikit-learn switches to brute force above
+/// 15 too); higher dimensions use parallel brute force.
+const MAX_TREE_DIMENSIONS: usize = 15;
+const MIN_TREE_ROWS: usize = 256;
 
 fn search(
     train: ArrayView2<f64>,
@@ -51,6 +57,8 @@ fn search(
     let queries = queries.as_standard_layout();
     let mut distances = Array2::<f64>::zeros((n_queries, k));
     let mut indices = Array2::<usize>::zeros((n_queries, k));
+    let tree = (train.ncols() <= MAX_TREE_DIMENSIONS && train.nrows() >= MIN_TREE_ROWS)
+        .then(|| kdtree::KdTree::build(train.view()));
     let done = std::sync::atomic::AtomicUsize::new(0);
     distances
         .axis_chunks_iter_mut(ndarray::Axis(0), ROWS_PER_TASK)
@@ -103,16 +111,24 @@ fn nearest(
             d2 += diff * diff;
         }
         if best.len() < k || d2 < worst {
-            // Later indices lose ties: insert after equal distances.
-            let pos = best.partition_point(|&(d, _)| d <= d2);
-            best.insert(pos, (d2, j));
-            if best.len() > k {
-                best.pop();
-            }
+            offer(best, k, d2, j);
             if best.len() == k {
                 worst = best[k - 1].0;
             }
         }
+    }
+}
+
+/// Inserts a candidate into the sorted best-`k` list; later indices lose ties, so scanning in
+/// any order gives the (distance, index) order.
+fn offer(best: &mut Vec<(f64, usize)>, k: usize, d2: f64, j: usize) {
+    if best.len() == k && (d2, j) >= best[k - 1] {
+        return;
+    }
+    let pos = best.partition_point(|&(d, i)| (d, i) < (d2, j));
+    best.insert(pos, (d2, j));
+    if best.len() > k {
+        best.pop();
     }
 }
 
@@ -137,6 +153,30 @@ mod tests {
         let x = array![[0.0], [1.0], [-1.0], [1.0]];
         let n = knn_leave_self_out(x.view(), 3, &JobCtx::default()).unwrap();
         assert_eq!(n.indices.row(0).to_vec(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn tree_and_brute_force_agree_exactly() {
+        // Integer-valued points: many exact distance ties, the hard case for a tree.
+        let mut state = 7u64;
+        let x = Array2::from_shape_fn((2000, 3), |_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) % 6) as f64
+        });
+        let ctx = JobCtx::default();
+        let with_tree = knn_leave_self_out(x.view(), 7, &ctx).unwrap();
+        let mut brute_d = Array2::zeros((2000, 7));
+        let mut brute_i = Array2::zeros((2000, 7));
+        let mut best = Vec::new();
+        for i in 0..2000 {
+            nearest(x.view(), x.row(i), 7, Some(i), &mut best);
+            for (c, &(d2, j)) in best.iter().enumerate() {
+                brute_d[[i, c]] = f64::sqrt(d2);
+                brute_i[[i, c]] = j;
+            }
+        }
+        assert_eq!(with_tree.indices, brute_i);
+        assert_eq!(with_tree.distances, brute_d);
     }
 
     #[test]
