@@ -1,11 +1,10 @@
-//! COPOD (Li et al. 2020): copula-based tail probabilities, averaged left/right tails versus the
-//! skew-chosen tail, summed over features. Parameter-free and deterministic.
+//! COPOD (Li et al. 2020): copula-based tail probabilities, the averaged left/right tails versus
+//! the skew-chosen tail, summed over features. Parameter-free and deterministic.
 
-use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::ecdf::tails;
-use super::numeric::numpy_sum;
+use super::ecdf::{score_with_training, tail_scores};
 use super::params::{ParamSpec, Params};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
@@ -21,23 +20,13 @@ impl Copod {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CopodModel {
+    /// COPOD ranks new rows together with the training rows, as PyOD does.
     pub train: Array2<f64>,
 }
 
+/// PyOD: O = max(U_skew, (U_l + U_r) / 2).
 fn copod_scores(x: ArrayView2<f64>) -> Array1<f64> {
-    let t = tails(x);
-    let mut o = Array2::<f64>::zeros(x.raw_dim());
-    Zip::from(&mut o)
-        .and(&t.left)
-        .and(&t.right)
-        .and(&t.skewed)
-        .for_each(|o, &l, &r, &sk| {
-            *o = sk.max((l + r) / 2.0);
-        });
-    o.rows()
-        .into_iter()
-        .map(|r| numpy_sum(r.as_slice().expect("standard layout")))
-        .collect()
+    tail_scores(x, |left, right, skewed| skewed.max((left + right) / 2.0))
 }
 
 impl Detector for Copod {
@@ -57,9 +46,6 @@ impl Detector for Copod {
 
 impl CopodModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
-        let all = concatenate(Axis(0), &[self.train.view(), x.view()])
-            .expect("same width, checked by Model::score");
-        let scores = copod_scores(all.view());
-        Ok(scores.slice(s![self.train.nrows()..]).to_owned())
+        Ok(score_with_training(self.train.view(), x, copod_scores))
     }
 }

@@ -103,3 +103,38 @@ mod tests {
         assert_eq!(p.column(0).to_vec(), vec![lin[3], lin[0], lin[3], lin[1]]);
     }
 }
+
+/// Row sums (numpy's pairwise summation) of a per-cell outlyingness computed from
+/// (U_l, U_r, U_skew): the whole of ECOD and COPOD but for that one function.
+pub fn tail_scores(
+    x: ArrayView2<f64>,
+    outlyingness: impl Fn(f64, f64, f64) -> f64,
+) -> ndarray::Array1<f64> {
+    let t = tails(x);
+    let mut o = Array2::<f64>::zeros(x.raw_dim());
+    ndarray::Zip::from(&mut o)
+        .and(&t.left)
+        .and(&t.right)
+        .and(&t.skewed)
+        .for_each(|o, &l, &r, &sk| {
+            *o = outlyingness(l, r, sk);
+        });
+    o.rows()
+        .into_iter()
+        .map(|r| super::numeric::numpy_sum(r.as_slice().expect("standard layout")))
+        .collect()
+}
+
+/// Scores new rows the way PyOD's ECOD/COPOD `decision_function` does: ranked together with the
+/// training rows, keeping the new rows' scores.
+pub fn score_with_training(
+    train: ArrayView2<f64>,
+    x: ArrayView2<f64>,
+    scores: impl Fn(ArrayView2<f64>) -> ndarray::Array1<f64>,
+) -> ndarray::Array1<f64> {
+    let all =
+        ndarray::concatenate(Axis(0), &[train.view(), x.view()]).expect("same width, checked by Model::score");
+    scores(all.view())
+        .slice(ndarray::s![train.nrows()..])
+        .to_owned()
+}

@@ -1,11 +1,10 @@
 //! ECOD (Li et al. 2022): sum over features of the more extreme empirical tail probability,
 //! −log scale, the tail chosen by each feature's skewness. Parameter-free and deterministic.
 
-use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::ecdf::tails;
-use super::numeric::numpy_sum;
+use super::ecdf::{score_with_training, tail_scores};
 use super::params::{ParamSpec, Params};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
@@ -25,15 +24,9 @@ pub struct EcodModel {
     pub train: Array2<f64>,
 }
 
-pub(crate) fn ecod_scores(x: ArrayView2<f64>) -> Array1<f64> {
-    let t = tails(x);
-    let mut o = t.left.clone();
-    o.zip_mut_with(&t.right, |a, &b| *a = a.max(b));
-    o.zip_mut_with(&t.skewed, |a, &b| *a = b.max(*a));
-    o.rows()
-        .into_iter()
-        .map(|r| numpy_sum(r.as_slice().expect("standard layout")))
-        .collect()
+/// PyOD: O = max(U_skew, max(U_l, U_r)).
+fn ecod_scores(x: ArrayView2<f64>) -> Array1<f64> {
+    tail_scores(x, |left, right, skewed| skewed.max(left.max(right)))
 }
 
 impl Detector for Ecod {
@@ -53,9 +46,6 @@ impl Detector for Ecod {
 
 impl EcodModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
-        let all = concatenate(Axis(0), &[self.train.view(), x.view()])
-            .expect("same width, checked by Model::score");
-        let scores = ecod_scores(all.view());
-        Ok(scores.slice(s![self.train.nrows()..]).to_owned())
+        Ok(score_with_training(self.train.view(), x, ecod_scores))
     }
 }

@@ -70,13 +70,16 @@ fn search(
             let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
             for r in 0..dist_chunk.nrows() {
                 let qi = chunk * ROWS_PER_TASK + r;
-                nearest(
-                    train.view(),
-                    queries.row(qi),
-                    k,
-                    leave_self_out.then_some(qi),
-                    &mut best,
-                );
+                let skip = leave_self_out.then_some(qi);
+                match &tree {
+                    Some(t) => t.query(
+                        queries.row(qi).as_slice().expect("standard layout"),
+                        k,
+                        skip,
+                        &mut best,
+                    ),
+                    None => nearest(train.view(), queries.row(qi), k, skip, &mut best),
+                }
                 for (c, &(d2, j)) in best.iter().enumerate() {
                     dist_chunk[[r, c]] = d2.sqrt();
                     idx_chunk[[r, c]] = j;
