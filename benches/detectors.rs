@@ -12,9 +12,15 @@ use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
 use pynomaly::detectors::{self, registry, JobCtx};
 
 fn matrix(name: &str) -> Array2<f64> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets").join(format!("{name}.csv"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/datasets")
+        .join(format!("{name}.csv"));
     let loaded = data::load(&Source::Path(path), &LoadOptions::default()).expect("shared dataset");
-    PrepareSpec::default().apply(&loaded.df, &loaded.source).unwrap().matrix.x
+    PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap()
+        .matrix
+        .x
 }
 
 fn bench(c: &mut Criterion) {
@@ -25,7 +31,10 @@ fn bench(c: &mut Criterion) {
     families.dedup();
     for family in families {
         let mut group = c.benchmark_group(format!("fit/{family}"));
-        group.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(3))
+            .warm_up_time(Duration::from_millis(500));
         for info in registry().iter().filter(|d| d.family.name() == family) {
             let (detector, _) = detectors::build(info.name, &BTreeMap::new()).unwrap();
             for (name, x) in &datasets {

@@ -71,6 +71,12 @@ fn detector_of(column: &str) -> Option<(&'static str, Vec<(&'static str, ParamVa
         "ecod" => ("ecod", vec![]),
         "copod" => ("copod", vec![]),
         "hbos" => ("hbos", vec![]),
+        "kde" => ("kde", vec![]),
+        "sod" => ("sod", vec![]),
+        "abod" => ("abod", vec![]),
+        "cof" => ("cof", vec![]),
+        "pca" => ("pca", vec![]),
+        "ocsvm" => ("ocsvm", vec![]),
         _ => return None,
     })
 }
@@ -107,6 +113,11 @@ fn bit_exact(dataset: &str, column: &str) -> bool {
         "ecod" | "copod" | "hbos" => true,
         "knn" | "knn_mean" | "knn_median" => !matches!(dataset, "cardio" | "ionosphere"),
         "lof" => matches!(dataset, "pima" | "glass" | "vowels"),
+        // Beyond the README's expectations, on all 9 datasets including the tie-dependent ones:
+        // scikit-learn's kd-tree / brute-force neighbour order, its KDE tree walk, numba's
+        // quicksort (SOD), numpy's AVX-512 argsort (COF) and OpenBLAS's ddot/x87 dnrm2 (SOD,
+        // ABOD) are replayed exactly (src/detectors/{sktree,npsort,support}.rs).
+        "kde" | "sod" | "abod" | "cof" => true,
         _ => false,
     }
 }
@@ -131,18 +142,48 @@ fn training_scores_match_pyod() {
             checked += 1;
             let cell = format!("{name}/{column}");
             if bit_exact(name, &column) {
-                if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != expected[i].to_bits())
-                {
+                // PyOD's NaN rows (abod: no angle among the neighbours, README "Special
+                // values") hold our documented finite fallback instead; every other row must
+                // match bit for bit.
+                let differs = |i: usize| {
+                    if expected[i].is_nan() {
+                        !got[i].is_finite()
+                    } else {
+                        got[i].to_bits() != expected[i].to_bits()
+                    }
+                };
+                if let Some(i) = (0..got.len()).find(|&i| differs(i)) {
                     failures.push(format!(
                         "{cell}: row {i}: {} vs PyOD {} (expected bit-exact)",
                         got[i], expected[i]
                     ));
                 }
             } else if tie_dependent(name, &column) {
-                let ours = metrics::roc_auc(&got, &y).unwrap();
-                let theirs = metrics::roc_auc(&expected, &y).unwrap();
+                // Rows where PyOD's score is NaN (abod) cannot be ranked: compare on the others.
+                let rows: Vec<usize> = (0..got.len())
+                    .filter(|&i| expected[i].is_finite())
+                    .collect();
+                let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+                let y_rows: Vec<u8> = rows.iter().map(|&i| y[i]).collect();
+                let ours = metrics::roc_auc(&pick(&got), &y_rows).unwrap();
+                let theirs = metrics::roc_auc(&pick(&expected), &y_rows).unwrap();
                 if (ours - theirs).abs() > 0.01 {
                     failures.push(format!("{cell}: ROC-AUC {ours:.4} vs PyOD {theirs:.4}"));
+                }
+            } else if column == "ocsvm" {
+                // OCSVM: decision values cross zero, so a relative bound is meaningless near
+                // the boundary. The README promises ~1e-9 absolute from a faithful port of
+                // libsvm's SMO (scores are O(1-300)); BLAS kernels alone move them by 5e-13.
+                let rho = metrics::spearman(&got, &expected).unwrap();
+                let max_abs = got
+                    .iter()
+                    .zip(&expected)
+                    .map(|(g, e)| (g - e).abs())
+                    .fold(0.0, f64::max);
+                if rho < 0.999 || max_abs > 1e-9 {
+                    failures.push(format!(
+                        "{cell}: Spearman {rho:.6}, max absolute difference {max_abs:.2e}"
+                    ));
                 }
             } else {
                 let rho = metrics::spearman(&got, &expected).unwrap();

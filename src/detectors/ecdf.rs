@@ -132,8 +132,8 @@ pub fn score_with_training(
     x: ArrayView2<f64>,
     scores: impl Fn(ArrayView2<f64>) -> ndarray::Array1<f64>,
 ) -> ndarray::Array1<f64> {
-    let all =
-        ndarray::concatenate(Axis(0), &[train.view(), x.view()]).expect("same width, checked by Model::score");
+    let all = ndarray::concatenate(Axis(0), &[train.view(), x.view()])
+        .expect("same width, checked by Model::score");
     scores(all.view())
         .slice(ndarray::s![train.nrows()..])
         .to_owned()

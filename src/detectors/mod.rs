@@ -8,13 +8,29 @@
 pub mod params;
 pub mod registry;
 
+mod abod;
+mod cblof;
+mod cof;
 mod copod;
 mod ecdf;
 mod ecod;
+mod gmm;
 mod hbos;
+mod iforest;
+mod inne;
+mod kde;
 mod knn;
+mod linalg;
+mod loda;
 mod lof;
+mod mcd;
+mod npsort;
 pub(crate) mod numeric;
+mod ocsvm;
+mod pca;
+mod sktree;
+mod sod;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -138,6 +154,19 @@ pub enum Model {
     Hbos(hbos::HbosModel),
     Knn(knn::KnnModel),
     Lof(lof::LofModel),
+    Kde(kde::KdeModel),
+    Sod(sod::SodModel),
+    Abod(abod::AbodModel),
+    Cof(cof::CofModel),
+    #[serde(rename = "iforest")]
+    IForest(iforest::IForestModel),
+    Loda(loda::LodaModel),
+    Inne(inne::InneModel),
+    Gmm(gmm::GmmModel),
+    Pca(pca::PcaModel),
+    Ocsvm(ocsvm::OcsvmModel),
+    Mcd(mcd::McdModel),
+    Cblof(cblof::CblofModel),
 }
 
 impl Model {
@@ -157,6 +186,18 @@ impl Model {
             Model::Hbos(m) => m.score(x),
             Model::Knn(m) => m.score(x),
             Model::Lof(m) => m.score(x),
+            Model::Kde(m) => m.score(x),
+            Model::Sod(m) => m.score(x),
+            Model::Abod(m) => m.score(x),
+            Model::Cof(m) => m.score(x),
+            Model::IForest(m) => m.score(x),
+            Model::Loda(m) => m.score(x),
+            Model::Inne(m) => m.score(x),
+            Model::Gmm(m) => m.score(x),
+            Model::Pca(m) => m.score(x),
+            Model::Ocsvm(m) => m.score(x),
+            Model::Mcd(m) => m.score(x),
+            Model::Cblof(m) => m.score(x),
         }
     }
 
@@ -167,6 +208,18 @@ impl Model {
             Model::Hbos(m) => m.edges.len(),
             Model::Knn(m) => m.train.ncols(),
             Model::Lof(m) => m.train.ncols(),
+            Model::Kde(m) => m.train.ncols(),
+            Model::Sod(m) => m.train.ncols(),
+            Model::Abod(m) => m.train.ncols(),
+            Model::Cof(m) => m.train.ncols(),
+            Model::IForest(m) => m.n_features,
+            Model::Loda(m) => m.n_features,
+            Model::Inne(m) => m.n_features,
+            Model::Gmm(m) => m.n_features,
+            Model::Pca(m) => m.n_features(),
+            Model::Ocsvm(m) => m.n_features(),
+            Model::Mcd(m) => m.n_features(),
+            Model::Cblof(m) => m.n_features(),
         }
     }
 }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::params::{ParamSpec, ParamValue, Params};
-use super::{copod, ecod, hbos, knn, lof, DetectError, DetectResult, Detector};
+use super::{abod, cof, kde, sod};
+use super::{cblof, mcd};
+use super::{copod, ecod, hbos, knn, lof, ocsvm, pca, DetectError, DetectResult, Detector};
+use super::{gmm, iforest, inne, loda};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,6 +90,115 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: lof::PARAMS,
         construct: |p| Box::new(lof::Lof::from_params(p)),
+    },
+    DetectorInfo {
+        name: "pca",
+        family: Family::Linear,
+        summary: "Distances to the principal axes, weighted by inverse explained variance",
+        complexity: "O(n · d² + d³)",
+        randomized: false,
+        params: pca::PARAMS,
+        construct: |p| Box::new(pca::Pca::from_params(p)),
+    },
+    DetectorInfo {
+        name: "ocsvm",
+        family: Family::Linear,
+        summary: "One-class SVM (RBF kernel, libsvm's SMO): distance outside the learned support",
+        complexity: "O(n² · d) per pass over the kernel",
+        randomized: false,
+        params: ocsvm::PARAMS,
+        construct: |p| Box::new(ocsvm::Ocsvm::from_params(p)),
+    },
+    DetectorInfo {
+        name: "mcd",
+        family: Family::Linear,
+        summary: "Mahalanobis distance to the robust (FastMCD, reweighted) location and covariance",
+        complexity: "O(n · d² · iterations + d³)",
+        randomized: true,
+        params: mcd::PARAMS,
+        construct: |p| Box::new(mcd::Mcd::from_params(p)),
+    },
+    DetectorInfo {
+        name: "cblof",
+        family: Family::Proximity,
+        summary: "Cluster-based LOF: distance to the own (large) or nearest large k-means centre",
+        complexity: "O(n · k · d · iterations)",
+        randomized: true,
+        params: cblof::PARAMS,
+        construct: |p| Box::new(cblof::Cblof::from_params(p)),
+    },
+    DetectorInfo {
+        name: "iforest",
+        family: Family::Ensemble,
+        summary: "Isolation Forest: short average path length in random isolation trees",
+        complexity: "O(n · t · log ψ)",
+        randomized: true,
+        params: iforest::PARAMS,
+        construct: |p| Box::new(iforest::IForest::from_params(p)),
+    },
+    DetectorInfo {
+        name: "loda",
+        family: Family::Ensemble,
+        summary: "LODA: −log density in histograms of sparse random projections",
+        complexity: "O(n · t · √d)",
+        randomized: true,
+        params: loda::PARAMS,
+        construct: |p| Box::new(loda::Loda::from_params(p)),
+    },
+    DetectorInfo {
+        name: "inne",
+        family: Family::Ensemble,
+        summary: "INNE: isolation by nearest-neighbour hyperspheres of random subsamples",
+        complexity: "O(n · t · ψ · d)",
+        randomized: true,
+        params: inne::PARAMS,
+        construct: |p| Box::new(inne::Inne::from_params(p)),
+    },
+    DetectorInfo {
+        name: "gmm",
+        family: Family::Probabilistic,
+        summary: "Gaussian mixture (EM): negative log-likelihood of each row",
+        complexity: "O(i · n · k · d²)",
+        randomized: true,
+        params: gmm::PARAMS,
+        construct: |p| Box::new(gmm::Gmm::from_params(p)),
+    },
+    DetectorInfo {
+        name: "kde",
+        family: Family::Probabilistic,
+        summary: "Gaussian kernel density estimate; low density scores high",
+        complexity: "O(n² · d)",
+        randomized: false,
+        params: kde::PARAMS,
+        construct: |p| Box::new(kde::Kde::from_params(p)),
+    },
+    DetectorInfo {
+        name: "sod",
+        family: Family::Proximity,
+        summary:
+            "Subspace Outlier Degree: deviation in the axes where shared-neighbour peers agree",
+        complexity: "O(n² · d)",
+        randomized: false,
+        params: sod::PARAMS,
+        construct: |p| Box::new(sod::Sod::from_params(p)),
+    },
+    DetectorInfo {
+        name: "abod",
+        family: Family::Proximity,
+        summary: "Fast angle-based: low variance of angles to the k nearest neighbours",
+        complexity: "O(n² · d + n · k² · d)",
+        randomized: false,
+        params: abod::PARAMS,
+        construct: |p| Box::new(abod::Abod::from_params(p)),
+    },
+    DetectorInfo {
+        name: "cof",
+        family: Family::Proximity,
+        summary: "Connectivity-based Outlier Factor: chaining distance relative to the neighbours'",
+        complexity: "O(n² · d)",
+        randomized: false,
+        params: cof::PARAMS,
+        construct: |p| Box::new(cof::Cof::from_params(p)),
     },
 ];
 

@@ -1,0 +1,786 @@
+//! Gaussian mixture model, as PyOD's `GMM` wraps scikit-learn's `GaussianMixture`: EM from a
+//! k-means (or k-means++, random, random-from-data) start, `n_init` restarts keeping the best
+//! lower bound, and score = −log-likelihood of each row under the mixture (PyOD's
+//! `-score_samples`). Covariances get `reg_covar` on the diagonal; a covariance that is still
+//! not positive definite is refused with scikit-learn's advice.
+//!
+//! With one component (PyOD's default) EM converges in its second step to the sample mean and
+//! the (biased) sample covariance plus `reg_covar`, whatever the start.
+//!
+//! The linear algebra (Cholesky factor, triangular inverse, log-determinant) is written out here;
+//! sums over rows are taken over fixed blocks in a fixed order, so results do not depend on the
+//! thread count. Randomness (the k-means start) comes from one ChaCha8 stream seeded with the
+//! job seed, shared in order by the `n_init` restarts.
+
+use ndarray::{Array1, ArrayView2};
+use rand::seq::index;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::iforest::row_major;
+use super::numeric::numpy_mean;
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "n_components",
+        kind: ParamKind::Int {
+            min: 1,
+            max: 100,
+            log: true,
+        },
+        default: DefaultValue::Int(1),
+        help: "number of Gaussian components",
+    },
+    ParamSpec {
+        name: "covariance_type",
+        kind: ParamKind::Choice {
+            choices: &["full", "tied", "diag", "spherical"],
+        },
+        default: DefaultValue::Text("full"),
+        help: "full matrix per component, one shared matrix, diagonal, or a single variance",
+    },
+    ParamSpec {
+        name: "tol",
+        kind: ParamKind::Float {
+            min: 0.0,
+            max: 1.0,
+            min_open: false,
+            max_open: false,
+            log: false,
+        },
+        default: DefaultValue::Float(1e-3),
+        help: "EM stops when the mean log-likelihood gains less than this",
+    },
+    ParamSpec {
+        name: "reg_covar",
+        kind: ParamKind::Float {
+            min: 0.0,
+            max: 1.0,
+            min_open: false,
+            max_open: false,
+            log: false,
+        },
+        default: DefaultValue::Float(1e-6),
+        help: "added to the covariance diagonals (keeps them positive definite)",
+    },
+    ParamSpec {
+        name: "max_iter",
+        kind: ParamKind::Int {
+            min: 1,
+            max: 10_000,
+            log: true,
+        },
+        default: DefaultValue::Int(100),
+        help: "EM iterations per initialisation",
+    },
+    ParamSpec {
+        name: "n_init",
+        kind: ParamKind::Int {
+            min: 1,
+            max: 100,
+            log: false,
+        },
+        default: DefaultValue::Int(1),
+        help: "initialisations; the one with the best lower bound is kept",
+    },
+    ParamSpec {
+        name: "init_params",
+        kind: ParamKind::Choice {
+            choices: &["kmeans", "k-means++", "random", "random_from_data"],
+        },
+        default: DefaultValue::Text("kmeans"),
+        help: "start: k-means labels, k-means++ centres, random responsibilities or random rows",
+    },
+];
+
+/// Rows per block in parallel loops; block sums are added in block order.
+const BLOCK: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CovarianceType {
+    Full,
+    Tied,
+    Diag,
+    Spherical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Init {
+    Kmeans,
+    KmeansPlusPlus,
+    Random,
+    RandomFromData,
+}
+
+pub struct Gmm {
+    k: usize,
+    covariance_type: CovarianceType,
+    tol: f64,
+    reg_covar: f64,
+    max_iter: usize,
+    n_init: usize,
+    init: Init,
+}
+
+impl Gmm {
+    pub fn from_params(p: &Params) -> Self {
+        Gmm {
+            k: p.int("n_components") as usize,
+            covariance_type: match p.text("covariance_type") {
+                "tied" => CovarianceType::Tied,
+                "diag" => CovarianceType::Diag,
+                "spherical" => CovarianceType::Spherical,
+                _ => CovarianceType::Full,
+            },
+            tol: p.float("tol"),
+            reg_covar: p.float("reg_covar"),
+            max_iter: p.int("max_iter") as usize,
+            n_init: p.int("n_init") as usize,
+            init: match p.text("init_params") {
+                "k-means++" => Init::KmeansPlusPlus,
+                "random" => Init::Random,
+                "random_from_data" => Init::RandomFromData,
+                _ => Init::Kmeans,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmModel {
+    pub n_features: usize,
+    pub covariance_type: CovarianceType,
+    pub weights: Vec<f64>,
+    /// `n_components × n_features`, row-major.
+    pub means: Vec<f64>,
+    /// Cholesky factors of the precisions, `P = L⁻¹` with `Σ = L·Lᵀ` (scikit-learn's
+    /// `precisions_cholesky_` transposed): full — `n_components` lower-triangular `d × d`
+    /// matrices, row-major; tied — one; diag — `n_components × d` values `1/σ`; spherical —
+    /// `n_components` values `1/σ`.
+    pub precisions_cholesky: Vec<f64>,
+}
+
+const ILL_DEFINED: &str = "fitting the mixture model failed because some components have \
+    ill-defined empirical covariance (for instance caused by singleton or collapsed samples); \
+    try fewer components, a larger reg_covar, or scaling the data";
+
+// ---------------------------------------------------------------------------------------------
+// Linear algebra
+
+/// Lower Cholesky factor of the symmetric `d × d` matrix `a` (row-major, lower triangle read),
+/// or `None` when a pivot is not positive (LAPACK's `potrf` failure).
+fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for j in 0..d {
+        let mut s = a[j * d + j];
+        for k in 0..j {
+            s -= l[j * d + k] * l[j * d + k];
+        }
+        if !(s > 0.0) || !s.is_finite() {
+            return None;
+        }
+        let ljj = s.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            l[i * d + j] = s / ljj;
+        }
+    }
+    Some(l)
+}
+
+/// Inverse of the lower-triangular `l` (forward substitution on each column of I).
+fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
+    let mut m = vec![0.0; d * d];
+    for j in 0..d {
+        m[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let mut s = 0.0;
+            for k in j..i {
+                s += l[i * d + k] * m[k * d + j];
+            }
+            m[i * d + j] = -s / l[i * d + i];
+        }
+    }
+    m
+}
+
+/// `P = L⁻¹` for the covariance `cov`: the precision's Cholesky factor.
+fn precision_cholesky(cov: &[f64], d: usize) -> DetectResult<Vec<f64>> {
+    let l = cholesky(cov, d).ok_or_else(|| DetectError::InvalidData(ILL_DEFINED.into()))?;
+    Ok(invert_lower(&l, d))
+}
+
+/// scipy's `logsumexp`.
+fn logsumexp(a: &[f64]) -> f64 {
+    let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let shift = if max.is_finite() { max } else { 0.0 };
+    let s: f64 = a.iter().map(|v| (v - shift).exp()).sum();
+    s.ln() + shift
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mixture
+
+impl GmmModel {
+    fn k(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// `log P_k` for `P_k = L_k⁻¹`: `−½ log det Σ_k`, per component.
+    fn log_dets(&self) -> Vec<f64> {
+        let (d, k) = (self.n_features, self.k());
+        let p = &self.precisions_cholesky;
+        match self.covariance_type {
+            CovarianceType::Full => (0..k)
+                .map(|c| (0..d).map(|i| p[c * d * d + i * d + i].ln()).sum())
+                .collect(),
+            CovarianceType::Tied => {
+                let v: f64 = (0..d).map(|i| p[i * d + i].ln()).sum();
+                vec![v; k]
+            }
+            CovarianceType::Diag => (0..k)
+                .map(|c| p[c * d..(c + 1) * d].iter().map(|v| v.ln()).sum())
+                .collect(),
+            CovarianceType::Spherical => p.iter().map(|v| d as f64 * v.ln()).collect(),
+        }
+    }
+
+    /// `log w_k + log N(row | μ_k, Σ_k)` for each component, into `out`.
+    fn weighted_log_prob(&self, row: &[f64], log_dets: &[f64], diff: &mut [f64], out: &mut [f64]) {
+        let d = self.n_features;
+        let p = &self.precisions_cholesky;
+        let log_2pi = d as f64 * (2.0 * std::f64::consts::PI).ln();
+        for (c, o) in out.iter_mut().enumerate() {
+            let mu = &self.means[c * d..(c + 1) * d];
+            for j in 0..d {
+                diff[j] = row[j] - mu[j];
+            }
+            let maha = match self.covariance_type {
+                CovarianceType::Full | CovarianceType::Tied => {
+                    let m = if self.covariance_type == CovarianceType::Full {
+                        &p[c * d * d..(c + 1) * d * d]
+                    } else {
+                        &p[..d * d]
+                    };
+                    let mut s = 0.0;
+                    for i in 0..d {
+                        let mut y = 0.0;
+                        for j in 0..=i {
+                            y += m[i * d + j] * diff[j];
+                        }
+                        s += y * y;
+                    }
+                    s
+                }
+                CovarianceType::Diag => {
+                    let m = &p[c * d..(c + 1) * d];
+                    (0..d).map(|j| (diff[j] * m[j]).powi(2)).sum()
+                }
+                CovarianceType::Spherical => {
+                    let m = p[c];
+                    diff.iter().map(|v| (v * m).powi(2)).sum()
+                }
+            };
+            *o = -0.5 * (log_2pi + maha) + log_dets[c] + self.weights[c].ln();
+        }
+    }
+
+    /// Per row: `log Σ_k w_k N_k(x)`; with `resp`, also the responsibilities.
+    fn log_likelihood(
+        &self,
+        data: &[f64],
+        mut resp: Option<&mut [f64]>,
+        ctx: &JobCtx,
+    ) -> DetectResult<Vec<f64>> {
+        let (d, k) = (self.n_features, self.k());
+        let log_dets = self.log_dets();
+        let mut out = vec![0.0; data.len() / d];
+        let work = |(out, rows, resp): (&mut [f64], &[f64], Option<&mut [f64]>)| {
+            ctx.checkpoint()?;
+            let mut diff = vec![0.0; d];
+            let mut w = vec![0.0; k];
+            let mut resp = resp;
+            for (i, (o, row)) in out.iter_mut().zip(rows.chunks_exact(d)).enumerate() {
+                self.weighted_log_prob(row, &log_dets, &mut diff, &mut w);
+                let norm = logsumexp(&w);
+                *o = norm;
+                if let Some(r) = resp.as_deref_mut() {
+                    for c in 0..k {
+                        r[i * k + c] = (w[c] - norm).exp();
+                    }
+                }
+            }
+            Ok(())
+        };
+        match resp.as_deref_mut() {
+            Some(r) => out
+                .par_chunks_mut(BLOCK)
+                .zip(data.par_chunks(BLOCK * d))
+                .zip(r.par_chunks_mut(BLOCK * k))
+                .try_for_each(|((o, x), r)| work((o, x, Some(r))))?,
+            None => out
+                .par_chunks_mut(BLOCK)
+                .zip(data.par_chunks(BLOCK * d))
+                .try_for_each(|(o, x)| work((o, x, None)))?,
+        }
+        Ok(out)
+    }
+
+    pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
+        let ll = self.log_likelihood(&row_major(x), None, &JobCtx::default())?;
+        Ok(ll.into_iter().map(|v| -v).collect())
+    }
+}
+
+/// Sums of `f(block)` over fixed row blocks, added in block order.
+fn block_sum<F>(n: usize, len: usize, f: F) -> Vec<f64>
+where
+    F: Fn(std::ops::Range<usize>) -> Vec<f64> + Sync,
+{
+    let blocks: Vec<Vec<f64>> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| f(b * BLOCK..((b + 1) * BLOCK).min(n)))
+        .collect();
+    let mut total = vec![0.0; len];
+    for b in blocks {
+        for (t, v) in total.iter_mut().zip(b) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// scikit-learn's M-step (`_estimate_gaussian_parameters` + `_compute_precision_cholesky`) from
+/// responsibilities `resp` (`n × k`). Weights are the raw `nk`; the caller normalises them.
+fn m_step(
+    data: &[f64],
+    d: usize,
+    resp: &[f64],
+    k: usize,
+    covariance_type: CovarianceType,
+    reg_covar: f64,
+) -> DetectResult<GmmModel> {
+    let n = data.len() / d;
+    // nk and Σ r·x in one pass.
+    let first = block_sum(n, k + k * d, |rows| {
+        let mut s = vec![0.0; k + k * d];
+        for i in rows {
+            let x = &data[i * d..(i + 1) * d];
+            for c in 0..k {
+                let r = resp[i * k + c];
+                s[c] += r;
+                for j in 0..d {
+                    s[k + c * d + j] += r * x[j];
+                }
+            }
+        }
+        s
+    });
+    let nk: Vec<f64> = first[..k].iter().map(|v| v + 10.0 * f64::EPSILON).collect();
+    let means: Vec<f64> = (0..k * d).map(|i| first[k + i] / nk[i / d]).collect();
+    // Σ r·(x − μ)(x − μ)ᵀ (lower triangle) or its diagonal.
+    let full = matches!(covariance_type, CovarianceType::Full | CovarianceType::Tied);
+    let per = if full { d * d } else { d };
+    // Tied: scikit-learn takes `XᵀX − Σ nk·μμᵀ`, i.e. every row counts with weight 1 even where
+    // its responsibilities do not sum to 1 (after a k-means++ or random-from-data start, only
+    // the chosen rows have any); the extra slot holds Σ (1 − Σ_k r)·xxᵀ so the centred sums
+    // below give the same matrix.
+    let tied = covariance_type == CovarianceType::Tied;
+    let slots = if tied { k + 1 } else { k };
+    let second = block_sum(n, slots * per, |rows| {
+        let mut s = vec![0.0; slots * per];
+        let mut diff = vec![0.0; d];
+        for i in rows {
+            let x = &data[i * d..(i + 1) * d];
+            if tied {
+                let rest = 1.0 - resp[i * k..(i + 1) * k].iter().sum::<f64>();
+                // After an E-step the sum is 1 up to rounding: nothing to add.
+                if rest.abs() > 1e-9 {
+                    let s = &mut s[k * per..];
+                    for a in 0..d {
+                        let ra = rest * x[a];
+                        for b in 0..=a {
+                            s[a * d + b] += ra * x[b];
+                        }
+                    }
+                }
+            }
+            for c in 0..k {
+                let r = resp[i * k + c];
+                if r == 0.0 {
+                    continue;
+                }
+                for j in 0..d {
+                    diff[j] = x[j] - means[c * d + j];
+                }
+                let s = &mut s[c * per..(c + 1) * per];
+                if full {
+                    for a in 0..d {
+                        let ra = r * diff[a];
+                        for b in 0..=a {
+                            s[a * d + b] += ra * diff[b];
+                        }
+                    }
+                } else {
+                    for j in 0..d {
+                        s[j] += r * diff[j] * diff[j];
+                    }
+                }
+            }
+        }
+        s
+    });
+    let precisions_cholesky = match covariance_type {
+        CovarianceType::Full => {
+            let mut p = Vec::with_capacity(k * d * d);
+            for c in 0..k {
+                let mut cov = second[c * per..(c + 1) * per].to_vec();
+                for a in 0..d {
+                    for b in 0..=a {
+                        cov[a * d + b] /= nk[c];
+                    }
+                    cov[a * d + a] += reg_covar;
+                }
+                p.extend(precision_cholesky(&cov, d)?);
+            }
+            p
+        }
+        CovarianceType::Tied => {
+            let total: f64 = nk.iter().sum();
+            let mut cov = vec![0.0; d * d];
+            for c in 0..=k {
+                for (t, v) in cov.iter_mut().zip(&second[c * per..(c + 1) * per]) {
+                    *t += v;
+                }
+            }
+            for a in 0..d {
+                for b in 0..=a {
+                    cov[a * d + b] /= total;
+                }
+                cov[a * d + a] += reg_covar;
+            }
+            precision_cholesky(&cov, d)?
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            let var: Vec<f64> = (0..k * d)
+                .map(|i| second[i] / nk[i / d] + reg_covar)
+                .collect();
+            let var = if covariance_type == CovarianceType::Spherical {
+                (0..k)
+                    .map(|c| var[c * d..(c + 1) * d].iter().sum::<f64>() / d as f64)
+                    .collect()
+            } else {
+                var
+            };
+            if var.iter().any(|&v| !(v > 0.0)) {
+                return Err(DetectError::InvalidData(ILL_DEFINED.into()));
+            }
+            var.iter().map(|v| 1.0 / v.sqrt()).collect()
+        }
+    };
+    Ok(GmmModel {
+        n_features: d,
+        covariance_type,
+        weights: nk,
+        means,
+        precisions_cholesky,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// k-means start (scikit-learn's KMeans: greedy k-means++, then Lloyd)
+
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// scikit-learn's `kmeans_plusplus` (greedy, `2 + ⌊ln k⌋` candidates per centre): the chosen
+/// row indices.
+fn kmeans_plusplus(data: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let n = data.len() / d;
+    let row = |i: usize| &data[i * d..(i + 1) * d];
+    let trials = 2 + (k as f64).ln() as usize;
+    let first = rng.gen_range(0..n);
+    let mut centres = vec![first];
+    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(row(i), row(first))).collect();
+    let mut pot: f64 = closest.iter().sum();
+    for _ in 1..k {
+        let mut cumsum = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for &v in &closest {
+            acc += v;
+            cumsum.push(acc);
+        }
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for _ in 0..trials {
+            let target = rng.gen::<f64>() * pot;
+            let cand = cumsum.partition_point(|&c| c < target).min(n - 1);
+            let dist: Vec<f64> = (0..n)
+                .into_par_iter()
+                .map(|i| closest[i].min(sq_dist(row(i), row(cand))))
+                .collect();
+            let cand_pot: f64 = dist.iter().sum();
+            if best.as_ref().is_none_or(|b| cand_pot < b.0) {
+                best = Some((cand_pot, cand, dist));
+            }
+        }
+        let (p, c, dist) = best.expect("at least two trials");
+        pot = p;
+        closest = dist;
+        centres.push(c);
+    }
+    centres
+}
+
+/// Nearest centre of each row, and the squared distance to it.
+fn assign(data: &[f64], d: usize, centres: &[f64]) -> Vec<(usize, f64)> {
+    let k = centres.len() / d;
+    data.par_chunks(d)
+        .map(|x| {
+            let mut best = (0, f64::INFINITY);
+            for c in 0..k {
+                let dist = sq_dist(x, &centres[c * d..(c + 1) * d]);
+                if dist < best.1 {
+                    best = (c, dist);
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// scikit-learn's `KMeans(n_clusters=k, n_init=1)` labels: k-means++ start, Lloyd iterations
+/// (at most 300, tolerance 1e-4 × the mean feature variance), empty clusters moved to the rows
+/// farthest from their centres.
+fn kmeans_labels(
+    data: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+    ctx: &JobCtx,
+) -> DetectResult<Vec<usize>> {
+    let n = data.len() / d;
+    let mean_var = {
+        let mut total = 0.0;
+        for j in 0..d {
+            let mean = (0..n).map(|i| data[i * d + j]).sum::<f64>() / n as f64;
+            total += (0..n)
+                .map(|i| (data[i * d + j] - mean).powi(2))
+                .sum::<f64>()
+                / n as f64;
+        }
+        total / d as f64
+    };
+    let tol = mean_var * 1e-4;
+    let mut centres: Vec<f64> = kmeans_plusplus(data, d, k, rng)
+        .into_iter()
+        .flat_map(|i| data[i * d..(i + 1) * d].to_vec())
+        .collect();
+    let mut labels_old: Option<Vec<usize>> = None;
+    let mut strict = false;
+    for _ in 0..300 {
+        ctx.checkpoint()?;
+        let assigned = assign(data, d, &centres);
+        let labels: Vec<usize> = assigned.iter().map(|a| a.0).collect();
+        let mut sums = vec![0.0; k * d];
+        let mut counts = vec![0usize; k];
+        for (i, &c) in labels.iter().enumerate() {
+            counts[c] += 1;
+            for j in 0..d {
+                sums[c * d + j] += data[i * d + j];
+            }
+        }
+        // Empty clusters take the rows farthest from their centres.
+        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
+        if !empty.is_empty() {
+            let mut far: Vec<usize> = (0..n).collect();
+            far.sort_by(|&a, &b| assigned[b].1.total_cmp(&assigned[a].1));
+            for (&c, &i) in empty.iter().zip(&far) {
+                let old = labels[i];
+                if counts[old] > 1 {
+                    counts[old] -= 1;
+                    for j in 0..d {
+                        sums[old * d + j] -= data[i * d + j];
+                    }
+                }
+                counts[c] = 1;
+                sums[c * d..(c + 1) * d].copy_from_slice(&data[i * d..(i + 1) * d]);
+            }
+        }
+        let new: Vec<f64> = (0..k * d)
+            .map(|i| sums[i] / counts[i / d].max(1) as f64)
+            .collect();
+        let shift: f64 = new.iter().zip(&centres).map(|(a, b)| (a - b).powi(2)).sum();
+        centres = new;
+        if labels_old.as_ref() == Some(&labels) {
+            strict = true;
+            labels_old = Some(labels);
+            break;
+        }
+        labels_old = Some(labels);
+        if shift <= tol {
+            break;
+        }
+    }
+    if strict {
+        Ok(labels_old.expect("one iteration ran"))
+    } else {
+        Ok(assign(data, d, &centres).into_iter().map(|a| a.0).collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EM
+
+impl Gmm {
+    /// Initial responsibilities (scikit-learn's `_initialize_parameters`).
+    fn initial_resp(
+        &self,
+        data: &[f64],
+        d: usize,
+        rng: &mut ChaCha8Rng,
+        ctx: &JobCtx,
+    ) -> DetectResult<Vec<f64>> {
+        let (n, k) = (data.len() / d, self.k);
+        let mut resp = vec![0.0; n * k];
+        match self.init {
+            Init::Kmeans => {
+                for (i, c) in kmeans_labels(data, d, k, rng, ctx)?.into_iter().enumerate() {
+                    resp[i * k + c] = 1.0;
+                }
+            }
+            Init::KmeansPlusPlus => {
+                for (c, i) in kmeans_plusplus(data, d, k, rng).into_iter().enumerate() {
+                    resp[i * k + c] = 1.0;
+                }
+            }
+            Init::RandomFromData => {
+                for (c, i) in index::sample(rng, n, k).into_iter().enumerate() {
+                    resp[i * k + c] = 1.0;
+                }
+            }
+            Init::Random => {
+                for row in resp.chunks_exact_mut(k) {
+                    for v in row.iter_mut() {
+                        *v = rng.gen::<f64>();
+                    }
+                    let s: f64 = row.iter().sum();
+                    for v in row.iter_mut() {
+                        *v /= s;
+                    }
+                }
+            }
+        }
+        Ok(resp)
+    }
+
+    /// One initialisation and its EM run: the model and its final lower bound.
+    fn run(
+        &self,
+        data: &[f64],
+        d: usize,
+        rng: &mut ChaCha8Rng,
+        ctx: &JobCtx,
+    ) -> DetectResult<(GmmModel, f64)> {
+        let n = data.len() / d;
+        let mut resp = self.initial_resp(data, d, rng, ctx)?;
+        let mut model = m_step(data, d, &resp, self.k, self.covariance_type, self.reg_covar)?;
+        for w in &mut model.weights {
+            *w /= n as f64;
+        }
+        let mut lower_bound = f64::NEG_INFINITY;
+        for _ in 0..self.max_iter {
+            ctx.checkpoint()?;
+            let previous = lower_bound;
+            let log_norm = model.log_likelihood(data, Some(&mut resp), ctx)?;
+            model = m_step(data, d, &resp, self.k, self.covariance_type, self.reg_covar)?;
+            let total: f64 = model.weights.iter().sum();
+            for w in &mut model.weights {
+                *w /= total;
+            }
+            lower_bound = numpy_mean(&log_norm);
+            if (lower_bound - previous).abs() < self.tol {
+                break;
+            }
+        }
+        Ok((model, lower_bound))
+    }
+}
+
+impl Detector for Gmm {
+    fn fit(&self, x: ArrayView2<f64>, ctx: &JobCtx) -> DetectResult<Fitted> {
+        validate_matrix(x, 2)?;
+        let (n, d) = x.dim();
+        if n < self.k {
+            return Err(DetectError::InvalidData(format!(
+                "parameter n_components = {} needs at least that many rows; the matrix has {n}",
+                self.k
+            )));
+        }
+        let data = row_major(x);
+        let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
+        let mut best: Option<(GmmModel, f64)> = None;
+        for init in 0..self.n_init {
+            let (model, bound) = self.run(&data, d, &mut rng, ctx)?;
+            if best.as_ref().is_none_or(|b| bound > b.1) {
+                best = Some((model, bound));
+            }
+            ctx.report((init + 1) as f64 / (self.n_init + 1) as f64);
+        }
+        let (model, _) = best.expect("n_init >= 1");
+        let training_scores: Array1<f64> = model
+            .log_likelihood(&data, None, ctx)?
+            .into_iter()
+            .map(|v| -v)
+            .collect();
+        ctx.report(1.0);
+        Ok(Fitted {
+            model: Model::Gmm(model),
+            training_scores,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_and_inverse() {
+        // [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]]
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let l = cholesky(&a, 2).unwrap();
+        assert_eq!(l[0], 2.0);
+        assert_eq!(l[2], 1.0);
+        assert!((l[3] - 2f64.sqrt()).abs() < 1e-15);
+        let m = invert_lower(&l, 2);
+        // m·l = I
+        assert!((m[0] * l[0] - 1.0).abs() < 1e-15);
+        assert!((m[2] * l[0] + m[3] * l[2]).abs() < 1e-15);
+        assert!((m[3] * l[3] - 1.0).abs() < 1e-15);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn one_component_is_the_sample_gaussian() {
+        // x = (0, 1, 2, 3) in one feature: mean 1.5, biased variance 1.25.
+        let x = ndarray::array![[0.0], [1.0], [2.0], [3.0]];
+        let p = super::super::registry::find("gmm")
+            .unwrap()
+            .resolve(&Default::default())
+            .unwrap();
+        let fitted = Gmm::from_params(&p).fit(x.view(), &JobCtx::new(0)).unwrap();
+        let var = 1.25 + 1e-6;
+        let expected = 0.5 * ((2.0 * std::f64::consts::PI * var).ln() + 2.25 / var);
+        assert!((fitted.training_scores[0] - expected).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,346 @@
+//! Helpers shared by the KDE, SOD, ABOD and COF detectors: a row-parallel driver (cancellation,
+//! progress) and ports of the floating-point kernels PyOD's numbers pass through (OpenBLAS
+//! `ddot`/`dnrm2` as called by numpy and numba, with the reference machine's SkylakeX kernels),
+//! so that scores match PyOD's to the last bit.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use super::{DetectResult, JobCtx};
+
+/// `f(scratch, i)` for every row `i` in `0..n`, in parallel, returned in row order. `init` makes
+/// one scratch value per rayon task (buffers reused across rows). Cancellation is checked before
+/// every row; progress is reported every 64 rows.
+pub(crate) fn par_map_rows<S, T, I, F>(
+    n: usize,
+    ctx: &JobCtx,
+    init: I,
+    f: F,
+) -> DetectResult<Vec<T>>
+where
+    T: Send,
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize) -> T + Sync + Send,
+{
+    let done = AtomicUsize::new(0);
+    (0..n)
+        .into_par_iter()
+        .with_min_len(16)
+        .map_init(init, |scratch, i| {
+            ctx.checkpoint()?;
+            let value = f(scratch, i);
+            let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if finished % 64 == 0 || finished == n {
+                ctx.report(finished as f64 / n as f64);
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
+/// The rows of a standard-layout matrix as plain slices (cheaper than ndarray row views inside
+/// the O(n²) loops).
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    flat: &'a [f64],
+    d: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// `x` must be in standard layout (callers use `as_standard_layout`).
+    pub(crate) fn new(x: ArrayView2<'a, f64>) -> Self {
+        let d = x.ncols();
+        Rows {
+            flat: x.to_slice().expect("standard layout"),
+            d,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &'a [f64] {
+        &self.flat[i * self.d..(i + 1) * self.d]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.flat.len().checked_div(self.d).unwrap_or(0)
+    }
+}
+
+/// `sqrt(Σ (a − b)²)` summed in feature order: scikit-learn's kd-tree distance (and ours in
+/// `crate::neighbors`).
+pub(crate) fn sequential_distance(a: &[f64], b: &[f64]) -> f64 {
+    let b = &b[..a.len()];
+    let mut d2 = 0.0;
+    for j in 0..a.len() {
+        let diff = a[j] - b[j];
+        d2 += diff * diff;
+    }
+    d2.sqrt()
+}
+
+/// `np.sum(np.abs(b − a)**2) ** 0.5` over a contiguous row, as `scipy.spatial.distance_matrix`
+/// computes it: numpy's pairwise summation (eight interleaved accumulators from 8 values on,
+/// halving above 128), identical to `numeric::numpy_sum` of the squared differences.
+pub(crate) fn numpy_distance(a: &[f64], b: &[f64]) -> f64 {
+    pairwise_sq_diff(a, b).sqrt()
+}
+
+fn pairwise_sq_diff(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len();
+    let sq = |i: usize| {
+        let diff = a[i] - b[i];
+        diff * diff
+    };
+    if n < 8 {
+        let mut res = 0.0;
+        for i in 0..n {
+            res += sq(i);
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        for (j, rj) in r.iter_mut().enumerate() {
+            *rj = sq(j);
+        }
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (j, rj) in r.iter_mut().enumerate() {
+                *rj += sq(i + j);
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += sq(i);
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sq_diff(&a[..n2], &b[..n2]) + pairwise_sq_diff(&a[n2..], &b[n2..])
+    }
+}
+
+/// OpenBLAS `ddot` for contiguous vectors as built for x86-64 SkylakeX (the kernel numpy's and
+/// scipy's bundled OpenBLAS select on the reference machine; numba's `np.dot` calls the same
+/// routine). `kernel/x86_64/ddot.c`: the first `n & -16` elements go through
+/// `ddot_microk_skylakex-2.c` (four 8-lane accumulators per 32 elements folded to 4 lanes, then
+/// four 4-lane accumulators per 16, combined as ((a0+a1)+a2)+a3, then lanes (0+2)+(1+3)); the
+/// rest is added in order. GCC contracts the `acc += x*y` statements into fused multiply-adds.
+pub(crate) fn openblas_ddot(x: &[f64], y: &[f64]) -> f64 {
+    debug_assert_eq!(x.len(), y.len());
+    let n = x.len();
+    let n1 = n & !15;
+    let mut dot = 0.0;
+    if n1 > 0 {
+        let mut acc = [[0.0f64; 4]; 4];
+        let n32 = n1 & !31;
+        let mut i = 0;
+        if n32 > 0 {
+            let mut wide = [[0.0f64; 8]; 4];
+            while i < n32 {
+                for (b, lanes) in wide.iter_mut().enumerate() {
+                    for (l, v) in lanes.iter_mut().enumerate() {
+                        let k = i + 8 * b + l;
+                        *v = x[k].mul_add(y[k], *v);
+                    }
+                }
+                i += 32;
+            }
+            for (b, lanes) in acc.iter_mut().enumerate() {
+                for (l, v) in lanes.iter_mut().enumerate() {
+                    *v = wide[b][l] + wide[b][l + 4];
+                }
+            }
+        }
+        while i < n1 {
+            for (b, lanes) in acc.iter_mut().enumerate() {
+                for (l, v) in lanes.iter_mut().enumerate() {
+                    let k = i + 4 * b + l;
+                    *v = x[k].mul_add(y[k], *v);
+                }
+            }
+            i += 16;
+        }
+        let c: [f64; 4] =
+            std::array::from_fn(|l| ((acc[0][l] + acc[1][l]) + acc[2][l]) + acc[3][l]);
+        dot = (c[0] + c[2]) + (c[1] + c[3]);
+    }
+    for i in n1..n {
+        dot = y[i].mul_add(x[i], dot);
+    }
+    dot
+}
+
+/// `np.linalg.norm(v) ** 2` as numba computes it: OpenBLAS `dnrm2`, then squared.
+pub(crate) fn nrm2_squared(v: &[f64]) -> f64 {
+    let r = nrm2_x87(v);
+    r * r
+}
+
+/// OpenBLAS's x86-64 `dnrm2` (`kernel/x86_64/nrm2.S`) runs on the x87 unit: each square is
+/// rounded to 64 significant bits, four accumulators (elements 8k+3, 8k+2, 8k+1, 8k (+ the
+/// tail)) are added in 64-bit precision and combined as A + ((B + D) + C), `fsqrt` rounds to
+/// 64 bits, and the store rounds to double. [`X87`] reproduces that arithmetic exactly for the
+/// non-negative values involved.
+fn nrm2_x87(v: &[f64]) -> f64 {
+    let mut acc = [X87::ZERO; 4]; // D, C, B, A
+    let blocks = v.len() / 8;
+    for b in 0..blocks {
+        for half in 0..2 {
+            for lane in 0..4 {
+                let x = X87::from_f64(v[8 * b + 4 * half + lane]);
+                acc[lane] = acc[lane].add(x.mul(x));
+            }
+        }
+    }
+    for &x in &v[8 * blocks..] {
+        let x = X87::from_f64(x);
+        acc[0] = acc[0].add(x.mul(x));
+    }
+    let [d, c, b, a] = acc;
+    a.add(b.add(d).add(c)).sqrt().to_f64()
+}
+
+/// A non-negative x87 extended-precision value: `m · 2^e` with a 64-bit significand (bit 63
+/// set), or zero. Round-to-nearest-even throughout, as the x87 default control word.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct X87 {
+    m: u64,
+    e: i32,
+}
+
+impl X87 {
+    const ZERO: X87 = X87 { m: 0, e: 0 };
+
+    fn from_f64(x: f64) -> X87 {
+        let x = x.abs();
+        if x == 0.0 {
+            return X87::ZERO;
+        }
+        let bits = x.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (m, e) = if exp == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), exp - 1075)
+        };
+        let shift = m.leading_zeros() as i32;
+        X87 {
+            m: m << shift,
+            e: e - shift,
+        }
+    }
+
+    /// Rounds `v · 2^e` (v > 0) to a 64-bit significand.
+    fn round(v: u128, e: i32) -> X87 {
+        let top = 127 - v.leading_zeros() as i32; // index of the leading bit
+        if top <= 63 {
+            return X87 {
+                m: (v << (63 - top)) as u64,
+                e: e - (63 - top),
+            };
+        }
+        let drop = (top - 63) as u32;
+        let mut m = v >> drop;
+        let rest = v & ((1u128 << drop) - 1);
+        let half = 1u128 << (drop - 1);
+        if rest > half || (rest == half && m & 1 == 1) {
+            m += 1;
+        }
+        let mut e = e + drop as i32;
+        if m >> 64 != 0 {
+            m >>= 1;
+            e += 1;
+        }
+        X87 { m: m as u64, e }
+    }
+
+    fn mul(self, other: X87) -> X87 {
+        if self.m == 0 || other.m == 0 {
+            return X87::ZERO;
+        }
+        X87::round(self.m as u128 * other.m as u128, self.e + other.e)
+    }
+
+    fn add(self, other: X87) -> X87 {
+        if self.m == 0 {
+            return other;
+        }
+        if other.m == 0 {
+            return self;
+        }
+        let (hi, lo) = if self.e >= other.e {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        // Both significands at bit 125 of a u128 (room for the carry), the smaller shifted right
+        // by the exponent difference with a sticky bit for whatever falls off.
+        let base = hi.e - 62;
+        let a = (hi.m as u128) << 62;
+        let diff = (hi.e - lo.e) as u32;
+        let b_full = (lo.m as u128) << 62;
+        let b = if diff >= 127 {
+            1
+        } else {
+            let shifted = b_full >> diff;
+            if shifted << diff != b_full {
+                shifted | 1
+            } else {
+                shifted
+            }
+        };
+        X87::round(a + b, base)
+    }
+
+    fn sqrt(self) -> X87 {
+        if self.m == 0 {
+            return X87::ZERO;
+        }
+        // N = m · 2^s with e − s even and N in [2^126, 2^128).
+        let s = if (self.e - 63).rem_euclid(2) == 0 {
+            63
+        } else {
+            64
+        };
+        let n = (self.m as u128) << s;
+        let mut r = ((n as f64).sqrt() as u128).min(u64::MAX as u128);
+        while r * r > n {
+            r -= 1;
+        }
+        while r < u64::MAX as u128 && (r + 1) * (r + 1) <= n {
+            r += 1;
+        }
+        let rem = n - r * r;
+        if rem > r {
+            r += 1; // sqrt(n) > r + 1/2 (exact halves cannot occur)
+        }
+        X87::round(r, (self.e - s) / 2)
+    }
+
+    fn to_f64(self) -> f64 {
+        if self.m == 0 {
+            return 0.0;
+        }
+        // Round the 64-bit significand to 53 bits (normal doubles only here).
+        let drop = 11u32;
+        let mut m = self.m >> drop;
+        let rest = self.m & ((1u64 << drop) - 1);
+        let half = 1u64 << (drop - 1);
+        if rest > half || (rest == half && m & 1 == 1) {
+            m += 1;
+        }
+        let mut e = self.e + drop as i32;
+        if m >> 53 != 0 {
+            m >>= 1;
+            e += 1;
+        }
+        let half = e / 2;
+        m as f64 * 2f64.powi(half) * 2f64.powi(e - half)
+    }
+}
