@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ndarray::Array2;
-use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
 use pynomaly::detectors::{self, JobCtx, ParamValue};
 use pynomaly::metrics;
 
@@ -46,19 +45,6 @@ fn reference(name: &str) -> BTreeMap<String, Vec<f64>> {
         }
     }
     columns
-}
-
-fn matrix(name: &str) -> Array2<f64> {
-    let loaded = data::load(
-        &Source::Path(common::shared_dataset(name)),
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    let prepared = PrepareSpec::default()
-        .apply(&loaded.df, &loaded.source)
-        .unwrap();
-    assert_eq!(prepared.report.label_column.as_deref(), Some("label"));
-    prepared.matrix.x
 }
 
 /// Reference column → (detector, parameters).
@@ -122,18 +108,12 @@ fn bit_exact(dataset: &str, column: &str) -> bool {
     }
 }
 
-fn labels(name: &str) -> Vec<u8> {
-    let (_, rows) = common::read_numeric_csv(&common::shared_dataset(name));
-    rows.iter().map(|r| *r.last().unwrap() as u8).collect()
-}
-
 #[test]
 fn training_scores_match_pyod() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for name in DATASETS {
-        let x = matrix(name);
-        let y = labels(name);
+        let (x, y) = common::labelled_matrix(name);
         for (column, expected) in reference(name) {
             let Some((detector, params)) = detector_of(&column) else {
                 continue;

@@ -9,12 +9,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::Array2;
-use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
 use pynomaly::detectors::{self, JobCtx, ParamValue};
 use pynomaly::metrics;
 
@@ -116,44 +112,9 @@ fn tolerance(dataset: &str, pyod: &str, check: Check) -> f64 {
     }
 }
 
-fn baseline() -> BTreeMap<(String, String), f64> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/pyod_baseline.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out = BTreeMap::new();
-    for r in doc["results"].as_array().expect("results: a list") {
-        if r["status"] != "ok" {
-            continue;
-        }
-        if let (Some(ds), Some(det), Some(auc)) = (
-            r["dataset"].as_str(),
-            r["detector"].as_str(),
-            r["roc_auc"].as_f64(),
-        ) {
-            out.insert((ds.to_string(), det.to_string()), auc);
-        }
-    }
-    out
-}
-
-fn load(name: &str) -> (Array2<f64>, Vec<u8>) {
-    let loaded = data::load(
-        &Source::Path(common::shared_dataset(name)),
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    let prepared = PrepareSpec::default()
-        .apply(&loaded.df, &loaded.source)
-        .unwrap();
-    assert_eq!(prepared.report.label_column.as_deref(), Some("label"));
-    let (_, rows) = common::read_numeric_csv(&common::shared_dataset(name));
-    let labels = rows.iter().map(|r| *r.last().unwrap() as u8).collect();
-    (prepared.matrix.x, labels)
-}
-
 #[test]
 fn randomized_detectors_match_pyod_roc_auc() {
-    let baseline = baseline();
+    let baseline = common::pyod_baseline_auc();
     // `PYNOMALY_QUALITY_DETECTORS=loda,inne` restricts the run (when studying one detector).
     let only_var = std::env::var("PYNOMALY_QUALITY_DETECTORS").unwrap_or_default();
     let only: Vec<&str> = only_var.split(',').filter(|s| !s.is_empty()).collect();
@@ -163,7 +124,7 @@ fn randomized_detectors_match_pyod_roc_auc() {
         "dataset", "detector", "mean", "min", "max", "PyOD", "diff", "tol", "s/fit"
     );
     for name in DATASETS {
-        let (x, y) = load(name);
+        let (x, y) = common::labelled_matrix(name);
         for (label, detector, params, pyod, check) in CASES {
             if !only.is_empty() && !only.contains(&detector) {
                 continue;

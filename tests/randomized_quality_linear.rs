@@ -17,11 +17,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::Array2;
-use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
 use pynomaly::detectors::{self, JobCtx};
 use pynomaly::metrics;
 
@@ -77,48 +74,16 @@ fn tolerance(sigma: f64) -> f64 {
     TOLERANCE.max(2.5 * sigma * (1.0 / SEEDS as f64 + 1.0 / PYOD_SEEDS).sqrt())
 }
 
-fn baseline() -> BTreeMap<(String, String), f64> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/pyod_baseline.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out = BTreeMap::new();
-    for r in doc["results"].as_array().expect("results: a list") {
-        if let (Some(ds), Some(det), Some(auc)) = (
-            r["dataset"].as_str(),
-            r["detector"].as_str(),
-            r["roc_auc"].as_f64(),
-        ) {
-            out.insert((ds.to_string(), det.to_string()), auc);
-        }
-    }
-    out
-}
-
-fn load(name: &str) -> (Array2<f64>, Vec<u8>) {
-    let loaded = data::load(
-        &Source::Path(common::shared_dataset(name)),
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    let prepared = PrepareSpec::default()
-        .apply(&loaded.df, &loaded.source)
-        .unwrap();
-    assert_eq!(prepared.report.label_column.as_deref(), Some("label"));
-    let (_, rows) = common::read_numeric_csv(&common::shared_dataset(name));
-    let labels = rows.iter().map(|r| *r.last().unwrap() as u8).collect();
-    (prepared.matrix.x, labels)
-}
-
 #[test]
 fn mcd_and_cblof_match_pyod_roc_auc() {
-    let baseline = baseline();
+    let baseline = common::pyod_baseline_auc();
     let mut failures = Vec::new();
     let mut report = format!(
         "{:<12} {:<6} {:>7} {:>6} {:>6} {:>8} {:>7} {:>6} {:>9} {:>8}\n",
         "dataset", "det", "mean", "min", "max", "PyOD-20", "diff", "tol", "vs base", "s/fit"
     );
     for (i, (name, _, _)) in PYOD_MCD.iter().enumerate() {
-        let (x, y) = load(name);
+        let (x, y) = common::labelled_matrix(name);
         for (detector, pyod, reference) in CASES {
             let (ref_name, expected, sigma) = reference[i];
             assert_eq!(ref_name, *name);

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::iforest::row_major;
+use super::linalg::cholesky;
 use super::numeric::numpy_mean;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -171,31 +172,6 @@ const ILL_DEFINED: &str = "fitting the mixture model failed because some compone
 
 // ---------------------------------------------------------------------------------------------
 // Linear algebra
-
-/// Lower Cholesky factor of the symmetric `d × d` matrix `a` (row-major, lower triangle read),
-/// or `None` when a pivot is not positive (LAPACK's `potrf` failure).
-fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let mut s = a[j * d + j];
-        for k in 0..j {
-            s -= l[j * d + k] * l[j * d + k];
-        }
-        if !(s > 0.0) || !s.is_finite() {
-            return None;
-        }
-        let ljj = s.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= l[i * d + k] * l[j * d + k];
-            }
-            l[i * d + j] = s / ljj;
-        }
-    }
-    Some(l)
-}
 
 /// Inverse of the lower-triangular `l` (forward substitution on each column of I).
 fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {

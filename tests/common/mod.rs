@@ -47,3 +47,37 @@ pub fn read_numeric_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f64>>) 
         .collect();
     (header, rows)
 }
+
+/// A shared dataset prepared as PyOD sees it (raw values, `label` excluded) with its labels.
+pub fn labelled_matrix(name: &str) -> (ndarray::Array2<f64>, Vec<u8>) {
+    use pynomaly::data::{self, LoadOptions, PrepareSpec, Source};
+    let loaded = data::load(&Source::Path(shared_dataset(name)), &LoadOptions::default()).unwrap();
+    let prepared = PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap();
+    assert_eq!(prepared.report.label_column.as_deref(), Some("label"));
+    let labels = prepared.matrix.label.expect("label column").to_vec();
+    (prepared.matrix.x, labels)
+}
+
+/// PyOD's ROC-AUC per (dataset, detector) from `../shared/bench/pyod_baseline.json` (runs that
+/// finished only).
+pub fn pyod_baseline_auc() -> std::collections::BTreeMap<(String, String), f64> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/pyod_baseline.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for r in doc["results"].as_array().expect("results: a list") {
+        if r["status"] != "ok" {
+            continue;
+        }
+        if let (Some(ds), Some(det), Some(auc)) = (
+            r["dataset"].as_str(),
+            r["detector"].as_str(),
+            r["roc_auc"].as_f64(),
+        ) {
+            out.insert((ds.to_string(), det.to_string()), auc);
+        }
+    }
+    out
+}
