@@ -11,5 +11,7 @@ pub mod combine;
 pub mod detectors;
 pub mod metrics;
 pub mod neighbors;
+pub mod saved_model;
+pub mod store;
 pub mod text;
 pub mod threshold;

@@ -13,6 +13,10 @@ use crate::data::prepare::ColumnChoice;
 use crate::data::{self, PrepareSpec};
 use crate::detectors::{self, registry, DetectError, JobCtx, ParamKind, Params};
 use crate::metrics;
+use crate::saved_model::{
+    ModelEnvelope, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
+};
+use crate::store::{DatasetRecord, NewRun, RunEnd, RunKind, RunOutcome, Store};
 use crate::text::sanitize;
 use crate::threshold::{self, ThresholdMethod};
 
@@ -111,30 +115,60 @@ pub struct DetectArgs {
     /// Print one JSON object with the run's parameters, timings, threshold and metrics.
     #[arg(long)]
     pub json: bool,
+    /// Do not record the run in the experiment store.
+    #[arg(long)]
+    pub no_store: bool,
 }
 
 #[derive(Serialize)]
-struct Timing {
+pub(super) struct Timing {
     load_s: f64,
     fit_s: f64,
     score_s: f64,
 }
 
 #[derive(Serialize)]
-struct ThresholdReport {
-    method: String,
-    value: f64,
+pub(super) struct ThresholdReport {
+    pub method: String,
+    pub value: f64,
 }
 
 #[derive(Serialize)]
-struct Metrics {
-    roc_auc: Option<f64>,
-    average_precision: Option<f64>,
-    precision_at_n: Option<f64>,
+pub(super) struct Metrics {
+    pub roc_auc: Option<f64>,
+    pub average_precision: Option<f64>,
+    pub precision_at_n: Option<f64>,
+}
+
+impl Metrics {
+    pub fn of(scores: &[f64], labels: &[u8]) -> Metrics {
+        Metrics {
+            roc_auc: metrics::roc_auc(scores, labels).ok(),
+            average_precision: metrics::average_precision(scores, labels).ok(),
+            precision_at_n: metrics::precision_at_n(scores, labels, None).ok(),
+        }
+    }
+}
+
+/// (row id, score) of the `k` highest scores, most anomalous first; ties by row order.
+pub(super) fn top_rows(row_ids: &[u64], scores: &[f64], k: usize) -> Vec<(u64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    let k = k.min(order.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let by_score = |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
+    order.select_nth_unstable_by(k - 1, by_score);
+    order.truncate(k);
+    order.sort_by(by_score);
+    order.iter().map(|&i| (row_ids[i], scores[i])).collect()
 }
 
 #[derive(Serialize)]
 struct DetectReport {
+    /// The run's id in the experiment store; absent with `--no-store`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<i64>,
     detector: String,
     params: Params,
     source: String,
@@ -151,7 +185,7 @@ struct DetectReport {
     top_anomalies: Vec<(u64, f64)>,
 }
 
-pub fn detect(args: DetectArgs) -> CliResult {
+pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // Everything that can be checked without data is checked first.
     let info = detectors::registry::find(&args.detector)?;
     let given = info.parse_assignments(&args.params)?;
@@ -168,6 +202,12 @@ pub fn detect(args: DetectArgs) -> CliResult {
         output_format(path)?;
     }
     let detector = info.build(&params);
+    // A store that cannot be used is reported before any work, not after a long fit.
+    let mut store = if args.no_store {
+        None
+    } else {
+        Some(Store::open_default(store_path)?)
+    };
 
     let started = Instant::now();
     let source = source_of(Some(&args.file))?;
@@ -184,11 +224,44 @@ pub fn detect(args: DetectArgs) -> CliResult {
     let load_s = started.elapsed().as_secs_f64();
     let m = &prepared.matrix;
 
+    let run_id = match store.as_mut() {
+        Some(store) => Some(store.begin_run(&NewRun {
+            kind: RunKind::Detect,
+            dataset: DatasetRecord {
+                path: dataset_path(&loaded.source),
+                fingerprint: loaded.fingerprint.clone(),
+                format: loaded.format.name().to_string(),
+                n_rows: loaded.df.height(),
+                n_columns: loaded.df.width(),
+                profile: None,
+            },
+            detector: info.name.to_string(),
+            params: serde_json::to_value(&params).expect("params serialise"),
+            prepare_spec: serde_json::to_value(&prepared.spec).expect("spec serialises"),
+            seed: args.seed,
+            n_rows: m.x.nrows(),
+            n_features: m.x.ncols(),
+            label_column: prepared.report.label_column.clone(),
+        })?),
+        None => None,
+    };
+
     let ctx = JobCtx::new(args.seed);
     let started = Instant::now();
-    let fitted = detector
-        .fit(m.x.view(), &ctx)
-        .map_err(|e| in_file(&loaded.source, e))?;
+    let fitted = match detector.fit(m.x.view(), &ctx) {
+        Ok(f) => f,
+        Err(e) => {
+            let end = match e {
+                DetectError::Cancelled => RunEnd::Cancelled,
+                _ => RunEnd::Failed,
+            };
+            let e = in_file(&loaded.source, e);
+            if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
+                store.end_run(id, end, &e.message)?;
+            }
+            return Err(e);
+        }
+    };
     let fit_s = started.elapsed().as_secs_f64();
 
     // Training scores come out of `fit` (PyOD's decision_scores_); what is left is the threshold.
@@ -199,21 +272,11 @@ pub fn detect(args: DetectArgs) -> CliResult {
     let flags = threshold::flags(&scores, cut.value);
     let score_s = started.elapsed().as_secs_f64();
 
-    let metrics = m.label.as_ref().map(|label| {
-        let labels = label.as_slice().expect("contiguous");
-        Metrics {
-            roc_auc: metrics::roc_auc(&scores, labels).ok(),
-            average_precision: metrics::average_precision(&scores, labels).ok(),
-            precision_at_n: metrics::precision_at_n(&scores, labels, None).ok(),
-        }
-    });
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let top_anomalies = order
-        .iter()
-        .take(10)
-        .map(|&i| (m.row_ids[i], scores[i]))
-        .collect();
+    let metrics = m
+        .label
+        .as_ref()
+        .map(|label| Metrics::of(&scores, label.as_slice().expect("contiguous")));
+    let top_anomalies = top_rows(&m.row_ids, &scores, 10);
 
     if let Some(path) = &args.output {
         write_scores(path, &m.row_ids, &scores, &flags).map_err(|e| {
@@ -221,6 +284,7 @@ pub fn detect(args: DetectArgs) -> CliResult {
         })?;
     }
     let report = DetectReport {
+        run_id,
         detector: info.name.to_string(),
         params,
         source: loaded.source.clone(),
@@ -241,6 +305,43 @@ pub fn detect(args: DetectArgs) -> CliResult {
         metrics,
         top_anomalies,
     };
+    if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
+        let envelope = ModelEnvelope {
+            format: MODEL_FORMAT.to_string(),
+            format_version: MODEL_FORMAT_VERSION,
+            app_version: env!("CARGO_PKG_VERSION").to_string(),
+            detector: info.name.to_string(),
+            params: report.params.clone(),
+            seed: args.seed,
+            feature_names: m.feature_names.clone(),
+            prepare: prepared.spec.clone(),
+            training: TrainingInfo {
+                source: loaded.source.clone(),
+                fingerprint: loaded.fingerprint.clone(),
+                n_rows: m.x.nrows(),
+            },
+            threshold: SavedThreshold {
+                method: report.threshold.method.clone(),
+                value: report.threshold.value,
+            },
+            model: fitted.model,
+        };
+        let model = envelope.to_json();
+        store.finish_run(
+            id,
+            &RunOutcome {
+                threshold_method: report.threshold.method.clone(),
+                threshold_value: report.threshold.value,
+                n_anomalies: report.n_anomalies,
+                metrics: serde_json::to_value(&report.metrics).expect("metrics serialise"),
+                timing: serde_json::to_value(&report.timing).expect("timing serialises"),
+                row_ids: &m.row_ids,
+                scores: &scores,
+                flags: &flags,
+                model: Some(&model),
+            },
+        )?;
+    }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         output::write_json(&mut out, &report)
@@ -301,15 +402,18 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
         .map(|(row, s)| format!("{row} ({})", output::num(*s)))
         .collect();
     writeln!(out, "Top rows    {}", top.join(", "))?;
+    if let Some(id) = r.run_id {
+        writeln!(out, "Run         {id} (pynomaly experiments show {id})")?;
+    }
     Ok(())
 }
 
-enum ScoresFormat {
+pub(super) enum ScoresFormat {
     Csv,
     Parquet,
 }
 
-fn output_format(path: &Path) -> CliResult<ScoresFormat> {
+pub(super) fn output_format(path: &Path) -> CliResult<ScoresFormat> {
     match path
         .extension()
         .and_then(|e| e.to_str())
@@ -325,7 +429,23 @@ fn output_format(path: &Path) -> CliResult<ScoresFormat> {
     }
 }
 
-fn write_scores(path: &Path, row_ids: &[u64], scores: &[f64], flags: &[u8]) -> std::io::Result<()> {
+/// Paths are stored absolute so that runs from different folders stay distinguishable.
+pub(super) fn dataset_path(source: &str) -> String {
+    let p = Path::new(source);
+    if source.starts_with("demo:") || source.starts_with('<') || p.is_absolute() {
+        return source.to_string();
+    }
+    std::fs::canonicalize(p)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| source.to_string())
+}
+
+pub(super) fn write_scores(
+    path: &Path,
+    row_ids: &[u64],
+    scores: &[f64],
+    flags: &[u8],
+) -> std::io::Result<()> {
     use polars::prelude::*;
     match output_format(path).map_err(|e| std::io::Error::other(e.message))? {
         ScoresFormat::Csv => {

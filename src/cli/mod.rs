@@ -2,7 +2,9 @@
 //! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
 
 mod detect;
+mod experiments;
 mod output;
+mod score;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +19,9 @@ use crate::data::{self, DataError, Demo, Format, LoadOptions, PrepareSpec, Sourc
 #[derive(Debug, Parser)]
 #[command(name = "pynomaly", version, about = "Anomaly-detection workbench for the terminal", long_about = None)]
 pub struct Cli {
+    /// The experiment store (SQLite file); default: store.sqlite in the platform data directory.
+    #[arg(long, global = true, env = "PYNOMALY_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -33,6 +38,11 @@ pub enum Command {
     Detectors(detect::DetectorsArgs),
     /// Run one detector on a dataset: scores, threshold, and metrics when a label exists.
     Detect(detect::DetectArgs),
+    /// Score new data with a saved model (a run id from the store, or an exported model file).
+    Score(score::ScoreArgs),
+    /// Browse, compare, export and delete the runs in the experiment store.
+    #[command(subcommand)]
+    Experiments(experiments::ExperimentsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +173,15 @@ impl From<DataError> for CliError {
     }
 }
 
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError {
+            message: e.to_string(),
+            code: if e.is_bad_input() { 2 } else { 1 },
+        }
+    }
+}
+
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn run(cli: Cli) -> CliResult {
@@ -181,7 +200,9 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Profile(args)) => profile(args),
         Some(Command::Prepare(args)) => prepare(args),
         Some(Command::Detectors(args)) => detect::list_detectors(args),
-        Some(Command::Detect(args)) => detect::detect(args),
+        Some(Command::Detect(args)) => detect::detect(args, cli.store.as_deref()),
+        Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
+        Some(Command::Experiments(command)) => experiments::run(command, cli.store.as_deref()),
         Some(Command::Demos) => {
             let mut out = std::io::stdout().lock();
             for d in Demo::ALL {

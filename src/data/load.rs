@@ -119,6 +119,13 @@ pub struct Loaded {
     pub format: Format,
     /// Set for CSV input: the delimiter and header choice actually used.
     pub dialect: Option<Dialect>,
+    /// XXH3-128 of the raw bytes, hex: identifies the content in the experiment store.
+    pub fingerprint: String,
+}
+
+/// A content fingerprint: fast (≈ memory bandwidth), stable across platforms and releases.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    format!("xxh3-128:{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
 /// The raw bytes of a source: a memory map for files, a buffer for stdin, static for demos.
@@ -229,6 +236,7 @@ fn load_bytes(
         source: name.to_string(),
         format,
         dialect,
+        fingerprint: fingerprint(bytes),
     })
 }
 
