@@ -241,7 +241,14 @@ impl Store {
                 ))
             })?;
         }
-        create_private_file(path).map_err(|e| unusable(format!("cannot create the file: {e}")))?;
+        create_private_file(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                unusable(format!(
+                    "the location is not writable ({e}); choose another --store or set {STORE_ENV}"
+                ))
+            }
+            _ => unusable(format!("cannot create the file: {e}")),
+        })?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
