@@ -227,14 +227,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     let run_id = match store.as_mut() {
         Some(store) => Some(store.begin_run(&NewRun {
             kind: RunKind::Detect,
-            dataset: DatasetRecord {
-                path: dataset_path(&loaded.source),
-                fingerprint: loaded.fingerprint.clone(),
-                format: loaded.format.name().to_string(),
-                n_rows: loaded.df.height(),
-                n_columns: loaded.df.width(),
-                profile: None,
-            },
+            dataset: dataset_record(store, &loaded)?,
             detector: info.name.to_string(),
             params: serde_json::to_value(&params).expect("params serialise"),
             prepare_spec: serde_json::to_value(&prepared.spec).expect("spec serialises"),
@@ -427,6 +420,27 @@ pub(super) fn output_format(path: &Path) -> CliResult<ScoresFormat> {
             path.display()
         ))),
     }
+}
+
+/// The dataset as the store keeps it; the profile is computed only the first time this content
+/// is seen at this path.
+pub(super) fn dataset_record(store: &Store, loaded: &data::Loaded) -> CliResult<DatasetRecord> {
+    let path = dataset_path(&loaded.source);
+    let profile = if store.has_dataset(&path, &loaded.fingerprint)? {
+        None
+    } else {
+        data::profile(loaded)
+            .ok()
+            .and_then(|p| serde_json::to_string(&p).ok())
+    };
+    Ok(DatasetRecord {
+        path,
+        fingerprint: loaded.fingerprint.clone(),
+        format: loaded.format.name().to_string(),
+        n_rows: loaded.df.height(),
+        n_columns: loaded.df.width(),
+        profile,
+    })
 }
 
 /// Paths are stored absolute so that runs from different folders stay distinguishable.

@@ -410,6 +410,17 @@ impl Store {
             .map_err(|e| describe(&path, e))
     }
 
+    /// Whether this content at this path is already known (its profile is then stored).
+    pub fn has_dataset(&self, path: &str, fingerprint: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM datasets
+                 WHERE path = ?1 AND fingerprint = ?2 AND profile IS NOT NULL)",
+            )
+            .and_then(|mut s| s.query_row(params![path, fingerprint], |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
     /// Records the dataset (once per path and content) and a new run marked `running`.
     pub fn begin_run(&mut self, run: &NewRun) -> StoreResult<i64> {
         let path = self.path.display().to_string();
