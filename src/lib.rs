@@ -11,6 +11,7 @@ pub mod combine;
 pub mod detectors;
 pub mod metrics;
 pub mod neighbors;
+pub mod record;
 pub mod saved_model;
 pub mod store;
 pub mod text;

@@ -138,8 +138,12 @@ fn runs_round_trip_with_exact_scores_and_cascade_on_delete() {
     assert_eq!(only_knn.len(), 1);
     assert_eq!(store.run(other).unwrap().error.as_deref(), Some("boom"));
 
+    assert!(store.delete_run(other).unwrap());
     assert!(store.delete_run(id).unwrap());
     assert!(matches!(store.run(id), Err(StoreError::NoSuchRun(_))));
+    // Ids are never reused: `score --model ID` cannot come to mean another run.
+    let next = store.begin_run(&new_run("knn")).unwrap();
+    assert!(next > other, "id {next} reused");
     assert!(store.scores(id).unwrap().is_none());
     assert!(store.model(id).unwrap().is_none());
     assert!(!store.delete_run(id).unwrap());
@@ -354,13 +358,33 @@ fn detect_records_runs_and_score_reuses_their_models() {
     let report = detect_json(&store, &["-d", "knn"]);
     let id = report["run_id"].as_i64().expect("run_id in detect --json");
 
+    // A scores file that cannot be written is reported, and the run is still recorded whole.
+    let glass = shared_dataset("glass");
+    let out = run_cli(
+        &store,
+        &[
+            "detect",
+            glass.to_str().unwrap(),
+            "-d",
+            "hbos",
+            "-o",
+            "/nonexistent-dir/s.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let listed = Store::open(&store)
+        .unwrap()
+        .list_runs(&RunFilter::default())
+        .unwrap();
+    assert_eq!(listed[0].detector, "hbos");
+    assert_eq!(listed[0].status, "done");
+
     let no_store = dir.path().join("untouched.sqlite");
     let report2 = detect_json(&no_store, &["-d", "knn", "--no-store"]);
     assert!(report2.get("run_id").is_none());
     assert!(!no_store.exists(), "--no-store created a store");
 
     // Scoring the training file with the stored model flags rows with the training threshold.
-    let glass = shared_dataset("glass");
     let out = run_cli(
         &store,
         &[

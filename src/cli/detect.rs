@@ -13,10 +13,8 @@ use crate::data::prepare::ColumnChoice;
 use crate::data::{self, PrepareSpec};
 use crate::detectors::{self, registry, DetectError, JobCtx, ParamKind, Params};
 use crate::metrics;
-use crate::saved_model::{
-    ModelEnvelope, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
-};
-use crate::store::{DatasetRecord, NewRun, RunEnd, RunKind, RunOutcome, Store};
+use crate::record::{self, FinishedRun};
+use crate::store::{RunEnd, Store};
 use crate::text::sanitize;
 use crate::threshold::{self, ThresholdMethod};
 
@@ -225,17 +223,9 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     let m = &prepared.matrix;
 
     let run_id = match store.as_mut() {
-        Some(store) => Some(store.begin_run(&NewRun {
-            kind: RunKind::Detect,
-            dataset: dataset_record(store, &loaded)?,
-            detector: info.name.to_string(),
-            params: serde_json::to_value(&params).expect("params serialise"),
-            prepare_spec: serde_json::to_value(&prepared.spec).expect("spec serialises"),
-            seed: args.seed,
-            n_rows: m.x.nrows(),
-            n_features: m.x.ncols(),
-            label_column: prepared.report.label_column.clone(),
-        })?),
+        Some(store) => Some(record::begin(
+            store, &loaded, &prepared, info.name, &params, args.seed,
+        )?),
         None => None,
     };
 
@@ -260,8 +250,16 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // Training scores come out of `fit` (PyOD's decision_scores_); what is left is the threshold.
     let started = Instant::now();
     let scores = fitted.training_scores.to_vec();
-    let cut = threshold::apply(&scores, method)
-        .map_err(|e| CliError::internal(format!("threshold: {e}")))?;
+    let cut = match threshold::apply(&scores, method) {
+        Ok(cut) => cut,
+        Err(e) => {
+            let e = CliError::internal(format!("threshold: {e}"));
+            if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
+                store.end_run(id, RunEnd::Failed, &e.message)?;
+            }
+            return Err(e);
+        }
+    };
     let flags = threshold::flags(&scores, cut.value);
     let score_s = started.elapsed().as_secs_f64();
 
@@ -271,11 +269,6 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         .map(|label| Metrics::of(&scores, label.as_slice().expect("contiguous")));
     let top_anomalies = top_rows(&m.row_ids, &scores, 10);
 
-    if let Some(path) = &args.output {
-        write_scores(path, &m.row_ids, &scores, &flags).map_err(|e| {
-            CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
-        })?;
-    }
     let report = DetectReport {
         run_id,
         detector: info.name.to_string(),
@@ -299,41 +292,31 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         top_anomalies,
     };
     if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
-        let envelope = ModelEnvelope {
-            format: MODEL_FORMAT.to_string(),
-            format_version: MODEL_FORMAT_VERSION,
-            app_version: env!("CARGO_PKG_VERSION").to_string(),
-            detector: info.name.to_string(),
-            params: report.params.clone(),
-            seed: args.seed,
-            feature_names: m.feature_names.clone(),
-            prepare: prepared.spec.clone(),
-            training: TrainingInfo {
-                source: loaded.source.clone(),
-                fingerprint: loaded.fingerprint.clone(),
-                n_rows: m.x.nrows(),
-            },
-            threshold: SavedThreshold {
-                method: report.threshold.method.clone(),
-                value: report.threshold.value,
-            },
-            model: fitted.model,
-        };
-        let model = envelope.to_json();
-        store.finish_run(
+        record::finish(
+            store,
             id,
-            &RunOutcome {
+            FinishedRun {
+                detector: info.name,
+                params: &report.params,
+                seed: args.seed,
+                loaded: &loaded,
+                prepared: &prepared,
+                model: fitted.model,
                 threshold_method: report.threshold.method.clone(),
                 threshold_value: report.threshold.value,
                 n_anomalies: report.n_anomalies,
-                metrics: serde_json::to_value(&report.metrics).expect("metrics serialise"),
-                timing: serde_json::to_value(&report.timing).expect("timing serialises"),
-                row_ids: &m.row_ids,
+                metrics: &report.metrics,
+                timing: &report.timing,
                 scores: &scores,
                 flags: &flags,
-                model: Some(&model),
             },
         )?;
+    }
+    // After the run is recorded: a scores file that cannot be written does not lose the run.
+    if let Some(path) = &args.output {
+        write_scores(path, &m.row_ids, &scores, &flags).map_err(|e| {
+            CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
+        })?;
     }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -420,38 +403,6 @@ pub(super) fn output_format(path: &Path) -> CliResult<ScoresFormat> {
             path.display()
         ))),
     }
-}
-
-/// The dataset as the store keeps it; the profile is computed only the first time this content
-/// is seen at this path.
-pub(super) fn dataset_record(store: &Store, loaded: &data::Loaded) -> CliResult<DatasetRecord> {
-    let path = dataset_path(&loaded.source);
-    let profile = if store.has_dataset(&path, &loaded.fingerprint)? {
-        None
-    } else {
-        data::profile(loaded)
-            .ok()
-            .and_then(|p| serde_json::to_string(&p).ok())
-    };
-    Ok(DatasetRecord {
-        path,
-        fingerprint: loaded.fingerprint.clone(),
-        format: loaded.format.name().to_string(),
-        n_rows: loaded.df.height(),
-        n_columns: loaded.df.width(),
-        profile,
-    })
-}
-
-/// Paths are stored absolute so that runs from different folders stay distinguishable.
-pub(super) fn dataset_path(source: &str) -> String {
-    let p = Path::new(source);
-    if source.starts_with("demo:") || source.starts_with('<') || p.is_absolute() {
-        return source.to_string();
-    }
-    std::fs::canonicalize(p)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| source.to_string())
 }
 
 pub(super) fn write_scores(

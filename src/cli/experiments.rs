@@ -617,8 +617,9 @@ fn export_model(store: &Store, id: i64, path: &Path) -> CliResult {
         ))
     })?;
     // Written beside the target, then renamed: a crash never leaves a half-written model.
+    // Owner-only, like the store: models of neighbour methods contain the training rows.
     let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, &bytes)
+    write_private(&tmp, &bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
@@ -633,4 +634,15 @@ fn export_model(store: &Store, id: i64, path: &Path) -> CliResult {
         sanitize(&path.display().to_string())
     )
     .map_err(output_error)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }

@@ -20,7 +20,7 @@ mod iforest;
 mod inne;
 mod kde;
 mod knn;
-mod linalg;
+pub(crate) mod linalg;
 mod loda;
 mod lof;
 mod mcd;

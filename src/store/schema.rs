@@ -2,7 +2,7 @@
 //!
 //! `PRAGMA user_version` holds the number of migrations applied. A migration, once released, is
 //! never edited: a change to the schema is a new entry at the end of [`MIGRATIONS`], and a
-//! fixture database written by the previous version goes into `tests/fixtures/store/` so that
+//! fixture database written by the build that introduced the new version goes into `tests/fixtures/store/` so that
 //! `tests/store.rs` proves the upgrade path from every earlier version.
 
 /// Migration `i` (0-based) takes a database from `user_version = i` to `i + 1`.
@@ -21,8 +21,10 @@ pub const MIGRATIONS: &[&str] = &[
         UNIQUE (path, fingerprint)
     );
 
+    -- AUTOINCREMENT: a deleted run's id is never given to a new run, so `score --model 7`
+    -- cannot silently mean another run later.
     CREATE TABLE runs (
-        id               INTEGER PRIMARY KEY,
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
         dataset_id       INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
         kind             TEXT NOT NULL CHECK (kind IN ('detect', 'automl')),
         detector         TEXT NOT NULL,
