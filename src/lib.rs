@@ -16,3 +16,4 @@ pub mod saved_model;
 pub mod store;
 pub mod text;
 pub mod threshold;
+pub mod tui;

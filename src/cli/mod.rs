@@ -6,7 +6,7 @@ mod experiments;
 mod output;
 mod score;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,12 +22,17 @@ pub struct Cli {
     /// The experiment store (SQLite file); default: store.sqlite in the platform data directory.
     #[arg(long, global = true, env = "PYNOMALY_STORE", value_name = "PATH")]
     pub store: Option<PathBuf>,
+    /// Workbench options, for `pynomaly` without a command.
+    #[command(flatten)]
+    pub tui: TuiFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the terminal workbench (the default when no command is given).
+    Tui(TuiArgs),
     /// Describe a dataset: per-column statistics, duplicates, label and time column candidates.
     Profile(ProfileArgs),
     /// Turn a dataset into the numeric matrix detectors use, and show (or save) the recipe.
@@ -43,6 +48,27 @@ pub enum Command {
     /// Browse, compare, export and delete the runs in the experiment store.
     #[command(subcommand)]
     Experiments(experiments::ExperimentsCommand),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct TuiFlags {
+    /// Theme: terminal, dark, light, high-contrast, solarized-dark, colorblind-safe or a user theme.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Let the mouse scroll (off by default so that terminal text selection keeps working).
+    #[arg(long)]
+    pub mouse: bool,
+    /// Do not record runs in the experiment store.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// A file to open, or `demo:NAME` (default: the bundled demo).
+    pub file: Option<String>,
+    #[command(flatten)]
+    pub flags: TuiFlags,
 }
 
 #[derive(Debug, Args)]
@@ -186,17 +212,33 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
-        // Until the terminal workbench lands, the bare command profiles the bundled demo.
-        None => profile(ProfileArgs {
-            file: None,
-            load: LoadArgs {
-                format: None,
-                delimiter: None,
-                no_header: false,
-                header: false,
-            },
-            json: false,
-        }),
+        None => {
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                return workbench(None, cli.tui, cli.store.as_deref());
+            }
+            // Without a terminal (pipes, CI) the bare command shows the demo's profile instead.
+            eprintln!(
+                "pynomaly: no terminal for the workbench; showing the demo profile (see pynomaly --help)"
+            );
+            profile(ProfileArgs {
+                file: None,
+                load: LoadArgs {
+                    format: None,
+                    delimiter: None,
+                    no_header: false,
+                    header: false,
+                },
+                json: false,
+            })
+        }
+        Some(Command::Tui(args)) => {
+            let flags = TuiFlags {
+                theme: args.flags.theme.or(cli.tui.theme),
+                mouse: args.flags.mouse || cli.tui.mouse,
+                no_store: args.flags.no_store || cli.tui.no_store,
+            };
+            workbench(args.file.as_deref(), flags, cli.store.as_deref())
+        }
         Some(Command::Profile(args)) => profile(args),
         Some(Command::Prepare(args)) => prepare(args),
         Some(Command::Detectors(args)) => detect::list_detectors(args),
@@ -211,6 +253,29 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
     }
+}
+
+fn workbench(file: Option<&str>, flags: TuiFlags, store: Option<&std::path::Path>) -> CliResult {
+    let source = source_of(file)?;
+    let store = if flags.no_store {
+        None
+    } else {
+        Some(match store {
+            Some(p) => p.to_path_buf(),
+            None => crate::store::default_path().ok_or_else(|| {
+                CliError::bad_input(
+                    "no home directory for the store; use --store PATH or --no-store",
+                )
+            })?,
+        })
+    };
+    crate::tui::run(crate::tui::TuiOptions {
+        source,
+        store,
+        theme: flags.theme,
+        mouse: flags.mouse,
+    })
+    .map_err(CliError::bad_input)
 }
 
 fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {

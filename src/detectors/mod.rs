@@ -106,6 +106,12 @@ impl JobCtx {
         self
     }
 
+    /// Uses a cancellation flag owned by the caller (the TUI keeps it to cancel the job).
+    pub fn sharing_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = flag;
+        self
+    }
+
     /// The flag another thread sets to stop this job.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()

@@ -45,6 +45,14 @@ pub struct DetectorInfo {
     construct: fn(&Params) -> Box<dyn Detector>,
 }
 
+impl std::fmt::Debug for DetectorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectorInfo")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 static REGISTRY: &[DetectorInfo] = &[
     DetectorInfo {
         name: "ecod",

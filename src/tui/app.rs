@@ -1,0 +1,1313 @@
+//! The workbench's state and every transition, without a terminal: a key or a background
+//! message goes in, the state changes and [`Effect`]s (work to start) come out. The event loop
+//! in `tui::run` executes effects on background threads; tests drive this type directly.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
+
+use super::keymap::{Action, Context, Key, Keymap};
+use super::theme::{Theme, ThemeCatalog};
+use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
+use crate::data::{DatasetProfile, Loaded, PrepareSpec, Prepared, Source};
+use crate::detectors::{registry, DetectorInfo, ParamKind, Params};
+use crate::store::{RunDetail, RunSummary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Data,
+    Detect,
+    Charts,
+    Experiments,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Data, Pane::Detect, Pane::Charts, Pane::Experiments];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Data => "Data",
+            Pane::Detect => "Detect",
+            Pane::Charts => "Charts",
+            Pane::Experiments => "Experiments",
+        }
+    }
+
+    pub fn context(self) -> Context {
+        match self {
+            Pane::Data => Context::Data,
+            Pane::Detect => Context::Detect,
+            Pane::Charts => Context::Charts,
+            Pane::Experiments => Context::Experiments,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub text: String,
+    pub level: Level,
+}
+
+/// Overlays take the keyboard until closed with Esc.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help {
+        scroll: usize,
+    },
+    Palette {
+        input: Input,
+        selected: usize,
+    },
+    ThemePicker {
+        selected: usize,
+    },
+    OpenFile {
+        input: Input,
+        completions: Vec<String>,
+    },
+    EditParam {
+        index: usize,
+        input: Input,
+    },
+    Filter {
+        input: Input,
+    },
+    ConfirmDelete {
+        ids: Vec<i64>,
+    },
+    RunDetail(Box<RunDetail>),
+    Compare(Vec<RunDetail>),
+}
+
+/// Work for the event loop to start in the background.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Load(Source),
+    Prepare {
+        loaded: Arc<Loaded>,
+        spec: PrepareSpec,
+    },
+    Fit(Box<FitRequest>),
+    ListRuns,
+    LoadRun {
+        id: i64,
+        then: RunUse,
+    },
+    CompareRuns(Vec<i64>),
+    DeleteRuns(Vec<i64>),
+    RememberTheme(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct FitRequest {
+    pub job: u64,
+    pub detector: &'static str,
+    pub params: Params,
+    pub seed: u64,
+    pub prepared: Arc<Prepared>,
+    pub projection: Arc<Vec<(f64, f64)>>,
+    pub loaded: Arc<Loaded>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// What a run loaded from the store is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunUse {
+    Show,
+    Rerun,
+}
+
+/// Results coming back from background work.
+#[derive(Debug)]
+pub enum Msg {
+    Loaded(Result<Arc<Loaded>, String>, Option<DatasetProfile>),
+    Prepared(Result<PreparedData, String>),
+    Progress {
+        job: u64,
+        fraction: f64,
+    },
+    FitDone {
+        job: u64,
+        result: Result<Box<RunResult>, String>,
+    },
+    Runs(Result<Vec<RunSummary>, String>),
+    RunLoaded(RunUse, Result<Box<RunDetail>, String>),
+    Compared(Result<Vec<RunDetail>, String>),
+    Deleted(Result<usize, String>),
+    Warning(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    pub prepared: Arc<Prepared>,
+    /// First two principal components of the (standardised) matrix, for the scatter chart.
+    pub projection: Arc<Vec<(f64, f64)>>,
+}
+
+/// One finished detector run, as the charts need it.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub job: u64,
+    pub detector: String,
+    pub params: Params,
+    pub run_id: Option<i64>,
+    pub source: String,
+    pub scores: Vec<f64>,
+    /// Scores sorted from most to least anomalous: the k-th is the cut that flags k rows.
+    pub sorted_desc: Vec<f64>,
+    pub row_ids: Vec<u64>,
+    pub labels: Option<Vec<u8>>,
+    pub roc_auc: Option<f64>,
+    pub average_precision: Option<f64>,
+    pub roc: Vec<(f64, f64)>,
+    pub pr: Vec<(f64, f64)>,
+    pub fit_s: f64,
+    /// Rows flagged at the current threshold (moved with keys).
+    pub flagged: usize,
+    /// The projection and time axis of the data the run used (for the lower charts).
+    pub projection: Option<Arc<Vec<(f64, f64)>>>,
+    pub time: Option<Arc<Vec<f64>>>,
+}
+
+impl RunResult {
+    pub fn threshold(&self) -> f64 {
+        if self.flagged == 0 {
+            f64::INFINITY
+        } else {
+            self.sorted_desc[self.flagged - 1]
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFocus {
+    Columns,
+    Table,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataPane {
+    pub loaded: Option<Arc<Loaded>>,
+    pub profile: Option<DatasetProfile>,
+    /// The user's choices; fitted on every change.
+    pub spec: PrepareSpec,
+    pub prepared: Option<PreparedData>,
+    pub selected_column: usize,
+    pub row_offset: usize,
+    pub col_offset: usize,
+    pub focus: DataFocus,
+    pub loading: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectFocus {
+    Detectors,
+    Params,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectPane {
+    /// Registry entries grouped by family (the order of the list).
+    pub entries: Vec<&'static DetectorInfo>,
+    pub selected: usize,
+    pub focus: DetectFocus,
+    pub param_selected: usize,
+    /// Edited values per detector (text as typed), defaults until changed.
+    pub values: BTreeMap<&'static str, Vec<String>>,
+    pub error: Option<String>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LowerChart {
+    Roc,
+    Pr,
+    Projection,
+    Time,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChartsPane {
+    pub selected: usize,
+    pub lower: LowerChart,
+    pub top_offset: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSort {
+    Newest,
+    RocAuc,
+    Detector,
+    Dataset,
+}
+
+impl RunSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunSort::Newest => "newest",
+            RunSort::RocAuc => "ROC-AUC",
+            RunSort::Detector => "detector",
+            RunSort::Dataset => "dataset",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExperimentsPane {
+    pub runs: Vec<RunSummary>,
+    pub selected: usize,
+    pub filter: String,
+    pub sort: RunSort,
+    pub marked: BTreeSet<i64>,
+    pub loading: bool,
+}
+
+impl ExperimentsPane {
+    /// Runs after filter and sort, as shown.
+    pub fn visible(&self) -> Vec<&RunSummary> {
+        let needle = self.filter.to_lowercase();
+        let mut runs: Vec<&RunSummary> = self
+            .runs
+            .iter()
+            .filter(|r| {
+                needle.is_empty()
+                    || r.detector.to_lowercase().contains(&needle)
+                    || r.dataset
+                        .as_deref()
+                        .is_some_and(|d| d.to_lowercase().contains(&needle))
+                    || r.status.contains(&needle)
+            })
+            .collect();
+        match self.sort {
+            RunSort::Newest => {}
+            RunSort::RocAuc => runs.sort_by(|a, b| {
+                b.roc_auc
+                    .unwrap_or(f64::NEG_INFINITY)
+                    .total_cmp(&a.roc_auc.unwrap_or(f64::NEG_INFINITY))
+            }),
+            RunSort::Detector => runs.sort_by(|a, b| a.detector.cmp(&b.detector)),
+            RunSort::Dataset => runs.sort_by(|a, b| a.dataset.cmp(&b.dataset)),
+        }
+        runs
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub detector: &'static str,
+    pub fraction: f64,
+    pub cancel: Arc<AtomicBool>,
+}
+
+pub struct App {
+    pub pane: Pane,
+    pub keymap: Keymap,
+    pub themes: ThemeCatalog,
+    pub theme_name: String,
+    pub status: Status,
+    pub overlay: Option<Overlay>,
+    pub data: DataPane,
+    pub detect: DetectPane,
+    pub charts: ChartsPane,
+    pub experiments: ExperimentsPane,
+    pub job: Option<Job>,
+    pub queue: VecDeque<(&'static str, Params)>,
+    pub results: Vec<RunResult>,
+    pub should_quit: bool,
+    pub store_label: String,
+    next_job: u64,
+}
+
+impl App {
+    pub fn new(keymap: Keymap, themes: ThemeCatalog, theme_name: &str, store_label: String) -> App {
+        let mut entries: Vec<&'static DetectorInfo> = registry().iter().collect();
+        entries.sort_by_key(|d| d.family.name());
+        let theme_name = if themes.get(theme_name).is_some() {
+            theme_name.to_string()
+        } else {
+            "terminal".to_string()
+        };
+        App {
+            pane: Pane::Data,
+            keymap,
+            themes,
+            theme_name,
+            status: Status {
+                text: "Loading…".into(),
+                level: Level::Info,
+            },
+            overlay: None,
+            data: DataPane {
+                loaded: None,
+                profile: None,
+                spec: PrepareSpec::default(),
+                prepared: None,
+                selected_column: 0,
+                row_offset: 0,
+                col_offset: 0,
+                focus: DataFocus::Columns,
+                loading: false,
+            },
+            detect: DetectPane {
+                entries,
+                selected: 0,
+                focus: DetectFocus::Detectors,
+                param_selected: 0,
+                values: BTreeMap::new(),
+                error: None,
+                seed: 0,
+            },
+            charts: ChartsPane {
+                selected: 0,
+                lower: LowerChart::Roc,
+                top_offset: 0,
+            },
+            experiments: ExperimentsPane {
+                runs: Vec::new(),
+                selected: 0,
+                filter: String::new(),
+                sort: RunSort::Newest,
+                marked: BTreeSet::new(),
+                loading: false,
+            },
+            job: None,
+            queue: VecDeque::new(),
+            results: Vec::new(),
+            should_quit: false,
+            store_label,
+            next_job: 1,
+        }
+    }
+
+    pub fn theme(&self) -> &Theme {
+        self.themes
+            .get(&self.theme_name)
+            .or_else(|| self.themes.get("terminal"))
+            .expect("the terminal theme is built in")
+    }
+
+    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Status {
+            text: text.into(),
+            level,
+        };
+    }
+
+    /// Effects to run at start-up: load the initial data and list the store.
+    pub fn start(&mut self, source: Source) -> Vec<Effect> {
+        self.data.loading = true;
+        self.experiments.loading = true;
+        self.set_status(Level::Info, format!("Loading {}…", source.display_name()));
+        vec![Effect::Load(source), Effect::ListRuns]
+    }
+
+    pub fn selected_detector(&self) -> &'static DetectorInfo {
+        self.detect.entries[self.detect.selected]
+    }
+
+    /// Parameter values of the selected detector, as shown in the form.
+    pub fn param_values(&self) -> Vec<String> {
+        let info = self.selected_detector();
+        self.detect
+            .values
+            .get(info.name)
+            .cloned()
+            .unwrap_or_else(|| default_values(info))
+    }
+
+    /// Validates the form with the registry (same messages as the CLI).
+    pub fn resolved_params(&self) -> Result<Params, String> {
+        let info = self.selected_detector();
+        let assignments: Vec<String> = info
+            .params
+            .iter()
+            .zip(self.param_values())
+            .map(|(p, v)| format!("{}={}", p.name, v.trim()))
+            .collect();
+        let given = info
+            .parse_assignments(&assignments)
+            .map_err(|e| e.to_string())?;
+        info.resolve(&given).map_err(|e| e.to_string())
+    }
+
+    // ----- input -------------------------------------------------------------------------
+
+    pub fn on_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        if self.overlay.is_some() {
+            return self.on_overlay_key(ev);
+        }
+        let Some(key) = Key::from_event(&ev) else {
+            return Vec::new();
+        };
+        match self.keymap.action(self.pane.context(), key) {
+            Some(action) => self.on_action(action),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => {
+                self.should_quit = true;
+                Vec::new()
+            }
+            Action::Help => {
+                self.overlay = Some(Overlay::Help { scroll: 0 });
+                Vec::new()
+            }
+            Action::Palette => {
+                self.overlay = Some(Overlay::Palette {
+                    input: Input::default(),
+                    selected: 0,
+                });
+                Vec::new()
+            }
+            Action::CycleTheme => {
+                let next = self.themes.next_after(&self.theme_name).to_string();
+                self.set_theme(next)
+            }
+            Action::PickTheme => {
+                let selected = self
+                    .themes
+                    .names()
+                    .iter()
+                    .position(|n| *n == self.theme_name)
+                    .unwrap_or(0);
+                self.overlay = Some(Overlay::ThemePicker { selected });
+                Vec::new()
+            }
+            Action::Back => {
+                if self.job.is_some() {
+                    self.cancel_job();
+                }
+                Vec::new()
+            }
+            Action::CancelJob => {
+                self.cancel_job();
+                Vec::new()
+            }
+            Action::NextPane | Action::PrevPane => {
+                let i = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
+                let n = Pane::ALL.len();
+                let j = if action == Action::NextPane {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.go(Pane::ALL[j])
+            }
+            Action::GoData => self.go(Pane::Data),
+            Action::GoDetect => self.go(Pane::Detect),
+            Action::GoCharts => self.go(Pane::Charts),
+            Action::GoExperiments => self.go(Pane::Experiments),
+            _ => match self.pane {
+                Pane::Data => self.data_action(action),
+                Pane::Detect => self.detect_action(action),
+                Pane::Charts => self.charts_action(action),
+                Pane::Experiments => self.experiments_action(action),
+            },
+        }
+    }
+
+    fn go(&mut self, pane: Pane) -> Vec<Effect> {
+        self.pane = pane;
+        if pane == Pane::Experiments && !self.experiments.loading {
+            self.experiments.loading = true;
+            return vec![Effect::ListRuns];
+        }
+        Vec::new()
+    }
+
+    fn set_theme(&mut self, name: String) -> Vec<Effect> {
+        self.set_status(Level::Info, format!("Theme: {name}"));
+        self.theme_name = name.clone();
+        vec![Effect::RememberTheme(name)]
+    }
+
+    fn cancel_job(&mut self) {
+        let queued = self.queue.len();
+        self.queue.clear();
+        match &self.job {
+            Some(job) => {
+                job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                self.set_status(
+                    Level::Warn,
+                    format!(
+                        "Cancelling {}…{}",
+                        job.detector,
+                        if queued > 0 {
+                            format!(" ({queued} queued run(s) dropped)")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                );
+            }
+            None => self.set_status(Level::Info, "Nothing is running"),
+        }
+    }
+
+    fn data_action(&mut self, action: Action) -> Vec<Effect> {
+        let n_columns = self.data.loaded.as_ref().map_or(0, |l| l.df.width());
+        let n_rows = self.data.loaded.as_ref().map_or(0, |l| l.df.height());
+        match action {
+            Action::OpenFile => {
+                self.overlay = Some(Overlay::OpenFile {
+                    input: Input::default(),
+                    completions: Vec::new(),
+                });
+            }
+            Action::SwitchFocus => {
+                self.data.focus = match self.data.focus {
+                    DataFocus::Columns => DataFocus::Table,
+                    DataFocus::Table => DataFocus::Columns,
+                };
+            }
+            // With the table focused, up/down scroll the rows; otherwise they pick a column.
+            Action::Up if self.data.focus == DataFocus::Table => {
+                self.data.row_offset = self.data.row_offset.saturating_sub(1)
+            }
+            Action::Down if self.data.focus == DataFocus::Table => {
+                self.data.row_offset = (self.data.row_offset + 1).min(n_rows.saturating_sub(1))
+            }
+            Action::Up => self.data.selected_column = self.data.selected_column.saturating_sub(1),
+            Action::Down => {
+                self.data.selected_column =
+                    (self.data.selected_column + 1).min(n_columns.saturating_sub(1))
+            }
+            Action::Top => self.data.selected_column = 0,
+            Action::Bottom => self.data.selected_column = n_columns.saturating_sub(1),
+            Action::PageDown => {
+                self.data.row_offset = (self.data.row_offset + 20).min(n_rows.saturating_sub(1))
+            }
+            Action::PageUp => self.data.row_offset = self.data.row_offset.saturating_sub(20),
+            Action::Right => {
+                self.data.col_offset = (self.data.col_offset + 1).min(n_columns.saturating_sub(1))
+            }
+            Action::Left => self.data.col_offset = self.data.col_offset.saturating_sub(1),
+            Action::SetLabel => {
+                let Some(name) = self.selected_column_name() else {
+                    return Vec::new();
+                };
+                let is_label = self
+                    .data
+                    .prepared
+                    .as_ref()
+                    .and_then(|p| p.prepared.report.label_column.clone())
+                    .as_deref()
+                    == Some(name.as_str());
+                self.data.spec.label = if is_label {
+                    ColumnChoice::None
+                } else {
+                    ColumnChoice::Column(name)
+                };
+                return self.reprepare();
+            }
+            Action::ToggleFeature => {
+                let Some(name) = self.selected_column_name() else {
+                    return Vec::new();
+                };
+                if let Some(i) = self.data.spec.exclude.iter().position(|c| *c == name) {
+                    self.data.spec.exclude.remove(i);
+                } else {
+                    self.data.spec.exclude.push(name);
+                }
+                return self.reprepare();
+            }
+            Action::CycleScaling => {
+                self.data.spec.scaling = match self.data.spec.scaling {
+                    Scaling::None => Scaling::Standard,
+                    Scaling::Standard => Scaling::Robust,
+                    Scaling::Robust => Scaling::MinMax,
+                    Scaling::MinMax => Scaling::None,
+                };
+                return self.reprepare();
+            }
+            Action::CycleMissing => {
+                self.data.spec.missing = match self.data.spec.missing {
+                    MissingPolicy::Median => MissingPolicy::Mean,
+                    MissingPolicy::Mean => MissingPolicy::DropRow,
+                    MissingPolicy::DropRow => MissingPolicy::Constant(0.0),
+                    MissingPolicy::Constant(_) => MissingPolicy::Median,
+                };
+                return self.reprepare();
+            }
+            Action::CycleEncoding => {
+                self.data.spec.categorical = match self.data.spec.categorical {
+                    CategoricalEncoding::OneHot => CategoricalEncoding::Ordinal,
+                    CategoricalEncoding::Ordinal => CategoricalEncoding::Frequency,
+                    CategoricalEncoding::Frequency => CategoricalEncoding::Drop,
+                    CategoricalEncoding::Drop => CategoricalEncoding::OneHot,
+                };
+                return self.reprepare();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn selected_column_name(&self) -> Option<String> {
+        let loaded = self.data.loaded.as_ref()?;
+        loaded
+            .df
+            .get_column_names()
+            .get(self.data.selected_column)
+            .map(|s| s.to_string())
+    }
+
+    fn reprepare(&mut self) -> Vec<Effect> {
+        let Some(loaded) = self.data.loaded.clone() else {
+            return Vec::new();
+        };
+        self.data.loading = true;
+        self.set_status(Level::Info, "Preparing the matrix…");
+        vec![Effect::Prepare {
+            loaded,
+            spec: self.data.spec.clone(),
+        }]
+    }
+
+    fn detect_action(&mut self, action: Action) -> Vec<Effect> {
+        let n = self.detect.entries.len();
+        let n_params = self.selected_detector().params.len();
+        match (self.detect.focus, action) {
+            (_, Action::SwitchFocus) | (DetectFocus::Detectors, Action::Right) => {
+                self.detect.focus = match self.detect.focus {
+                    DetectFocus::Detectors if n_params > 0 => DetectFocus::Params,
+                    _ => DetectFocus::Detectors,
+                };
+            }
+            (DetectFocus::Params, Action::Left) => self.detect.focus = DetectFocus::Detectors,
+            (DetectFocus::Detectors, Action::Up) => {
+                self.detect.selected = self.detect.selected.saturating_sub(1);
+                self.detect.param_selected = 0;
+                self.revalidate();
+            }
+            (DetectFocus::Detectors, Action::Down) => {
+                self.detect.selected = (self.detect.selected + 1).min(n - 1);
+                self.detect.param_selected = 0;
+                self.revalidate();
+            }
+            (DetectFocus::Detectors, Action::Top) => self.detect.selected = 0,
+            (DetectFocus::Detectors, Action::Bottom) => self.detect.selected = n - 1,
+            (DetectFocus::Params, Action::Up) => {
+                self.detect.param_selected = self.detect.param_selected.saturating_sub(1)
+            }
+            (DetectFocus::Params, Action::Down) => {
+                self.detect.param_selected =
+                    (self.detect.param_selected + 1).min(n_params.saturating_sub(1))
+            }
+            (DetectFocus::Params, Action::Select) if n_params > 0 => {
+                let value = self.param_values()[self.detect.param_selected].clone();
+                self.overlay = Some(Overlay::EditParam {
+                    index: self.detect.param_selected,
+                    input: Input::new(value),
+                });
+            }
+            (DetectFocus::Detectors, Action::Select) | (_, Action::Run) => {
+                return self.run_selected(false)
+            }
+            (_, Action::Enqueue) => return self.run_selected(true),
+            (_, Action::ResetParams) => {
+                let name = self.selected_detector().name;
+                self.detect.values.remove(name);
+                self.revalidate();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn revalidate(&mut self) {
+        self.detect.error = self.resolved_params().err();
+    }
+
+    /// Runs now, or queues behind the running job.
+    fn run_selected(&mut self, queue_only: bool) -> Vec<Effect> {
+        let params = match self.resolved_params() {
+            Ok(p) => p,
+            Err(e) => {
+                self.detect.error = Some(e.clone());
+                self.set_status(Level::Error, e);
+                return Vec::new();
+            }
+        };
+        let name = self.selected_detector().name;
+        if self.job.is_some() || (queue_only && self.data.prepared.is_none()) {
+            self.queue.push_back((name, params));
+            self.set_status(
+                Level::Info,
+                format!("Queued {name} ({} waiting)", self.queue.len()),
+            );
+            return Vec::new();
+        }
+        self.start_fit(name, params)
+    }
+
+    fn start_fit(&mut self, detector: &'static str, params: Params) -> Vec<Effect> {
+        let (Some(prepared), Some(loaded)) = (self.data.prepared.clone(), self.data.loaded.clone())
+        else {
+            self.set_status(
+                Level::Warn,
+                "No data prepared yet: open a file in the Data pane",
+            );
+            return Vec::new();
+        };
+        let id = self.next_job;
+        self.next_job += 1;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.job = Some(Job {
+            id,
+            detector,
+            fraction: 0.0,
+            cancel: cancel.clone(),
+        });
+        self.set_status(
+            Level::Info,
+            format!("Running {detector}… (x or Esc cancels)"),
+        );
+        vec![Effect::Fit(Box::new(FitRequest {
+            job: id,
+            detector,
+            params,
+            seed: self.detect.seed,
+            prepared: prepared.prepared,
+            projection: prepared.projection,
+            loaded,
+            cancel,
+        }))]
+    }
+
+    fn charts_action(&mut self, action: Action) -> Vec<Effect> {
+        let count = self.results.len();
+        match action {
+            Action::NextResult | Action::Right if count > 0 => {
+                self.charts.selected = (self.charts.selected + 1) % count
+            }
+            Action::PrevResult | Action::Left if count > 0 => {
+                self.charts.selected = (self.charts.selected + count - 1) % count
+            }
+            Action::ThresholdUp | Action::ThresholdDown => {
+                if let Some(r) = self.results.get_mut(self.charts.selected) {
+                    let n = r.scores.len();
+                    let step = (n / 100).max(1);
+                    r.flagged = if action == Action::ThresholdUp {
+                        r.flagged.saturating_sub(step)
+                    } else {
+                        (r.flagged + step).min(n)
+                    };
+                    let flagged = r.flagged;
+                    let cut = r.threshold();
+                    self.set_status(
+                        Level::Info,
+                        format!("Threshold {} → {flagged} of {n} rows flagged", fmt_num(cut)),
+                    );
+                }
+            }
+            Action::NextChart => {
+                self.charts.lower = match self.charts.lower {
+                    LowerChart::Roc => LowerChart::Pr,
+                    LowerChart::Pr => LowerChart::Projection,
+                    LowerChart::Projection => LowerChart::Time,
+                    LowerChart::Time => LowerChart::Roc,
+                }
+            }
+            Action::Down => self.charts.top_offset += 1,
+            Action::Up => self.charts.top_offset = self.charts.top_offset.saturating_sub(1),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn experiments_action(&mut self, action: Action) -> Vec<Effect> {
+        let visible: Vec<i64> = self.experiments.visible().iter().map(|r| r.id).collect();
+        let selected_id = visible.get(self.experiments.selected).copied();
+        match action {
+            Action::Up => self.experiments.selected = self.experiments.selected.saturating_sub(1),
+            Action::Down => {
+                self.experiments.selected =
+                    (self.experiments.selected + 1).min(visible.len().saturating_sub(1))
+            }
+            Action::Top => self.experiments.selected = 0,
+            Action::Bottom => self.experiments.selected = visible.len().saturating_sub(1),
+            Action::PageDown => {
+                self.experiments.selected =
+                    (self.experiments.selected + 10).min(visible.len().saturating_sub(1))
+            }
+            Action::PageUp => {
+                self.experiments.selected = self.experiments.selected.saturating_sub(10)
+            }
+            Action::Refresh => {
+                self.experiments.loading = true;
+                return vec![Effect::ListRuns];
+            }
+            Action::Filter => {
+                self.overlay = Some(Overlay::Filter {
+                    input: Input::new(self.experiments.filter.clone()),
+                })
+            }
+            Action::Sort => {
+                self.experiments.sort = match self.experiments.sort {
+                    RunSort::Newest => RunSort::RocAuc,
+                    RunSort::RocAuc => RunSort::Detector,
+                    RunSort::Detector => RunSort::Dataset,
+                    RunSort::Dataset => RunSort::Newest,
+                };
+                self.experiments.selected = 0;
+                self.set_status(
+                    Level::Info,
+                    format!("Sorted by {}", self.experiments.sort.name()),
+                );
+            }
+            Action::Mark => {
+                if let Some(id) = selected_id {
+                    if !self.experiments.marked.remove(&id) {
+                        self.experiments.marked.insert(id);
+                    }
+                    let marked = self.experiments.marked.len();
+                    self.set_status(
+                        Level::Info,
+                        if marked >= 2 {
+                            format!("{marked} runs marked: Enter compares them")
+                        } else {
+                            format!("{marked} run marked; mark another to compare")
+                        },
+                    );
+                }
+            }
+            Action::Select => {
+                if self.experiments.marked.len() >= 2 {
+                    return vec![Effect::CompareRuns(
+                        self.experiments.marked.iter().copied().collect(),
+                    )];
+                }
+                if let Some(id) = selected_id {
+                    return vec![Effect::LoadRun {
+                        id,
+                        then: RunUse::Show,
+                    }];
+                }
+            }
+            Action::Delete => {
+                let ids: Vec<i64> = if self.experiments.marked.is_empty() {
+                    selected_id.into_iter().collect()
+                } else {
+                    self.experiments.marked.iter().copied().collect()
+                };
+                if !ids.is_empty() {
+                    self.overlay = Some(Overlay::ConfirmDelete { ids });
+                }
+            }
+            Action::Run => {
+                // Re-run: the selected run's detector and parameters on the loaded data.
+                if let Some(id) = selected_id {
+                    return vec![Effect::LoadRun {
+                        id,
+                        then: RunUse::Rerun,
+                    }];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn on_overlay_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        let Some(overlay) = self.overlay.take() else {
+            return Vec::new();
+        };
+        let esc = ev.code == KeyCode::Esc;
+        let enter = ev.code == KeyCode::Enter;
+        let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            self.should_quit = true;
+            return Vec::new();
+        }
+        let action = Key::from_event(&ev).and_then(|k| self.keymap.action(Context::Global, k));
+        match overlay {
+            Overlay::Help { scroll } => {
+                if esc || action == Some(Action::Help) || action == Some(Action::Quit) {
+                    return Vec::new();
+                }
+                let scroll = match action {
+                    Some(Action::Down) => scroll + 1,
+                    Some(Action::Up) => scroll.saturating_sub(1),
+                    Some(Action::PageDown) => scroll + 10,
+                    Some(Action::PageUp) => scroll.saturating_sub(10),
+                    _ => scroll,
+                };
+                self.overlay = Some(Overlay::Help { scroll });
+            }
+            Overlay::ThemePicker { selected } => {
+                let names: Vec<String> =
+                    self.themes.names().iter().map(|s| s.to_string()).collect();
+                if esc {
+                    return Vec::new();
+                }
+                if enter {
+                    return self.set_theme(names[selected].clone());
+                }
+                let selected = match action {
+                    Some(Action::Down) => (selected + 1).min(names.len() - 1),
+                    Some(Action::Up) => selected.saturating_sub(1),
+                    _ => selected,
+                };
+                self.overlay = Some(Overlay::ThemePicker { selected });
+            }
+            Overlay::Palette {
+                mut input,
+                selected,
+            } => {
+                if esc {
+                    return Vec::new();
+                }
+                let matches = palette_matches(input.value());
+                if enter {
+                    if let Some(action) = matches.get(selected) {
+                        return self.on_action(*action);
+                    }
+                    return Vec::new();
+                }
+                let selected = match ev.code {
+                    KeyCode::Down => (selected + 1).min(matches.len().saturating_sub(1)),
+                    KeyCode::Up => selected.saturating_sub(1),
+                    _ => {
+                        input.handle_event(&crossterm::event::Event::Key(ev));
+                        0
+                    }
+                };
+                self.overlay = Some(Overlay::Palette { input, selected });
+            }
+            Overlay::OpenFile {
+                mut input,
+                completions,
+            } => {
+                if esc {
+                    return Vec::new();
+                }
+                if enter {
+                    let text = input.value().trim().to_string();
+                    if text.is_empty() {
+                        return Vec::new();
+                    }
+                    return match Source::parse(&text) {
+                        Ok(source) => {
+                            self.data.loading = true;
+                            self.set_status(Level::Info, format!("Loading {text}…"));
+                            vec![Effect::Load(source)]
+                        }
+                        Err(e) => {
+                            self.set_status(Level::Error, e.to_string());
+                            self.overlay = Some(Overlay::OpenFile { input, completions });
+                            Vec::new()
+                        }
+                    };
+                }
+                let completions = if ev.code == KeyCode::Tab {
+                    let (completed, options) = complete_path(input.value());
+                    input = Input::new(completed);
+                    options
+                } else {
+                    input.handle_event(&crossterm::event::Event::Key(ev));
+                    completions
+                };
+                self.overlay = Some(Overlay::OpenFile { input, completions });
+            }
+            Overlay::EditParam { index, mut input } => {
+                if esc {
+                    return Vec::new();
+                }
+                if enter {
+                    let info = self.selected_detector();
+                    let mut values = self.param_values();
+                    values[index] = input.value().to_string();
+                    self.detect.values.insert(info.name, values);
+                    self.revalidate();
+                    match &self.detect.error {
+                        Some(e) => {
+                            let e = e.clone();
+                            self.set_status(Level::Error, e)
+                        }
+                        None => self.set_status(Level::Ok, "Parameters are valid"),
+                    }
+                    return Vec::new();
+                }
+                input.handle_event(&crossterm::event::Event::Key(ev));
+                self.overlay = Some(Overlay::EditParam { index, input });
+            }
+            Overlay::Filter { mut input } => {
+                if esc {
+                    return Vec::new();
+                }
+                input.handle_event(&crossterm::event::Event::Key(ev));
+                // Filters as you type; Enter keeps it.
+                self.experiments.filter = input.value().to_string();
+                self.experiments.selected = 0;
+                if !enter {
+                    self.overlay = Some(Overlay::Filter { input });
+                }
+            }
+            Overlay::ConfirmDelete { ids } => {
+                if matches!(ev.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.experiments.marked.clear();
+                    return vec![Effect::DeleteRuns(ids)];
+                }
+                self.set_status(Level::Info, "Nothing deleted");
+            }
+            Overlay::RunDetail(_) | Overlay::Compare(_) => {
+                if !(esc || enter || action == Some(Action::Quit)) {
+                    self.overlay = Some(overlay);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    // ----- background results ------------------------------------------------------------
+
+    pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Loaded(Ok(loaded), profile) => {
+                self.set_status(
+                    Level::Ok,
+                    format!(
+                        "Loaded {}: {} rows × {} columns",
+                        loaded.source,
+                        loaded.df.height(),
+                        loaded.df.width()
+                    ),
+                );
+                self.data.profile = profile;
+                self.data.loaded = Some(loaded);
+                self.data.selected_column = 0;
+                self.data.row_offset = 0;
+                self.data.col_offset = 0;
+                self.data.prepared = None;
+                // A new file starts from automatic choices.
+                self.data.spec = PrepareSpec::default();
+                return self.reprepare();
+            }
+            Msg::Loaded(Err(e), _) => {
+                self.data.loading = false;
+                self.set_status(Level::Error, e);
+            }
+            Msg::Prepared(Ok(p)) => {
+                self.data.loading = false;
+                let m = &p.prepared.matrix;
+                let label = p
+                    .prepared
+                    .report
+                    .label_column
+                    .as_deref()
+                    .map(|l| format!(", label {l}"))
+                    .unwrap_or_default();
+                self.set_status(
+                    Level::Ok,
+                    format!(
+                        "Matrix ready: {} rows × {} features{label}",
+                        m.x.nrows(),
+                        m.x.ncols()
+                    ),
+                );
+                self.data.prepared = Some(p);
+                // Runs queued before the data was ready can start now.
+                if self.job.is_none() {
+                    if let Some((name, params)) = self.queue.pop_front() {
+                        return self.start_fit(name, params);
+                    }
+                }
+            }
+            Msg::Prepared(Err(e)) => {
+                self.data.loading = false;
+                self.data.prepared = None;
+                self.set_status(Level::Error, e);
+            }
+            Msg::Progress { job, fraction } => {
+                if let Some(j) = self.job.as_mut().filter(|j| j.id == job) {
+                    j.fraction = fraction;
+                }
+            }
+            Msg::FitDone { job, result } => {
+                if self.job.as_ref().is_some_and(|j| j.id == job) {
+                    self.job = None;
+                }
+                let mut effects = Vec::new();
+                match result {
+                    Ok(r) => {
+                        let auc = r
+                            .roc_auc
+                            .map(|a| format!(", ROC-AUC {a:.4}"))
+                            .unwrap_or_default();
+                        let run = r
+                            .run_id
+                            .map(|id| format!(" (run {id})"))
+                            .unwrap_or_default();
+                        self.set_status(
+                            Level::Ok,
+                            format!(
+                                "{} finished in {:.2} s: {} flagged{auc}{run}",
+                                r.detector, r.fit_s, r.flagged
+                            ),
+                        );
+                        self.results.push(*r);
+                        self.charts.selected = self.results.len() - 1;
+                        self.experiments.loading = true;
+                        effects.push(Effect::ListRuns);
+                    }
+                    Err(e) => self.set_status(Level::Error, e),
+                }
+                if let Some((name, params)) = self.queue.pop_front() {
+                    effects.extend(self.start_fit(name, params));
+                }
+                return effects;
+            }
+            Msg::Runs(Ok(runs)) => {
+                self.experiments.loading = false;
+                self.experiments.runs = runs;
+                let n = self.experiments.visible().len();
+                self.experiments.selected = self.experiments.selected.min(n.saturating_sub(1));
+                let ids: BTreeSet<i64> = self.experiments.runs.iter().map(|r| r.id).collect();
+                self.experiments.marked.retain(|id| ids.contains(id));
+            }
+            Msg::Runs(Err(e)) => {
+                self.experiments.loading = false;
+                self.set_status(Level::Error, e);
+            }
+            Msg::RunLoaded(RunUse::Rerun, Ok(detail)) => return self.rerun(&detail),
+            Msg::RunLoaded(RunUse::Show, Ok(detail)) => {
+                self.overlay = Some(Overlay::RunDetail(detail))
+            }
+            Msg::RunLoaded(_, Err(e)) | Msg::Compared(Err(e)) => self.set_status(Level::Error, e),
+            Msg::Compared(Ok(runs)) => self.overlay = Some(Overlay::Compare(runs)),
+            Msg::Deleted(Ok(n)) => {
+                self.set_status(Level::Ok, format!("Deleted {n} run(s)"));
+                self.experiments.loading = true;
+                return vec![Effect::ListRuns];
+            }
+            Msg::Deleted(Err(e)) => self.set_status(Level::Error, e),
+            Msg::Warning(w) => self.set_status(Level::Warn, w),
+        }
+        Vec::new()
+    }
+
+    fn rerun(&mut self, detail: &RunDetail) -> Vec<Effect> {
+        let Some(pos) = self
+            .detect
+            .entries
+            .iter()
+            .position(|d| d.name == detail.summary.detector)
+        else {
+            self.set_status(
+                Level::Error,
+                format!("unknown detector {}", detail.summary.detector),
+            );
+            return Vec::new();
+        };
+        self.detect.selected = pos;
+        let info = self.detect.entries[pos];
+        let values: Vec<String> = info
+            .params
+            .iter()
+            .map(|p| match detail.params.get(p.name) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => p.default.to_value().to_string(),
+            })
+            .collect();
+        self.detect.values.insert(info.name, values);
+        self.detect.seed = detail.seed;
+        self.revalidate();
+        self.pane = Pane::Charts;
+        self.run_selected(false)
+    }
+}
+
+fn default_values(info: &DetectorInfo) -> Vec<String> {
+    info.params
+        .iter()
+        .map(|p| match p.kind {
+            ParamKind::Choice { .. } => p
+                .default
+                .to_value()
+                .to_string()
+                .trim_matches('"')
+                .to_string(),
+            _ => p.default.to_value().to_string(),
+        })
+        .collect()
+}
+
+/// Actions whose name or help contains every word typed, in keymap order.
+pub fn palette_matches(query: &str) -> Vec<Action> {
+    let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
+    Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| {
+            let text = format!("{} {}", a.name(), a.help()).to_lowercase();
+            words.iter().all(|w| text.contains(w.as_str()))
+        })
+        .collect()
+}
+
+/// Completes the last path component: the longest common prefix of the matching entries, and
+/// the entries themselves (folders end with `/`).
+pub fn complete_path(text: &str) -> (String, Vec<String>) {
+    let (dir, prefix) = match text.rfind('/') {
+        Some(i) => (&text[..=i], &text[i + 1..]),
+        None => ("", text),
+    };
+    let read_dir = if dir.is_empty() { "." } else { dir };
+    let Ok(entries) = std::fs::read_dir(read_dir) else {
+        return (text.to_string(), Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(prefix) || (name.starts_with('.') && !prefix.starts_with('.')) {
+                return None;
+            }
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            Some(if is_dir { format!("{name}/") } else { name })
+        })
+        .collect();
+    names.sort();
+    let Some(first) = names.first() else {
+        return (text.to_string(), Vec::new());
+    };
+    let mut common = first.clone();
+    for n in &names[1..] {
+        while !n.starts_with(&common) {
+            common.pop();
+        }
+    }
+    (format!("{dir}{common}"), names)
+}
+
+/// Compact number for the status line.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return "∞".into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
+}

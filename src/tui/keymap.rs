@@ -1,0 +1,501 @@
+//! Every user intent is an [`Action`]; the keymap binds keys to actions per context. The help
+//! overlay and the command palette are generated from this map, so they cannot drift from the
+//! real bindings. Users override bindings in `keymap.toml` in the config directory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies; pane contexts are consulted before `Global`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Context {
+    Global,
+    Data,
+    Detect,
+    Charts,
+    Experiments,
+}
+
+impl Context {
+    pub const ALL: [Context; 5] = [
+        Context::Global,
+        Context::Data,
+        Context::Detect,
+        Context::Charts,
+        Context::Experiments,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Data => "data",
+            Context::Detect => "detect",
+            Context::Charts => "charts",
+            Context::Experiments => "experiments",
+        }
+    }
+}
+
+macro_rules! actions {
+    ($( $variant:ident => $name:literal, $help:literal; )*) => {
+        /// Everything a user can ask for.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Action { $( $variant, )* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[ $( Action::$variant, )* ];
+            /// The name used in keymap.toml and the command palette.
+            pub fn name(self) -> &'static str {
+                match self { $( Action::$variant => $name, )* }
+            }
+            pub fn help(self) -> &'static str {
+                match self { $( Action::$variant => $help, )* }
+            }
+            pub fn from_name(name: &str) -> Option<Action> {
+                match name { $( $name => Some(Action::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit => "quit", "Quit Pynomaly";
+    Help => "help", "Show this help";
+    Palette => "palette", "Command palette: run any action by name";
+    CycleTheme => "cycle_theme", "Switch to the next theme";
+    PickTheme => "pick_theme", "Choose a theme from a list";
+    Back => "back", "Close the overlay, or cancel the running job";
+    NextPane => "next_pane", "Next pane";
+    PrevPane => "prev_pane", "Previous pane";
+    GoData => "go_data", "Data pane";
+    GoDetect => "go_detect", "Detect pane";
+    GoCharts => "go_charts", "Charts pane";
+    GoExperiments => "go_experiments", "Experiments pane";
+    Up => "up", "Move up";
+    Down => "down", "Move down";
+    Left => "left", "Move left / previous";
+    Right => "right", "Move right / next";
+    PageUp => "page_up", "Page up";
+    PageDown => "page_down", "Page down";
+    Top => "top", "Go to the first item";
+    Bottom => "bottom", "Go to the last item";
+    Select => "select", "Open / edit / confirm the selected item";
+    SwitchFocus => "switch_focus", "Move focus between the lists of a pane";
+    OpenFile => "open_file", "Open a data file (type a path; Tab completes)";
+    SetLabel => "set_label", "Use the selected column as the label (again: no label)";
+    ToggleFeature => "toggle_feature", "Include or exclude the selected column as a feature";
+    CycleScaling => "cycle_scaling", "Change the feature scaling";
+    CycleMissing => "cycle_missing", "Change how missing values are handled";
+    CycleEncoding => "cycle_encoding", "Change how text columns are encoded";
+    Run => "run", "Run the selected detector (or re-run the selected experiment)";
+    Enqueue => "enqueue", "Add the selected detector to the run queue";
+    CancelJob => "cancel_job", "Cancel the running job and clear the queue";
+    ResetParams => "reset_params", "Reset the detector's parameters to their defaults";
+    ThresholdUp => "threshold_up", "Raise the threshold (flag fewer rows)";
+    ThresholdDown => "threshold_down", "Lower the threshold (flag more rows)";
+    NextResult => "next_result", "Show the next result";
+    PrevResult => "prev_result", "Show the previous result";
+    NextChart => "next_chart", "Cycle the lower chart (ROC, precision-recall, projection, time)";
+    Refresh => "refresh", "Reload the experiments from the store";
+    Filter => "filter", "Filter the experiments by text";
+    Sort => "sort", "Change the sort order";
+    Delete => "delete", "Delete the selected experiment (asks first)";
+    Mark => "mark", "Mark the experiment for comparison";
+}
+
+/// A key with modifiers, parsed from and printed as `ctrl-c`, `shift-tab`, `enter`, `q`, `?`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// `KeyCode` subset we bind, ordered so that keymaps print stably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    Delete,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+impl Key {
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCodeOrd::Char(c),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Enter => KeyCodeOrd::Enter,
+            KeyCode::Esc => KeyCodeOrd::Esc,
+            KeyCode::Tab => KeyCodeOrd::Tab,
+            KeyCode::BackTab => KeyCodeOrd::BackTab,
+            KeyCode::Backspace => KeyCodeOrd::Backspace,
+            KeyCode::Delete => KeyCodeOrd::Delete,
+            KeyCode::Up => KeyCodeOrd::Up,
+            KeyCode::Down => KeyCodeOrd::Down,
+            KeyCode::Left => KeyCodeOrd::Left,
+            KeyCode::Right => KeyCodeOrd::Right,
+            KeyCode::PageUp => KeyCodeOrd::PageUp,
+            KeyCode::PageDown => KeyCodeOrd::PageDown,
+            KeyCode::Home => KeyCodeOrd::Home,
+            KeyCode::End => KeyCodeOrd::End,
+            _ => return None,
+        };
+        Some(Key {
+            code,
+            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Key, String> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = text;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-").filter(|r| !r.is_empty()) {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-").filter(|r| !r.is_empty()) {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCodeOrd::Enter,
+            "esc" => KeyCodeOrd::Esc,
+            "tab" => KeyCodeOrd::Tab,
+            "shift-tab" | "backtab" => KeyCodeOrd::BackTab,
+            "backspace" => KeyCodeOrd::Backspace,
+            "delete" | "del" => KeyCodeOrd::Delete,
+            "up" => KeyCodeOrd::Up,
+            "down" => KeyCodeOrd::Down,
+            "left" => KeyCodeOrd::Left,
+            "right" => KeyCodeOrd::Right,
+            "pageup" => KeyCodeOrd::PageUp,
+            "pagedown" => KeyCodeOrd::PageDown,
+            "home" => KeyCodeOrd::Home,
+            "end" => KeyCodeOrd::End,
+            "space" => KeyCodeOrd::Char(' '),
+            f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok() => {
+                KeyCodeOrd::F(f[1..].parse().expect("checked"))
+            }
+            c if c.chars().count() == 1 => KeyCodeOrd::Char(c.chars().next().expect("one char")),
+            _ => {
+                return Err(format!(
+                    "{text:?} is not a key (examples: q, ctrl-c, enter, f1, space)"
+                ))
+            }
+        };
+        Ok(Key { code, ctrl, alt })
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => f.write_str("space"),
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::F(n) => write!(f, "f{n}"),
+            KeyCodeOrd::Enter => f.write_str("enter"),
+            KeyCodeOrd::Esc => f.write_str("esc"),
+            KeyCodeOrd::Tab => f.write_str("tab"),
+            KeyCodeOrd::BackTab => f.write_str("shift-tab"),
+            KeyCodeOrd::Backspace => f.write_str("backspace"),
+            KeyCodeOrd::Delete => f.write_str("delete"),
+            KeyCodeOrd::Up => f.write_str("↑"),
+            KeyCodeOrd::Down => f.write_str("↓"),
+            KeyCodeOrd::Left => f.write_str("←"),
+            KeyCodeOrd::Right => f.write_str("→"),
+            KeyCodeOrd::PageUp => f.write_str("pageup"),
+            KeyCodeOrd::PageDown => f.write_str("pagedown"),
+            KeyCodeOrd::Home => f.write_str("home"),
+            KeyCodeOrd::End => f.write_str("end"),
+        }
+    }
+}
+
+/// Bindings per context: action → keys.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: BTreeMap<Context, BTreeMap<Action, Vec<Key>>>,
+}
+
+const DEFAULTS: &[(Context, Action, &[&str])] = &[
+    (Context::Global, Action::Quit, &["q", "ctrl-c"]),
+    (Context::Global, Action::Help, &["?", "f1"]),
+    (Context::Global, Action::Palette, &[":", "ctrl-p"]),
+    (Context::Global, Action::CycleTheme, &["t"]),
+    (Context::Global, Action::PickTheme, &["T"]),
+    (Context::Global, Action::Back, &["esc"]),
+    (Context::Global, Action::NextPane, &["tab"]),
+    (Context::Global, Action::PrevPane, &["shift-tab"]),
+    (Context::Global, Action::GoData, &["1"]),
+    (Context::Global, Action::GoDetect, &["2"]),
+    (Context::Global, Action::GoCharts, &["3"]),
+    (Context::Global, Action::GoExperiments, &["4"]),
+    (Context::Global, Action::Up, &["k", "up"]),
+    (Context::Global, Action::Down, &["j", "down"]),
+    (Context::Global, Action::Left, &["h", "left"]),
+    (Context::Global, Action::Right, &["l", "right"]),
+    (Context::Global, Action::PageUp, &["pageup", "ctrl-u"]),
+    (Context::Global, Action::PageDown, &["pagedown", "ctrl-d"]),
+    (Context::Global, Action::Top, &["g", "home"]),
+    (Context::Global, Action::Bottom, &["G", "end"]),
+    (Context::Global, Action::Select, &["enter"]),
+    (Context::Global, Action::CancelJob, &["x"]),
+    (Context::Data, Action::OpenFile, &["o"]),
+    (Context::Data, Action::SetLabel, &["L"]),
+    (Context::Data, Action::ToggleFeature, &["space"]),
+    (Context::Data, Action::CycleScaling, &["s"]),
+    (Context::Data, Action::CycleMissing, &["m"]),
+    (Context::Data, Action::CycleEncoding, &["e"]),
+    (Context::Data, Action::SwitchFocus, &["f"]),
+    (Context::Detect, Action::Run, &["r"]),
+    (Context::Detect, Action::Enqueue, &["a"]),
+    (Context::Detect, Action::ResetParams, &["backspace"]),
+    (Context::Detect, Action::SwitchFocus, &["f"]),
+    (Context::Charts, Action::ThresholdUp, &["+", "=", "K"]),
+    (Context::Charts, Action::ThresholdDown, &["-", "J"]),
+    (Context::Charts, Action::NextResult, &["]"]),
+    (Context::Charts, Action::PrevResult, &["["]),
+    (Context::Charts, Action::NextChart, &["c"]),
+    (Context::Experiments, Action::Refresh, &["R"]),
+    (Context::Experiments, Action::Filter, &["/"]),
+    (Context::Experiments, Action::Sort, &["s"]),
+    (Context::Experiments, Action::Delete, &["d"]),
+    (Context::Experiments, Action::Run, &["r"]),
+    (Context::Experiments, Action::Mark, &["space"]),
+];
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let mut bindings: BTreeMap<Context, BTreeMap<Action, Vec<Key>>> = BTreeMap::new();
+        for (ctx, action, keys) in DEFAULTS {
+            bindings.entry(*ctx).or_default().insert(
+                *action,
+                keys.iter()
+                    .map(|k| Key::parse(k).expect("default keys parse"))
+                    .collect(),
+            );
+        }
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// The action for a key in `context`, falling back to the global bindings.
+    pub fn action(&self, context: Context, key: Key) -> Option<Action> {
+        let find = |ctx: Context| {
+            self.bindings.get(&ctx).and_then(|m| {
+                m.iter()
+                    .find(|(_, keys)| keys.contains(&key))
+                    .map(|(a, _)| *a)
+            })
+        };
+        find(context).or_else(|| find(Context::Global))
+    }
+
+    /// Bindings of one context, for help and palette.
+    pub fn bindings(&self, context: Context) -> Vec<(Action, &[Key])> {
+        self.bindings
+            .get(&context)
+            .map(|m| m.iter().map(|(a, k)| (*a, k.as_slice())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The first key of an action, for hints ("o open").
+    pub fn key_for(&self, context: Context, action: Action) -> Option<Key> {
+        [context, Context::Global].iter().find_map(|c| {
+            self.bindings
+                .get(c)
+                .and_then(|m| m.get(&action))
+                .and_then(|k| k.first().copied())
+        })
+    }
+
+    /// Defaults overridden by a TOML file: `[context] action = ["key", …]`. Problems become
+    /// warnings (file, context, action or key named) and the default binding stays.
+    pub fn with_overrides(text: &str, origin: &str) -> (Keymap, Vec<String>) {
+        let mut map = Keymap::default();
+        let mut warnings = Vec::new();
+        let table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                warnings.push(format!(
+                    "{origin}: not valid TOML ({}); using the default keys",
+                    e.message()
+                ));
+                return (map, warnings);
+            }
+        };
+        for (ctx_name, section) in &table {
+            let Some(ctx) = Context::ALL.iter().find(|c| c.name() == ctx_name) else {
+                warnings.push(format!(
+                    "{origin}: unknown section [{ctx_name}]; expected one of global, data, detect, charts, experiments"
+                ));
+                continue;
+            };
+            let Some(section) = section.as_table() else {
+                warnings.push(format!("{origin}: [{ctx_name}] must be a table"));
+                continue;
+            };
+            for (action_name, keys) in section {
+                let Some(action) = Action::from_name(action_name) else {
+                    warnings.push(format!(
+                        "{origin}: [{ctx_name}] unknown action {action_name:?}"
+                    ));
+                    continue;
+                };
+                let list: Vec<&str> = match keys {
+                    toml::Value::String(s) => vec![s.as_str()],
+                    toml::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                    _ => Vec::new(),
+                };
+                let parsed: Result<Vec<Key>, String> = list.iter().map(|k| Key::parse(k)).collect();
+                match parsed {
+                    Ok(keys) if !keys.is_empty() => {
+                        map.bindings.entry(*ctx).or_default().insert(action, keys);
+                    }
+                    Ok(_) => warnings.push(format!(
+                        "{origin}: [{ctx_name}] {action_name}: expected a key or a list of keys"
+                    )),
+                    Err(e) => warnings.push(format!("{origin}: [{ctx_name}] {action_name}: {e}")),
+                }
+            }
+        }
+        (map, warnings)
+    }
+
+    /// Loads `keymap.toml` from the config directory when it exists.
+    pub fn load(config_dir: Option<&Path>) -> (Keymap, Vec<String>) {
+        let Some(path) = config_dir.map(|d| d.join("keymap.toml")) else {
+            return (Keymap::default(), Vec::new());
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Keymap::with_overrides(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Keymap::default(), Vec::new()),
+            Err(e) => (
+                Keymap::default(),
+                vec![format!(
+                    "{}: cannot read ({e}); using the default keys",
+                    path.display()
+                )],
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Key {
+        Key::parse(s).unwrap()
+    }
+
+    #[test]
+    fn defaults_resolve_pane_first_then_global() {
+        let map = Keymap::default();
+        assert_eq!(map.action(Context::Data, key("q")), Some(Action::Quit));
+        assert_eq!(
+            map.action(Context::Data, key("s")),
+            Some(Action::CycleScaling)
+        );
+        assert_eq!(
+            map.action(Context::Experiments, key("s")),
+            Some(Action::Sort)
+        );
+        assert_eq!(map.action(Context::Charts, key("s")), None);
+        assert_eq!(map.action(Context::Global, key("esc")), Some(Action::Back));
+    }
+
+    #[test]
+    fn keys_parse_and_print() {
+        for text in [
+            "q",
+            "ctrl-c",
+            "shift-tab",
+            "enter",
+            "f1",
+            "space",
+            "?",
+            "G",
+            "alt-x",
+        ] {
+            let k = key(text);
+            assert_eq!(Key::parse(&k.to_string()).unwrap(), k, "{text}");
+        }
+        assert_eq!(Key::parse("ctrl--").unwrap().code, KeyCodeOrd::Char('-'));
+        assert!(Key::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn every_action_has_a_default_key_except_pane_specific_duplicates() {
+        let map = Keymap::default();
+        for action in Action::ALL {
+            let bound = Context::ALL
+                .iter()
+                .any(|c| map.key_for(*c, *action).is_some());
+            assert!(bound, "{} has no key", action.name());
+        }
+    }
+
+    #[test]
+    fn overrides_replace_bindings_and_report_problems() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keymaps/valid.toml"
+        ))
+        .unwrap();
+        let (map, warnings) = Keymap::with_overrides(&text, "valid.toml");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            map.action(Context::Global, key("ctrl-q")),
+            Some(Action::Quit)
+        );
+        assert_eq!(map.action(Context::Global, key("q")), None);
+        assert_eq!(
+            map.action(Context::Charts, key("u")),
+            Some(Action::ThresholdUp)
+        );
+
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keymaps/invalid.toml"
+        ))
+        .unwrap();
+        let (map, warnings) = Keymap::with_overrides(&text, "invalid.toml");
+        let all = warnings.join("\n");
+        assert!(all.contains("unknown section [nowhere]"), "{all}");
+        assert!(all.contains("unknown action \"fly\""), "{all}");
+        assert!(all.contains("\"hyper-x\" is not a key"), "{all}");
+        // The broken binding keeps its default.
+        assert_eq!(map.action(Context::Global, key("q")), Some(Action::Quit));
+
+        let (map, warnings) = Keymap::with_overrides("[global\nquit = ", "broken.toml");
+        assert!(warnings[0].contains("not valid TOML"), "{warnings:?}");
+        assert_eq!(map.action(Context::Global, key("q")), Some(Action::Quit));
+    }
+}

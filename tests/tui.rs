@@ -1,0 +1,412 @@
+//! The workbench without a terminal: state transitions driven by keys and background messages,
+//! and insta snapshots of every pane (80×24 and 120×40, two themes) drawn on ratatui's
+//! TestBackend. Background work runs synchronously through `jobs::run`.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pynomaly::data::{Demo, Source};
+use pynomaly::store::RunSummary;
+use pynomaly::tui::app::{App, Effect, Level, Msg, Overlay, Pane};
+use pynomaly::tui::jobs::{self, JobEnv};
+use pynomaly::tui::keymap::Keymap;
+use pynomaly::tui::theme::{ColorDepth, ThemeCatalog};
+use pynomaly::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+struct Harness {
+    app: App,
+    env: JobEnv,
+    rx: UnboundedReceiver<Msg>,
+}
+
+impl Harness {
+    fn new(theme: &str) -> Harness {
+        let (themes, warnings) = ThemeCatalog::load(None, ColorDepth::TrueColor);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let app = App::new(Keymap::default(), themes, theme, "test store".into());
+        let (tx, rx) = unbounded_channel();
+        Harness {
+            app,
+            env: JobEnv { store: None, tx },
+            rx,
+        }
+    }
+
+    /// Runs effects and feeds their messages back until nothing is left to do.
+    fn settle(&mut self, effects: Vec<Effect>) {
+        let mut queue = effects;
+        while !queue.is_empty() {
+            for effect in std::mem::take(&mut queue) {
+                jobs::run(effect, &self.env);
+            }
+            while let Ok(msg) = self.rx.try_recv() {
+                queue.extend(self.app.on_msg(msg));
+            }
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        let effects = self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+        self.settle(effects);
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn loaded(theme: &str, source: Source) -> Harness {
+        let mut h = Harness::new(theme);
+        let effects = h.app.start(source);
+        h.settle(effects);
+        h
+    }
+
+    fn draw(&self, width: u16, height: u16) -> ratatui::buffer::Buffer {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| ui::draw(f, &self.app)).unwrap();
+        terminal.backend().buffer().clone()
+    }
+
+    fn text(&self, width: u16, height: u16) -> String {
+        let buffer = self.draw(width, height);
+        let mut out = String::new();
+        for y in 0..height {
+            for x in 0..width {
+                out.push_str(buffer[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn demo() -> Source {
+    Source::Demo(Demo::DEFAULT)
+}
+
+#[test]
+fn start_loads_the_demo_and_prepares_a_matrix() {
+    let h = Harness::loaded("terminal", demo());
+    let prepared = h.app.data.prepared.as_ref().expect("prepared");
+    assert_eq!(prepared.prepared.matrix.x.nrows(), 1831);
+    assert_eq!(prepared.projection.len(), 1831);
+    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
+    assert!(h.app.data.profile.is_some());
+}
+
+#[test]
+fn panes_quit_help_and_theme_keys() {
+    let mut h = Harness::new("terminal");
+    h.key(KeyCode::Char('2'));
+    assert_eq!(h.app.pane, Pane::Detect);
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.pane, Pane::Charts);
+    h.key(KeyCode::BackTab);
+    assert_eq!(h.app.pane, Pane::Detect);
+    h.key(KeyCode::Char('?'));
+    assert!(matches!(h.app.overlay, Some(Overlay::Help { .. })));
+    // While the help is open, q closes it rather than quitting.
+    h.key(KeyCode::Esc);
+    assert!(h.app.overlay.is_none());
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::NONE));
+    assert_eq!(h.app.theme_name, "dark");
+    assert!(matches!(&effects[..], [Effect::RememberTheme(n)] if n == "dark"));
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.should_quit);
+}
+
+#[test]
+fn parameter_form_validates_with_the_cli_messages() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('2'));
+    // Select knn in the list.
+    let knn = h
+        .app
+        .detect
+        .entries
+        .iter()
+        .position(|d| d.name == "knn")
+        .unwrap();
+    h.app.detect.selected = knn;
+    h.key(KeyCode::Char('f'));
+    h.key(KeyCode::Enter);
+    assert!(matches!(h.app.overlay, Some(Overlay::EditParam { .. })));
+    for _ in 0..5 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("-3");
+    h.key(KeyCode::Enter);
+    let error = h.app.detect.error.clone().expect("invalid value reported");
+    let info = pynomaly::detectors::registry::find("knn").unwrap();
+    let cli_error = info
+        .parse_assignments(&["n_neighbors=-3".to_string()])
+        .and_then(|g| info.resolve(&g))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, cli_error);
+    assert_eq!(h.app.status.level, Level::Error);
+    // Running with an invalid form does nothing but say why.
+    h.key(KeyCode::Char('r'));
+    assert!(h.app.job.is_none() && h.app.results.is_empty());
+    h.key(KeyCode::Backspace);
+    assert!(h.app.detect.error.is_none());
+}
+
+#[test]
+fn run_queue_threshold_and_cancel() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('2'));
+    let iforest = h
+        .app
+        .detect
+        .entries
+        .iter()
+        .position(|d| d.name == "iforest")
+        .unwrap();
+    h.app.detect.selected = iforest;
+    // `r` starts a fit; hold the effect to see the running state before it finishes.
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    assert!(h.app.job.is_some());
+    let hbos = h
+        .app
+        .detect
+        .entries
+        .iter()
+        .position(|d| d.name == "hbos")
+        .unwrap();
+    h.app.detect.selected = hbos;
+    h.key(KeyCode::Char('a'));
+    assert_eq!(h.app.queue.len(), 1, "queued behind the running fit");
+    h.settle(effects);
+    assert_eq!(h.app.results.len(), 2, "{}", h.app.status.text);
+    assert!(h.app.job.is_none() && h.app.queue.is_empty());
+    let r = &h.app.results[0];
+    assert_eq!(r.detector, "iforest");
+    assert_eq!(r.flagged, 183);
+    assert!((r.roc_auc.unwrap() - 0.9254).abs() < 1e-3);
+
+    // The threshold moves by 1 % of the rows and the flagged count follows at once.
+    h.key(KeyCode::Char('3'));
+    h.app.charts.selected = 0;
+    h.key(KeyCode::Char('-'));
+    assert_eq!(h.app.results[0].flagged, 183 + 18);
+    h.key(KeyCode::Char('+'));
+    h.key(KeyCode::Char('+'));
+    assert_eq!(h.app.results[0].flagged, 183 - 18);
+    let r = &h.app.results[0];
+    assert_eq!(
+        r.scores.iter().filter(|&&s| s >= r.threshold()).count(),
+        r.flagged
+    );
+
+    // Cancelling sets the job's flag and drops the queue.
+    h.key(KeyCode::Char('2'));
+    let _effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    h.key(KeyCode::Char('a'));
+    let flag = h.app.job.as_ref().unwrap().cancel.clone();
+    h.key(KeyCode::Char('x'));
+    assert!(flag.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(h.app.queue.is_empty());
+}
+
+#[test]
+fn data_pane_choices_refit_the_preparation() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('s'));
+    let spec = &h.app.data.prepared.as_ref().unwrap().prepared.spec;
+    assert_eq!(spec.scaling, pynomaly::data::prepare::Scaling::Standard);
+    // Exclude the first column: one feature fewer.
+    h.key(KeyCode::Char(' '));
+    assert_eq!(
+        h.app
+            .data
+            .prepared
+            .as_ref()
+            .unwrap()
+            .prepared
+            .matrix
+            .x
+            .ncols(),
+        20
+    );
+    // The label column toggled off: no label.
+    h.app.data.selected_column = 21;
+    h.key(KeyCode::Char('L'));
+    assert!(h
+        .app
+        .data
+        .prepared
+        .as_ref()
+        .unwrap()
+        .prepared
+        .report
+        .label_column
+        .is_none());
+}
+
+#[test]
+fn a_bad_file_is_reported_and_the_app_stays_up() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('o'));
+    h.keys("/nonexistent/data.csv");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.status.level, Level::Error);
+    assert!(
+        h.app.status.text.contains("/nonexistent/data.csv"),
+        "{}",
+        h.app.status.text
+    );
+    assert!(!h.app.should_quit);
+    // The previous data is still there.
+    assert!(h.app.data.prepared.is_some());
+}
+
+fn fake_runs() -> Vec<RunSummary> {
+    (1..=3)
+        .map(|i| RunSummary {
+            id: i,
+            kind: "detect".into(),
+            detector: ["knn", "iforest", "hbos"][i as usize - 1].into(),
+            dataset: Some(format!("/data/set{i}.csv")),
+            n_rows: Some(100 * i),
+            n_features: Some(5),
+            status: if i == 2 {
+                "failed".into()
+            } else {
+                "done".into()
+            },
+            started: format!("2026-11-2{i} 10:00:00"),
+            duration_s: Some(0.5),
+            n_anomalies: Some(10),
+            roc_auc: if i == 2 {
+                None
+            } else {
+                Some(0.5 + 0.1 * i as f64)
+            },
+            average_precision: None,
+        })
+        .collect()
+}
+
+#[test]
+fn experiments_filter_sort_mark_and_confirm_delete() {
+    let mut h = Harness::new("terminal");
+    h.app.on_msg(Msg::Runs(Ok(fake_runs())));
+    h.app.pane = Pane::Experiments;
+    h.key(KeyCode::Char('/'));
+    h.keys("knn");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.experiments.visible().len(), 1);
+    h.key(KeyCode::Char('/'));
+    for _ in 0..3 {
+        h.key(KeyCode::Backspace);
+    }
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.experiments.visible().len(), 3);
+    h.key(KeyCode::Char('s'));
+    let ids: Vec<i64> = h.app.experiments.visible().iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![3, 1, 2], "sorted by ROC-AUC");
+    // Delete asks; any key but y keeps the run.
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
+    assert!(effects.is_empty());
+    assert!(matches!(&h.app.overlay, Some(Overlay::ConfirmDelete { ids }) if ids == &vec![3]));
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE));
+    assert!(effects.is_empty() && h.app.overlay.is_none());
+    h.app
+        .on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    assert!(matches!(&effects[..], [Effect::DeleteRuns(ids)] if ids == &vec![3]));
+    // Two marked runs: Enter compares them.
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Char('j'));
+    h.key(KeyCode::Char(' '));
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(matches!(&effects[..], [Effect::CompareRuns(ids)] if ids.len() == 2));
+}
+
+#[test]
+fn untrusted_text_never_reaches_the_screen() {
+    let csv = "a\x1b[31m,b\u{202e}x\n1,2\n3,\x1b]0;pwned\x07\n5,6\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil\x1b[2J.csv");
+    std::fs::write(&path, csv).unwrap();
+    let h = Harness::loaded("terminal", Source::Path(path));
+    let text = h.text(120, 40);
+    assert!(h.app.data.loaded.is_some(), "{}", h.app.status.text);
+    for bad in ['\x1b', '\x07', '\u{202e}'] {
+        assert!(!text.contains(bad), "{bad:?} reached the screen");
+    }
+}
+
+#[test]
+fn a_small_terminal_gets_a_clear_message() {
+    let h = Harness::new("terminal");
+    let text = h.text(60, 20);
+    assert!(text.contains("needs at least 80×24"), "{text}");
+}
+
+/// The buffer's text and, per row, its styles: a change of colours shows in the snapshot.
+fn snapshot_of(h: &Harness, width: u16, height: u16) -> String {
+    format!("{:?}", h.draw(width, height))
+}
+
+fn chart_ready(theme: &str) -> Harness {
+    let mut h = Harness::loaded(theme, demo());
+    h.key(KeyCode::Char('2'));
+    let iforest = h
+        .app
+        .detect
+        .entries
+        .iter()
+        .position(|d| d.name == "iforest")
+        .unwrap();
+    h.app.detect.selected = iforest;
+    h.key(KeyCode::Char('r'));
+    h.app.on_msg(Msg::Runs(Ok(fake_runs())));
+    // Timing varies between machines; the status line must not.
+    h.app.set_status(Level::Ok, "ready");
+    h
+}
+
+#[test]
+fn pane_snapshots() {
+    for theme in ["terminal", "dark"] {
+        let mut h = chart_ready(theme);
+        for pane in Pane::ALL {
+            h.app.pane = pane;
+            for (w, ht) in [(80, 24), (120, 40)] {
+                let name = format!("{}_{theme}_{w}x{ht}", pane.title().to_lowercase());
+                insta::assert_snapshot!(name, snapshot_of(&h, w, ht));
+            }
+        }
+        h.app.pane = Pane::Charts;
+        h.key(KeyCode::Char('c'));
+        h.key(KeyCode::Char('c'));
+        insta::assert_snapshot!(
+            format!("charts_projection_{theme}_120x40"),
+            snapshot_of(&h, 120, 40)
+        );
+        h.key(KeyCode::Char('?'));
+        insta::assert_snapshot!(format!("help_{theme}_120x40"), snapshot_of(&h, 120, 40));
+    }
+    let _ = Arc::new(());
+}
