@@ -15,7 +15,7 @@ use super::theme::{Theme, ThemeCatalog};
 use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
 use crate::data::{DatasetProfile, Loaded, PrepareSpec, Prepared, Source};
 use crate::detectors::{registry, DetectorInfo, ParamKind, Params};
-use crate::store::{RunDetail, RunSummary};
+use crate::store::{RunDetail, RunSummary, StoredScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -66,6 +66,9 @@ pub struct Status {
 pub enum Overlay {
     Help {
         scroll: usize,
+    },
+    EditSeed {
+        input: Input,
     },
     Palette {
         input: Input,
@@ -144,7 +147,11 @@ pub enum Msg {
         result: Result<Box<RunResult>, String>,
     },
     Runs(Result<Vec<RunSummary>, String>),
-    RunLoaded(RunUse, Result<Box<RunDetail>, String>),
+    /// A stored run, with its scores when it has them (for the charts).
+    RunLoaded(
+        RunUse,
+        Result<(Box<RunDetail>, Option<StoredScores>), String>,
+    ),
     Compared(Result<Vec<RunDetail>, String>),
     Deleted(Result<usize, String>),
     Warning(String),
@@ -168,6 +175,8 @@ pub struct RunResult {
     pub scores: Vec<f64>,
     /// Scores sorted from most to least anomalous: the k-th is the cut that flags k rows.
     pub sorted_desc: Vec<f64>,
+    /// Row positions in that order (ties by position), computed once: frames must stay cheap.
+    pub order: Vec<usize>,
     pub row_ids: Vec<u64>,
     pub labels: Option<Vec<u8>>,
     pub roc_auc: Option<f64>,
@@ -177,12 +186,85 @@ pub struct RunResult {
     pub fit_s: f64,
     /// Rows flagged at the current threshold (moved with keys).
     pub flagged: usize,
-    /// The projection and time axis of the data the run used (for the lower charts).
-    pub projection: Option<Arc<Vec<(f64, f64)>>>,
+    /// The projection of the data the run used, reduced for drawing, and its time axis.
+    pub scatter: Option<Arc<ScatterDots>>,
     pub time: Option<Arc<Vec<f64>>>,
 }
 
+/// A scatter reduced to one point per cell of a fine grid (finer than any terminal's braille
+/// resolution), each remembering the best anomaly rank that fell on it. Built once per run, so
+/// that drawing costs O(cells) and moving the threshold is just a comparison per cell.
+#[derive(Debug, Clone)]
+pub struct ScatterDots {
+    pub x_bounds: [f64; 2],
+    pub y_bounds: [f64; 2],
+    pub points: Vec<(f64, f64)>,
+    /// Per point: the smallest rank (0 = most anomalous) among the rows on that cell.
+    pub best_rank: Vec<usize>,
+}
+
+impl ScatterDots {
+    const GRID_W: usize = 640;
+    const GRID_H: usize = 320;
+
+    pub fn new(projection: &[(f64, f64)], order: &[usize]) -> ScatterDots {
+        let span = |v: &mut dyn Iterator<Item = f64>| {
+            let (lo, hi) = v
+                .filter(|x| x.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                    (l.min(x), h.max(x))
+                });
+            if !lo.is_finite() {
+                [0.0, 1.0]
+            } else if hi > lo {
+                [lo, hi]
+            } else {
+                [lo - 1.0, lo + 1.0]
+            }
+        };
+        let x_bounds = span(&mut projection.iter().map(|p| p.0));
+        let y_bounds = span(&mut projection.iter().map(|p| p.1));
+        let (w, h) = (Self::GRID_W, Self::GRID_H);
+        let sx = (w - 1) as f64 / (x_bounds[1] - x_bounds[0]);
+        let sy = (h - 1) as f64 / (y_bounds[1] - y_bounds[0]);
+        let mut cell_of = vec![usize::MAX; w * h];
+        let mut points = Vec::new();
+        let mut best_rank = Vec::new();
+        // In rank order, so the first row to land on a cell has the best rank.
+        for (rank, &i) in order.iter().enumerate() {
+            let Some(&(x, y)) = projection.get(i) else {
+                continue;
+            };
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            let cx = ((x - x_bounds[0]) * sx).round().clamp(0.0, (w - 1) as f64) as usize;
+            let cy = ((y - y_bounds[0]) * sy).round().clamp(0.0, (h - 1) as f64) as usize;
+            let cell = &mut cell_of[cy * w + cx];
+            if *cell == usize::MAX {
+                *cell = points.len();
+                points.push((x, y));
+                best_rank.push(rank);
+            }
+        }
+        ScatterDots {
+            x_bounds,
+            y_bounds,
+            points,
+            best_rank,
+        }
+    }
+}
+
 impl RunResult {
+    /// Positions by descending score (ties by position) and the sorted scores.
+    pub fn rank(scores: &[f64]) -> (Vec<usize>, Vec<f64>) {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let sorted = order.iter().map(|&i| scores[i]).collect();
+        (order, sorted)
+    }
+
     pub fn threshold(&self) -> f64 {
         if self.flagged == 0 {
             f64::INFINITY
@@ -722,6 +804,11 @@ impl App {
                 return self.run_selected(false)
             }
             (_, Action::Enqueue) => return self.run_selected(true),
+            (_, Action::EditSeed) => {
+                self.overlay = Some(Overlay::EditSeed {
+                    input: Input::new(self.detect.seed.to_string()),
+                });
+            }
             (_, Action::ResetParams) => {
                 let name = self.selected_detector().name;
                 self.detect.values.remove(name);
@@ -1005,6 +1092,15 @@ impl App {
                         return Vec::new();
                     }
                     return match Source::parse(&text) {
+                        // The terminal is the workbench's standard input: there is no data there.
+                        Ok(Source::Stdin) => {
+                            self.set_status(
+                                Level::Error,
+                                "- (standard input) cannot be read inside the workbench; give a file path",
+                            );
+                            self.overlay = Some(Overlay::OpenFile { input, completions });
+                            Vec::new()
+                        }
                         Ok(source) => {
                             self.data.loading = true;
                             self.set_status(Level::Info, format!("Loading {text}…"));
@@ -1048,6 +1144,33 @@ impl App {
                 }
                 input.handle_event(&crossterm::event::Event::Key(ev));
                 self.overlay = Some(Overlay::EditParam { index, input });
+            }
+            Overlay::EditSeed { mut input } => {
+                if esc {
+                    return Vec::new();
+                }
+                if enter {
+                    match input.value().trim().parse::<u64>() {
+                        Ok(seed) => {
+                            self.detect.seed = seed;
+                            self.set_status(Level::Ok, format!("Seed {seed}"));
+                        }
+                        Err(_) => {
+                            self.set_status(
+                                Level::Error,
+                                format!(
+                                    "seed {:?}: expected a whole number from 0 to {}",
+                                    input.value(),
+                                    u64::MAX
+                                ),
+                            );
+                            self.overlay = Some(Overlay::EditSeed { input });
+                        }
+                    }
+                    return Vec::new();
+                }
+                input.handle_event(&crossterm::event::Event::Key(ev));
+                self.overlay = Some(Overlay::EditSeed { input });
             }
             Overlay::Filter { mut input } => {
                 if esc {
@@ -1187,8 +1310,11 @@ impl App {
                 self.experiments.loading = false;
                 self.set_status(Level::Error, e);
             }
-            Msg::RunLoaded(RunUse::Rerun, Ok(detail)) => return self.rerun(&detail),
-            Msg::RunLoaded(RunUse::Show, Ok(detail)) => {
+            Msg::RunLoaded(RunUse::Rerun, Ok((detail, _))) => return self.rerun(&detail),
+            Msg::RunLoaded(RunUse::Show, Ok((detail, scores))) => {
+                if let Some(scores) = scores {
+                    self.show_stored_run(&detail, scores);
+                }
                 self.overlay = Some(Overlay::RunDetail(detail))
             }
             Msg::RunLoaded(_, Err(e)) | Msg::Compared(Err(e)) => self.set_status(Level::Error, e),
@@ -1202,6 +1328,61 @@ impl App {
             Msg::Warning(w) => self.set_status(Level::Warn, w),
         }
         Vec::new()
+    }
+
+    /// Puts a stored run's scores into the charts (replacing an earlier copy of the same run).
+    /// Labels, projection and feature values come from the loaded data when it is the same
+    /// table, row for row.
+    fn show_stored_run(&mut self, detail: &RunDetail, stored: StoredScores) {
+        let same_data = self.data.prepared.as_ref().filter(|p| {
+            p.prepared.matrix.row_ids == stored.row_ids
+                && self.data.loaded.as_ref().is_some_and(|l| {
+                    Some(l.fingerprint.as_str()) == detail.dataset_fingerprint.as_deref()
+                })
+        });
+        let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
+        let (roc, pr) = match &labels {
+            Some(l) => (
+                crate::metrics::roc_curve(&stored.scores, l)
+                    .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
+                    .unwrap_or_default(),
+                crate::metrics::precision_recall_curve(&stored.scores, l)
+                    .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
+                    .unwrap_or_default(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let (order, sorted_desc) = RunResult::rank(&stored.scores);
+        let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
+        let flagged = stored.flags.iter().filter(|&&f| f == 1).count();
+        let params = serde_json::from_value(detail.params.clone()).unwrap_or_default();
+        let result = RunResult {
+            job: 0,
+            detector: detail.summary.detector.clone(),
+            params,
+            run_id: Some(detail.summary.id),
+            source: detail.summary.dataset.clone().unwrap_or_default(),
+            scores: stored.scores,
+            sorted_desc,
+            order,
+            row_ids: stored.row_ids,
+            labels,
+            roc_auc: detail.summary.roc_auc,
+            average_precision: detail.summary.average_precision,
+            roc,
+            pr,
+            fit_s: detail
+                .timing
+                .get("fit_s")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            flagged,
+            scatter,
+            time: None,
+        };
+        self.results.retain(|r| r.run_id != result.run_id);
+        self.results.push(result);
+        self.charts.selected = self.results.len() - 1;
     }
 
     fn rerun(&mut self, detail: &RunDetail) -> Vec<Effect> {

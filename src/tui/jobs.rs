@@ -9,7 +9,7 @@ use std::time::Instant;
 use ndarray::{Array2, Axis};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Effect, FitRequest, Msg, PreparedData, RunResult};
+use super::app::{Effect, FitRequest, Msg, PreparedData, RunResult, ScatterDots};
 use crate::data::{self, LoadOptions, Loaded, PrepareSpec, Source};
 use crate::detectors::{self, linalg, DetectError, JobCtx};
 use crate::metrics;
@@ -77,7 +77,11 @@ pub fn run(effect: Effect, env: &JobEnv) {
             }
         }))),
         Effect::LoadRun { id, then } => {
-            let result = with_store(env, |s| s.run(id).map(Box::new).map_err(|e| e.to_string()));
+            let result = with_store(env, |s| {
+                let detail = s.run(id).map_err(|e| e.to_string())?;
+                let scores = s.scores(id).map_err(|e| e.to_string())?;
+                Ok((Box::new(detail), scores))
+            });
             env.send(Msg::RunLoaded(then, result));
         }
         Effect::CompareRuns(ids) => {
@@ -273,8 +277,8 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
         )
         .map_err(|e| e.to_string())?;
     }
-    let mut sorted_desc = scores.clone();
-    sorted_desc.sort_by(|a, b| b.total_cmp(a));
+    let (order, sorted_desc) = RunResult::rank(&scores);
+    let scatter = Some(Arc::new(ScatterDots::new(&req.projection, &order)));
     let time = time_axis(&req.loaded, &req.prepared);
     Ok(Box::new(RunResult {
         job: req.job,
@@ -285,6 +289,7 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
         flagged: cut.n_flagged,
         scores,
         sorted_desc,
+        order,
         row_ids: m.row_ids.clone(),
         labels,
         roc_auc,
@@ -292,7 +297,7 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
         roc,
         pr,
         fit_s,
-        projection: Some(req.projection.clone()),
+        scatter,
         time,
     }))
 }

@@ -92,6 +92,7 @@ actions! {
     Enqueue => "enqueue", "Add the selected detector to the run queue";
     CancelJob => "cancel_job", "Cancel the running job and clear the queue";
     ResetParams => "reset_params", "Reset the detector's parameters to their defaults";
+    EditSeed => "edit_seed", "Set the seed of randomised detectors";
     ThresholdUp => "threshold_up", "Raise the threshold (flag fewer rows)";
     ThresholdDown => "threshold_down", "Lower the threshold (flag more rows)";
     NextResult => "next_result", "Show the next result";
@@ -276,6 +277,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Detect, Action::Enqueue, &["a"]),
     (Context::Detect, Action::ResetParams, &["backspace"]),
     (Context::Detect, Action::SwitchFocus, &["f"]),
+    (Context::Detect, Action::EditSeed, &["S"]),
     (Context::Charts, Action::ThresholdUp, &["+", "=", "K"]),
     (Context::Charts, Action::ThresholdDown, &["-", "J"]),
     (Context::Charts, Action::NextResult, &["]"]),

@@ -123,8 +123,9 @@ pub fn run(options: TuiOptions) -> Result<(), String> {
             return Err(format!("cannot use the terminal: {e}"));
         }
     };
-    if let Some(w) = warnings.last() {
-        app.set_status(app::Level::Warn, w.clone());
+    // Start-up problems (broken theme or keymap files) go to the status line, all of them.
+    if !warnings.is_empty() {
+        app.set_status(app::Level::Warn, warnings.join(" · "));
     }
     let result = runtime.block_on(event_loop(&mut terminal, &mut app, options));
     restore_terminal(mouse);

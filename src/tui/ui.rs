@@ -735,8 +735,7 @@ fn draw_histogram(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
 }
 
 fn draw_top_table(frame: &mut Frame, app: &App, r: &RunResult, area: Rect, theme: &Theme) {
-    let mut order: Vec<usize> = (0..r.scores.len()).collect();
-    order.sort_by(|&a, &b| r.scores[b].total_cmp(&r.scores[a]).then(a.cmp(&b)));
+    let order = &r.order;
     let visible = area.height.saturating_sub(3) as usize;
     let offset = app
         .charts
@@ -891,28 +890,22 @@ fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
 }
 
 fn draw_projection(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
-    let Some(proj) = &r.projection else {
+    let Some(dots) = &r.scatter else {
         frame.render_widget(
-            Paragraph::new("No projection for this result.").block(block(
-                "PCA projection",
-                false,
-                theme,
-            )),
+            Paragraph::new("No projection for this result (its data is not the loaded table).")
+                .block(block("PCA projection", false, theme)),
             area,
         );
         return;
     };
-    let cut = r.threshold();
     let (mut normal, mut flagged) = (Vec::new(), Vec::new());
-    for (i, &p) in proj.iter().enumerate() {
-        if r.scores.get(i).is_some_and(|&s| s >= cut) {
-            flagged.push(p);
+    for (p, &rank) in dots.points.iter().zip(&dots.best_rank) {
+        if rank < r.flagged {
+            flagged.push(*p);
         } else {
-            normal.push(p);
+            normal.push(*p);
         }
     }
-    let xb = bounds(proj.iter().map(|p| p.0));
-    let yb = bounds(proj.iter().map(|p| p.1));
     let datasets = vec![
         Dataset::default()
             .name("normal ·")
@@ -937,13 +930,13 @@ fn draw_projection(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) 
             .x_axis(
                 Axis::default()
                     .title("PC1")
-                    .bounds(xb)
+                    .bounds(dots.x_bounds)
                     .style(theme.style(Role::Muted)),
             )
             .y_axis(
                 Axis::default()
                     .title("PC2")
-                    .bounds(yb)
+                    .bounds(dots.y_bounds)
                     .style(theme.style(Role::Muted)),
             ),
         area,
@@ -1245,6 +1238,19 @@ fn draw_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect, the
                 popup,
             );
         }
+        Overlay::EditSeed { input } => {
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::from(format!("seed = {}▏", sanitize(input.value()))),
+                    Line::styled(
+                        "used by randomised detectors; same seed, same scores · Enter keeps · Esc discards",
+                        theme.style(Role::Muted),
+                    ),
+                ])
+                .block(block("Seed", true, theme)),
+                popup,
+            );
+        }
         Overlay::Filter { input } => {
             frame.render_widget(
                 Paragraph::new(vec![
@@ -1350,7 +1356,7 @@ fn detail_lines<'a>(d: &RunDetail, theme: &Theme) -> Vec<Line<'a>> {
         )));
     }
     lines.push(Line::styled(
-        "r in the list re-runs it on the loaded data",
+        "its scores are in the Charts pane (3) · r in the list re-runs it on the loaded data",
         theme.style(Role::Muted),
     ));
     lines

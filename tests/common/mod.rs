@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(unix)]
+pub mod pty;
+
 use std::path::PathBuf;
 
 /// `../shared/datasets/NAME.csv`, next to the checkout.
