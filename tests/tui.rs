@@ -464,3 +464,42 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
         "same seed, same scores"
     );
 }
+
+#[test]
+fn the_open_dialog_browses_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/small.csv"), "a,b\n1,2\n3,4\n5,7\n").unwrap();
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('o'));
+    h.keys(&format!("{}/", dir.path().display()));
+    let Some(Overlay::OpenFile { completions, .. }) = &h.app.overlay else {
+        panic!("open dialog")
+    };
+    assert_eq!(completions, &vec!["../".to_string(), "sub/".to_string()]);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Enter);
+    let Some(Overlay::OpenFile {
+        input, completions, ..
+    }) = &h.app.overlay
+    else {
+        panic!("still browsing")
+    };
+    assert!(input.value().ends_with("/sub/"), "{}", input.value());
+    assert_eq!(
+        completions,
+        &vec!["../".to_string(), "small.csv".to_string()]
+    );
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Enter);
+    assert!(h.app.overlay.is_none());
+    let loaded = h.app.data.loaded.as_ref().unwrap();
+    assert!(
+        loaded.source.ends_with("sub/small.csv"),
+        "{}",
+        loaded.source
+    );
+    assert_eq!(loaded.df.height(), 3);
+}

@@ -77,9 +77,12 @@ pub enum Overlay {
     ThemePicker {
         selected: usize,
     },
+    /// Type a path, or browse: the entries of the folder typed so far are listed (folders end
+    /// with `/`, `../` goes up); ↑↓ select one, Enter opens a file or enters a folder.
     OpenFile {
         input: Input,
         completions: Vec<String>,
+        selected: Option<usize>,
     },
     EditParam {
         index: usize,
@@ -648,9 +651,22 @@ impl App {
         let n_rows = self.data.loaded.as_ref().map_or(0, |l| l.df.height());
         match action {
             Action::OpenFile => {
+                // Start in the folder of the file on screen, else the working folder.
+                let start = self
+                    .data
+                    .loaded
+                    .as_ref()
+                    .and_then(|l| {
+                        let p = std::path::Path::new(&l.source);
+                        p.parent()
+                            .filter(|d| p.is_file() && !d.as_os_str().is_empty())
+                            .map(|d| format!("{}/", d.display()))
+                    })
+                    .unwrap_or_default();
                 self.overlay = Some(Overlay::OpenFile {
-                    input: Input::default(),
-                    completions: Vec::new(),
+                    completions: list_entries(&start),
+                    input: Input::new(start),
+                    selected: None,
                 });
             }
             Action::SwitchFocus => {
@@ -1082,12 +1098,52 @@ impl App {
             Overlay::OpenFile {
                 mut input,
                 completions,
+                selected,
             } => {
                 if esc {
                     return Vec::new();
                 }
+                let keep = |input: Input, completions: Vec<String>, selected: Option<usize>| {
+                    Some(Overlay::OpenFile {
+                        input,
+                        completions,
+                        selected,
+                    })
+                };
+                match ev.code {
+                    KeyCode::Down if !completions.is_empty() => {
+                        let next = selected.map_or(0, |i| (i + 1).min(completions.len() - 1));
+                        self.overlay = keep(input, completions, Some(next));
+                        return Vec::new();
+                    }
+                    KeyCode::Up if !completions.is_empty() => {
+                        let next = selected.and_then(|i| i.checked_sub(1));
+                        self.overlay = keep(input, completions, next);
+                        return Vec::new();
+                    }
+                    KeyCode::Tab => {
+                        let (completed, _) = complete_path(input.value());
+                        let listing = list_entries(&completed);
+                        self.overlay = keep(Input::new(completed), listing, None);
+                        return Vec::new();
+                    }
+                    _ => {}
+                }
                 if enter {
-                    let text = input.value().trim().to_string();
+                    // A selected entry: enter a folder, or take the file.
+                    let mut text = input.value().trim().to_string();
+                    if let Some(entry) = selected.and_then(|i| completions.get(i)) {
+                        let folder = match text.rfind('/') {
+                            Some(i) => text[..=i].to_string(),
+                            None => String::new(),
+                        };
+                        text = format!("{folder}{entry}");
+                        if entry.ends_with('/') {
+                            let listing = list_entries(&text);
+                            self.overlay = keep(Input::new(text), listing, None);
+                            return Vec::new();
+                        }
+                    }
                     if text.is_empty() {
                         return Vec::new();
                     }
@@ -1098,7 +1154,7 @@ impl App {
                                 Level::Error,
                                 "- (standard input) cannot be read inside the workbench; give a file path",
                             );
-                            self.overlay = Some(Overlay::OpenFile { input, completions });
+                            self.overlay = keep(input, completions, selected);
                             Vec::new()
                         }
                         Ok(source) => {
@@ -1108,20 +1164,14 @@ impl App {
                         }
                         Err(e) => {
                             self.set_status(Level::Error, e.to_string());
-                            self.overlay = Some(Overlay::OpenFile { input, completions });
+                            self.overlay = keep(input, completions, selected);
                             Vec::new()
                         }
                     };
                 }
-                let completions = if ev.code == KeyCode::Tab {
-                    let (completed, options) = complete_path(input.value());
-                    input = Input::new(completed);
-                    options
-                } else {
-                    input.handle_event(&crossterm::event::Event::Key(ev));
-                    completions
-                };
-                self.overlay = Some(Overlay::OpenFile { input, completions });
+                input.handle_event(&crossterm::event::Event::Key(ev));
+                let listing = list_entries(input.value());
+                self.overlay = keep(input, listing, None);
             }
             Overlay::EditParam { index, mut input } => {
                 if esc {
@@ -1443,6 +1493,18 @@ pub fn palette_matches(query: &str) -> Vec<Action> {
             words.iter().all(|w| text.contains(w.as_str()))
         })
         .collect()
+}
+
+/// The entries of the folder typed so far that start with the last component (folders end with
+/// `/`; `../` first, to go up), at most a few hundred.
+pub fn list_entries(text: &str) -> Vec<String> {
+    let (_, mut names) = complete_path(text);
+    let prefix = text.rsplit('/').next().unwrap_or("");
+    if prefix.is_empty() {
+        names.insert(0, "../".into());
+    }
+    names.truncate(500);
+    names
 }
 
 /// Completes the last path component: the longest common prefix of the matching entries, and

@@ -262,8 +262,10 @@ fn draw_data(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     };
     let [top, spec_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(4)]).areas(area);
-    let [cols_area, table_area] =
+    let [left, table_area] =
         Layout::horizontal([Constraint::Length(46), Constraint::Min(0)]).areas(top);
+    let [cols_area, detail_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
 
     // Column profiles.
     let prepared = app.data.prepared.as_ref().map(|p| &p.prepared);
@@ -342,6 +344,7 @@ fn draw_data(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
         theme,
     ));
     frame.render_widget(table, cols_area);
+    draw_column_detail(frame, app, detail_area, theme);
 
     // Preview of the rows.
     let df = &loaded.df;
@@ -442,6 +445,91 @@ fn draw_data(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines).block(block("Preparation", false, theme)),
         spec_area,
+    );
+}
+
+/// Statistics of the selected column, from the profile.
+fn draw_column_detail(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let names = app
+        .data
+        .loaded
+        .as_ref()
+        .map(|l| {
+            l.df.get_column_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let Some(name) = names.get(app.data.selected_column) else {
+        return;
+    };
+    let muted = theme.style(Role::Muted);
+    let mut lines = Vec::new();
+    match app.data.profile.as_ref().and_then(|p| p.column(name)) {
+        Some(c) => {
+            lines.push(Line::from(vec![
+                Span::styled("count ", muted),
+                Span::raw(c.count.to_string()),
+                Span::styled("  missing ", muted),
+                Span::raw(c.missing.to_string()),
+                Span::styled("  distinct ", muted),
+                Span::raw(format!(
+                    "{}{}",
+                    if c.distinct_is_exact { "" } else { "~" },
+                    c.distinct
+                )),
+            ]));
+            if let Some(n) = &c.numeric {
+                lines.push(Line::from(vec![
+                    Span::styled("min ", muted),
+                    Span::raw(fmt_num(n.min)),
+                    Span::styled("  q25 ", muted),
+                    Span::raw(fmt_num(n.q25)),
+                    Span::styled("  med ", muted),
+                    Span::raw(fmt_num(n.median)),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled("q75 ", muted),
+                    Span::raw(fmt_num(n.q75)),
+                    Span::styled("  max ", muted),
+                    Span::raw(fmt_num(n.max)),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled("mean ", muted),
+                    Span::raw(fmt_num(n.mean)),
+                    Span::styled("  std ", muted),
+                    Span::raw(fmt_num(n.std)),
+                ]));
+            } else if let Some((lo, hi)) = &c.range {
+                lines.push(Line::raw(format!(
+                    "{} … {}",
+                    truncate(&sanitize(lo), 19),
+                    truncate(&sanitize(hi), 19)
+                )));
+            }
+            if !c.top_values.is_empty() && c.numeric.is_none() {
+                let top: Vec<String> = c
+                    .top_values
+                    .iter()
+                    .take(3)
+                    .map(|(v, n)| format!("{} ({n})", truncate(&sanitize(v), 10)))
+                    .collect();
+                lines.push(Line::from(vec![
+                    Span::styled("top ", muted),
+                    Span::raw(top.join(", ")),
+                ]));
+            }
+        }
+        None => lines.push(Line::styled("no profile", muted)),
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(block(
+            truncate(&sanitize(name), 40).into_owned(),
+            false,
+            theme,
+        )),
+        area,
     );
 }
 
@@ -1199,19 +1287,30 @@ fn draw_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect, the
                 popup,
             );
         }
-        Overlay::OpenFile { input, completions } => {
+        Overlay::OpenFile {
+            input,
+            completions,
+            selected,
+        } => {
             let mut lines = vec![
                 Line::from(format!("path: {}▏", sanitize(input.value()))),
                 Line::styled(
-                    "Tab completes · Enter opens · demo:cardio and demo:server_metrics are built in",
+                    "type or Tab to complete · ↑↓ choose · Enter opens / enters a folder · demo:cardio, demo:server_metrics",
                     theme.style(Role::Muted),
                 ),
             ];
-            for c in completions
-                .iter()
-                .take(popup.height.saturating_sub(5) as usize)
-            {
-                lines.push(Line::raw(format!("  {}", sanitize(c))));
+            let room = popup.height.saturating_sub(5) as usize;
+            let first = selected.map_or(0, |i| i.saturating_sub(room.saturating_sub(1)));
+            for (i, c) in completions.iter().enumerate().skip(first).take(room) {
+                let style = if Some(i) == *selected {
+                    theme.style(Role::Selection)
+                } else if c.ends_with('/') {
+                    theme.style(Role::Focus)
+                } else {
+                    Style::default()
+                };
+                let marker = if Some(i) == *selected { "▸ " } else { "  " };
+                lines.push(Line::styled(format!("{marker}{}", sanitize(c)), style));
             }
             frame.render_widget(
                 Paragraph::new(lines).block(block("Open a data file", true, theme)),
