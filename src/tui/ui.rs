@@ -1248,8 +1248,9 @@ fn draw_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect, the
                 } else {
                     Style::default()
                 };
+                let marker = if i == *selected { "▸ " } else { "  " };
                 lines.push(Line::styled(
-                    format!("{:<16} {}", a.name(), a.help()),
+                    format!("{marker}{:<16} {}", a.name(), a.help()),
                     style,
                 ));
             }
@@ -1279,7 +1280,8 @@ fn draw_overlay(frame: &mut Frame, app: &App, overlay: &Overlay, area: Rect, the
                     } else {
                         ""
                     };
-                    Line::styled(format!("{name}{current}"), style)
+                    let marker = if i == *selected { "▸ " } else { "  " };
+                    Line::styled(format!("{marker}{name}{current}"), style)
                 })
                 .collect();
             frame.render_widget(
