@@ -8,6 +8,9 @@ use pynomaly::cli::{run, Cli};
 use pynomaly::text::sanitize;
 
 fn main() -> ExitCode {
+    // Start the worker threads now, while arguments are parsed and data loads, rather than
+    // inside the first fit.
+    let _ = rayon::ThreadPoolBuilder::new().build_global();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
