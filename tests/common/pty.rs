@@ -188,3 +188,13 @@ impl Pty {
         self.master.flush().unwrap();
     }
 }
+
+impl Drop for Pty {
+    /// A failed assertion must not leave the workbench running (and burning CPU) behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
