@@ -49,6 +49,7 @@ fn bench(c: &mut Criterion) {
         scores: &scores,
         flags: &flags,
         model: Some(&model),
+        chosen: None,
     };
 
     let mut store = Store::open(&path).unwrap();

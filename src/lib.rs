@@ -4,6 +4,7 @@
 //! (`data::prepare`) → detectors → scores → store and views. The binary (`src/main.rs`) is a
 //! thin command-line face over this library.
 
+pub mod automl;
 pub mod cli;
 pub mod data;
 

@@ -54,10 +54,31 @@ pub fn begin(
     params: &Params,
     seed: u64,
 ) -> StoreResult<i64> {
+    begin_kind(
+        store,
+        RunKind::Detect,
+        loaded,
+        prepared,
+        detector,
+        params,
+        seed,
+    )
+}
+
+/// [`begin`] for any kind of run (AutoML records its search as one run).
+pub fn begin_kind(
+    store: &mut Store,
+    kind: RunKind,
+    loaded: &Loaded,
+    prepared: &Prepared,
+    detector: &str,
+    params: &Params,
+    seed: u64,
+) -> StoreResult<i64> {
     let m = &prepared.matrix;
     let dataset = dataset_record(store, loaded)?;
     store.begin_run(&NewRun {
-        kind: RunKind::Detect,
+        kind,
         dataset,
         detector: detector.to_string(),
         params: serde_json::to_value(params).expect("params serialise"),
@@ -126,6 +147,10 @@ pub fn finish<M: Serialize, T: Serialize>(
             scores: run.scores,
             flags: run.flags,
             model: Some(&model),
+            chosen: Some((
+                run.detector.to_string(),
+                serde_json::to_value(run.params).expect("params serialise"),
+            )),
         },
     )
 }

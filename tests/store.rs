@@ -63,6 +63,7 @@ fn outcome<'a>(row_ids: &'a [u64], scores: &'a [f64], flags: &'a [u8]) -> RunOut
         scores,
         flags,
         model: Some(b"{\"format\":\"pynomaly-model\"}"),
+        chosen: None,
     }
 }
 

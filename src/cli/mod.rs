@@ -1,6 +1,7 @@
 //! The headless command line: argument definitions (clap) and the commands they run.
 //! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
 
+mod automl;
 mod detect;
 mod experiments;
 mod output;
@@ -43,6 +44,8 @@ pub enum Command {
     Detectors(detect::DetectorsArgs),
     /// Run one detector on a dataset: scores, threshold, and metrics when a label exists.
     Detect(detect::DetectArgs),
+    /// Search detectors and parameters (with a label or label-free) and keep the best model.
+    Automl(automl::AutomlArgs),
     /// Score new data with a saved model (a run id from the store, or an exported model file).
     Score(score::ScoreArgs),
     /// Browse, compare, export and delete the runs in the experiment store.
@@ -243,6 +246,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Prepare(args)) => prepare(args),
         Some(Command::Detectors(args)) => detect::list_detectors(args),
         Some(Command::Detect(args)) => detect::detect(args, cli.store.as_deref()),
+        Some(Command::Automl(args)) => automl::automl(args, cli.store.as_deref()),
         Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
         Some(Command::Experiments(command)) => experiments::run(command, cli.store.as_deref()),
         Some(Command::Demos) => {

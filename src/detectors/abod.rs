@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::knn::check_neighbors;
 use super::numeric::numpy_sum;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::sktree::kneighbors;
 use super::support::{nrm2_squared, openblas_ddot, par_map_rows};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -39,6 +39,10 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     },
     default: DefaultValue::Int(10),
     help: "neighbours per point, the point itself included (at least 3 to form an angle)",
+    search: Search::Range {
+        min: 5.0,
+        max: 30.0,
+    },
 }];
 
 pub struct Abod {

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -29,6 +29,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(8),
         help: "number of k-means clusters",
+        search: Search::Range {
+            min: 4.0,
+            max: 30.0,
+        },
     },
     ParamSpec {
         name: "alpha",
@@ -41,6 +45,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.9),
         help: "share of rows the large clusters must hold together",
+        search: Search::Range {
+            min: 0.7,
+            max: 0.95,
+        },
     },
     ParamSpec {
         name: "beta",
@@ -53,12 +61,14 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(5.0),
         help: "size ratio between consecutive clusters that separates large from small",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "use_weights",
         kind: ParamKind::Bool,
         default: DefaultValue::Bool(false),
         help: "multiply each score by the size of the row's cluster",
+        search: Search::All,
     },
 ];
 

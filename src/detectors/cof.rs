@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::knn::check_neighbors;
 use super::npsort::argsort_prefix;
 use super::numeric::numpy_sum;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::support::{numpy_distance, par_map_rows, Rows};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
@@ -35,6 +35,10 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     },
     default: DefaultValue::Int(20),
     help: "neighbours per point (the chain length)",
+    search: Search::Range {
+        min: 5.0,
+        max: 50.0,
+    },
 }];
 
 pub struct Cof {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::iforest::row_major;
 use super::linalg::cholesky;
 use super::numeric::numpy_mean;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -35,6 +35,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(1),
         help: "number of Gaussian components",
+        search: Search::Range {
+            min: 1.0,
+            max: 10.0,
+        },
     },
     ParamSpec {
         name: "covariance_type",
@@ -43,6 +47,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Text("full"),
         help: "full matrix per component, one shared matrix, diagonal, or a single variance",
+        search: Search::All,
     },
     ParamSpec {
         name: "tol",
@@ -55,6 +60,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(1e-3),
         help: "EM stops when the mean log-likelihood gains less than this",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "reg_covar",
@@ -67,6 +73,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(1e-6),
         help: "added to the covariance diagonals (keeps them positive definite)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "max_iter",
@@ -77,6 +84,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(100),
         help: "EM iterations per initialisation",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "n_init",
@@ -87,6 +95,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(1),
         help: "initialisations; the one with the best lower bound is kept",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "init_params",
@@ -95,6 +104,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Text("kmeans"),
         help: "start: k-means labels, k-means++ centres, random responsibilities or random rows",
+        search: Search::Fixed,
     },
 ];
 

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::numeric::{linspace, numpy_sum};
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -21,6 +21,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(10),
         help: "bins per feature histogram",
+        search: Search::Range {
+            min: 5.0,
+            max: 50.0,
+        },
     },
     ParamSpec {
         name: "alpha",
@@ -33,6 +37,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.1),
         help: "regulariser added to each bin density before the log",
+        search: Search::Range {
+            min: 0.01,
+            max: 0.5,
+        },
     },
     ParamSpec {
         name: "tol",
@@ -45,6 +53,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.5),
         help: "how far outside the range (in bin widths) a new value still takes the edge bin",
+        search: Search::Fixed,
     },
 ];
 

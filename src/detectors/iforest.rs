@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -36,6 +36,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(100),
         help: "number of isolation trees",
+        search: Search::Range {
+            min: 50.0,
+            max: 300.0,
+        },
     },
     ParamSpec {
         name: "max_samples",
@@ -47,6 +51,7 @@ pub const PARAMS: &[ParamSpec] = &[
         default: DefaultValue::Int(0),
         help: "rows drawn to grow each tree; 0 = auto (min(256, n), as PyOD's 'auto'); \
                values above n use all n rows",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "max_features",
@@ -59,12 +64,14 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(1.0),
         help: "fraction of the features each tree may split on (at least one)",
+        search: Search::Range { min: 0.5, max: 1.0 },
     },
     ParamSpec {
         name: "bootstrap",
         kind: ParamKind::Bool,
         default: DefaultValue::Bool(false),
         help: "draw each tree's rows with replacement",
+        search: Search::Fixed,
     },
 ];
 

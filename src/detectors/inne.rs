@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::iforest::{row_major, task_seeds};
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -29,6 +29,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(200),
         help: "number of hypersphere sets",
+        search: Search::Range {
+            min: 50.0,
+            max: 300.0,
+        },
     },
     ParamSpec {
         name: "max_samples",
@@ -40,6 +44,10 @@ pub const PARAMS: &[ParamSpec] = &[
         default: DefaultValue::Int(0),
         help: "centres per set; 0 = auto (min(8, n), as PyOD's 'auto'); otherwise at least 2, \
                values above n use all n rows",
+        search: Search::Range {
+            min: 4.0,
+            max: 64.0,
+        },
     },
 ];
 

@@ -18,7 +18,7 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::sktree::{node_heap_pop, node_heap_push, KdTree};
 use super::support::{par_map_rows, sequential_distance, Rows};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -34,6 +34,10 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     },
     default: DefaultValue::Float(1.0),
     help: "Gaussian kernel width h (in the data's units)",
+    search: Search::Range {
+        min: 0.1,
+        max: 10.0,
+    },
 }];
 
 pub struct Kde {

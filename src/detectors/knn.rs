@@ -4,7 +4,7 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::{knn_leave_self_out, knn_query};
 
@@ -18,6 +18,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(5),
         help: "neighbours considered per point",
+        search: Search::Range {
+            min: 2.0,
+            max: 100.0,
+        },
     },
     ParamSpec {
         name: "method",
@@ -26,6 +30,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Text("largest"),
         help: "how the k neighbour distances become a score",
+        search: Search::All,
     },
 ];
 

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::iforest::row_major;
 use super::numeric::{linspace, numpy_sum};
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -44,6 +44,7 @@ pub const PARAMS: &[ParamSpec] = &[
         default: DefaultValue::Int(10),
         help: "histogram bins per projection; 0 = auto (PyOD's 'auto': Birgé–Rozenholc per \
                projection)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "bin_lookup",
@@ -53,6 +54,7 @@ pub const PARAMS: &[ParamSpec] = &[
         default: DefaultValue::Text("counted"),
         help: "which bin scores a value: the one that counted it, or PyOD 3.6.7's lookup (the \
                next bin up for values inside a bin; reproduces PyOD's scores)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "n_random_cuts",
@@ -63,6 +65,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(100),
         help: "number of random projections",
+        search: Search::Range {
+            min: 50.0,
+            max: 300.0,
+        },
     },
 ];
 

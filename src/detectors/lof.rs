@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::knn::check_neighbors;
 use super::numeric::numpy_mean;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::{knn_leave_self_out, knn_query, Neighbors};
 
@@ -20,6 +20,10 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     },
     default: DefaultValue::Int(20),
     help: "neighbourhood size",
+    search: Search::Range {
+        min: 5.0,
+        max: 100.0,
+    },
 }];
 
 pub struct Lof {

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::linalg::{cholesky, forward_solve, logdet_from_cholesky, pinvh, quad_form};
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
@@ -31,6 +31,7 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     },
     default: DefaultValue::Float(0.0),
     help: "share of rows in the raw MCD support; 0 = (n + d + 1) / 2 rows (sklearn's default)",
+    search: Search::Fixed,
 }];
 
 pub struct Mcd {

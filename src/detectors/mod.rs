@@ -38,7 +38,7 @@ use std::sync::Arc;
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub use params::{ParamKind, ParamSpec, ParamValue, Params};
+pub use params::{ParamKind, ParamSpec, ParamValue, Params, Search};
 pub use registry::{build, registry, DetectorInfo, Family};
 
 #[derive(Debug, thiserror::Error)]

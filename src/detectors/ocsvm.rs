@@ -24,7 +24,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -39,6 +39,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.5),
         help: "upper bound on the share of training errors, lower bound on support vectors",
+        search: Search::Range {
+            min: 0.05,
+            max: 0.9,
+        },
     },
     ParamSpec {
         name: "gamma",
@@ -51,6 +55,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.0),
         help: "RBF kernel coefficient; 0 = 'auto' = 1 / n_features (PyOD's default)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "tol",
@@ -63,12 +68,14 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(1e-3),
         help: "stopping tolerance of the SMO solver (libsvm's eps)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "shrinking",
         kind: ParamKind::Bool,
         default: DefaultValue::Bool(true),
         help: "libsvm's shrinking heuristic (changes the path within tol, not the problem)",
+        search: Search::Fixed,
     },
 ];
 

@@ -59,6 +59,20 @@ pub struct ParamSpec {
     pub kind: ParamKind,
     pub default: DefaultValue,
     pub help: &'static str,
+    /// What AutoML searches: the valid range is often far wider than what is worth trying.
+    pub search: Search,
+}
+
+/// AutoML's view of a parameter; sampling is log-uniform where the kind says `log`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "search")]
+pub enum Search {
+    /// Not searched: the default is kept.
+    Fixed,
+    /// Every choice (or both booleans).
+    All,
+    /// Numbers in [min, max] (integers rounded).
+    Range { min: f64, max: f64 },
 }
 
 /// A default that can live in a `static`.

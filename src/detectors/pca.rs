@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::linalg::sym_eigen_sorted_desc;
 use super::numeric::pairwise_sum;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -28,18 +28,21 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(0),
         help: "how many of the smallest-variance components enter the score (0 = all)",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "weighted",
         kind: ParamKind::Bool,
         default: DefaultValue::Bool(true),
         help: "divide each component's distance by its explained-variance ratio",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "standardization",
         kind: ParamKind::Bool,
         default: DefaultValue::Bool(true),
         help: "scale features to zero mean and unit variance first",
+        search: Search::All,
     },
 ];
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::knn::check_neighbors;
 use super::numeric::numpy_sum;
-use super::params::{DefaultValue, ParamKind, ParamSpec, Params};
+use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::sktree::{kneighbors, kneighbors_leave_self_out};
 use super::support::{openblas_ddot, par_map_rows};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -33,6 +33,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(20),
         help: "neighbours per point for the shared-nearest-neighbour counts",
+        search: Search::Range {
+            min: 15.0,
+            max: 50.0,
+        },
     },
     ParamSpec {
         name: "ref_set",
@@ -43,6 +47,7 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Int(10),
         help: "size of the reference set (points sharing the most neighbours); below n_neighbors",
+        search: Search::Fixed,
     },
     ParamSpec {
         name: "alpha",
@@ -55,6 +60,10 @@ pub const PARAMS: &[ParamSpec] = &[
         },
         default: DefaultValue::Float(0.8),
         help: "a dimension is relevant when its variance is below alpha × the average variance",
+        search: Search::Range {
+            min: 0.6,
+            max: 0.95,
+        },
     },
 ];
 

@@ -125,6 +125,8 @@ pub struct RunOutcome<'a> {
     pub flags: &'a [u8],
     /// The serialised [`crate::saved_model::ModelEnvelope`].
     pub model: Option<&'a [u8]>,
+    /// The detector and parameters finally chosen (AutoML decides them during the run).
+    pub chosen: Option<(String, serde_json::Value)>,
 }
 
 /// One AutoML trial.
@@ -507,6 +509,11 @@ impl Store {
             .map_err(e)?;
         if changed == 0 {
             return Err(StoreError::NoSuchRun(id));
+        }
+        if let Some((detector, params)) = &outcome.chosen {
+            tx.prepare_cached("UPDATE runs SET detector = ?2, params = ?3 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, detector, params.to_string()]))
+                .map_err(e)?;
         }
         tx.prepare_cached(
             "INSERT OR REPLACE INTO scores (run_id, n, encoding, scores, flags, row_ids)

@@ -1,0 +1,500 @@
+//! `pynomaly automl`: search detectors and parameters on a file, show a leaderboard, record the
+//! search (with every trial) and the best model in the store.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::detect::{top_rows, Metrics};
+use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
+use crate::automl::{self, Config, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
+use crate::data::prepare::ColumnChoice;
+use crate::data::{self, PrepareSpec};
+use crate::detectors::JobCtx;
+use crate::record::{self, FinishedRun};
+use crate::store::{RunEnd, RunKind, Store, TrialRecord};
+use crate::text::sanitize;
+use crate::threshold::{self, ThresholdMethod};
+
+impl From<automl::AutomlError> for CliError {
+    fn from(e: automl::AutomlError) -> Self {
+        CliError::bad_input(e.to_string())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AutomlArgs {
+    /// A file, `-` for CSV on standard input, or `demo:NAME`.
+    pub file: String,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Label column (1 = anomaly); by default detected.
+    #[arg(long, conflicts_with = "no_label")]
+    pub label: Option<String>,
+    /// Do not use any column as the label.
+    #[arg(long)]
+    pub no_label: bool,
+    /// Objective: auc or ap (need a label), or label-free (default without a label). With
+    /// label-free the label is only used to report how good the final choice is.
+    #[arg(long, value_name = "auc|ap|label-free")]
+    pub metric: Option<String>,
+    /// With a label: `unsupervised` (fit and score all rows) or `holdout` (fit on 70 %,
+    /// measure on the other 30 %, stratified).
+    #[arg(
+        long,
+        default_value = "unsupervised",
+        value_name = "unsupervised|holdout"
+    )]
+    pub protocol: String,
+    /// Search strategy.
+    #[arg(long, default_value = "random")]
+    pub strategy: String,
+    /// Number of trials.
+    #[arg(long, default_value_t = 50)]
+    pub trials: usize,
+    /// Wall-time budget, e.g. 60s, 5m (the search stops starting trials after it).
+    #[arg(long, value_name = "TIME")]
+    pub budget: Option<String>,
+    /// Detectors or families to search, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub detectors: Option<Vec<String>>,
+    /// Seed: same seed, same trials, same result.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object (best, trials, strategy, metric, timing).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not record the search in the experiment store.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+fn parse_budget(text: &str) -> CliResult<Duration> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let value: f64 = number.trim().parse().map_err(|_| {
+        CliError::bad_input(format!(
+            "--budget {text:?}: expected a time such as 30s, 5m or 1h"
+        ))
+    })?;
+    let seconds = match unit {
+        "s" | "sec" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(CliError::bad_input(format!(
+                "--budget {text:?}: unknown unit {unit:?}; use s, m or h"
+            )))
+        }
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(CliError::bad_input(format!(
+            "--budget {text:?}: expected a positive time"
+        )));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[derive(Serialize)]
+struct BestReport {
+    detector: String,
+    params: crate::detectors::Params,
+    objective: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<Metrics>,
+}
+
+#[derive(Serialize)]
+struct AutomlTiming {
+    load_s: f64,
+    search_s: f64,
+    refit_s: f64,
+}
+
+#[derive(Serialize)]
+struct AutomlReport<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<i64>,
+    source: String,
+    n_rows: usize,
+    n_features: usize,
+    label: Option<String>,
+    metric: &'static str,
+    /// What `metric` was measured on.
+    protocol: Protocol,
+    strategy: Strategy,
+    seed: u64,
+    best: Option<BestReport>,
+    n_trials: usize,
+    n_done: usize,
+    stopped_early: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    consensus_members: &'a [String],
+    timing: AutomlTiming,
+    trials: &'a [Trial],
+}
+
+pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
+    // Everything that can be checked without data first.
+    let detectors = automl::search_space(args.detectors.as_deref())?;
+    let strategy = Strategy::parse(&args.strategy)?;
+    let budget = args.budget.as_deref().map(parse_budget).transpose()?;
+    let protocol = match args.protocol.as_str() {
+        "unsupervised" => Protocol::Unsupervised,
+        "holdout" | "hold-out" => Protocol::Holdout { test_fraction: 0.3 },
+        other => {
+            return Err(CliError::bad_input(format!(
+                "--protocol {other:?}: expected unsupervised or holdout"
+            )))
+        }
+    };
+    let requested_metric = args.metric.as_deref().map(Metric::parse).transpose()?;
+    if args.trials == 0 {
+        return Err(CliError::bad_input("--trials 0: expected at least 1 trial"));
+    }
+    if budget == Some(Duration::ZERO) {
+        return Err(CliError::bad_input("--budget 0: expected a positive time"));
+    }
+    let mut store = if args.no_store {
+        None
+    } else {
+        Some(Store::open_default(store_path)?)
+    };
+
+    let started = Instant::now();
+    let source = source_of(Some(&args.file))?;
+    let loaded = data::load(&source, &load_options(&args.load)?)?;
+    let spec = PrepareSpec {
+        label: match (&args.label, args.no_label) {
+            (Some(name), _) => ColumnChoice::Column(name.clone()),
+            (None, true) => ColumnChoice::None,
+            (None, false) => ColumnChoice::Auto,
+        },
+        ..PrepareSpec::default()
+    };
+    let prepared = spec.apply(&loaded.df, &loaded.source)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let m = &prepared.matrix;
+    let labels: Option<Vec<u8>> = m.label.as_ref().map(|l| l.to_vec());
+    let metric = requested_metric.unwrap_or(if labels.is_some() {
+        Metric::Auc
+    } else {
+        Metric::LabelFree
+    });
+    // With label-free the label is kept aside for reporting only.
+    let search_labels = match metric {
+        Metric::LabelFree => None,
+        _ => labels.as_deref(),
+    };
+    let config = Config {
+        detectors,
+        metric,
+        protocol: if metric == Metric::LabelFree {
+            Protocol::Unsupervised
+        } else {
+            protocol
+        },
+        strategy,
+        trials: args.trials,
+        budget,
+        seed: args.seed,
+    };
+    automl::validate(m.x.nrows(), search_labels, &config)?;
+
+    let run_id = match store.as_mut() {
+        Some(s) => Some(record::begin_kind(
+            s,
+            RunKind::Automl,
+            &loaded,
+            &prepared,
+            "automl",
+            &crate::detectors::Params::default(),
+            args.seed,
+        )?),
+        None => None,
+    };
+
+    let progress = (!args.json || std::io::stderr().is_terminal())
+        .then(|| progress_bar(args.trials))
+        .flatten();
+    let best_so_far = std::sync::Mutex::new(f64::NEG_INFINITY);
+    let on_trial = |t: &Trial| {
+        if let Some(bar) = &progress {
+            if let Some(o) = t.objective {
+                let mut best = best_so_far.lock().expect("not poisoned");
+                if o > *best {
+                    *best = o;
+                    bar.set_message(format!("best {o:.4} ({})", t.detector));
+                }
+            }
+            bar.inc(1);
+        }
+    };
+    let search_started = Instant::now();
+    let outcome = automl::run(
+        m.x.view(),
+        search_labels,
+        &config,
+        &JobCtx::new(args.seed),
+        &on_trial,
+    );
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let e = CliError::from(e);
+            if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+                s.end_run(id, RunEnd::Failed, &e.message)?;
+            }
+            return Err(e);
+        }
+    };
+    let search_s = search_started.elapsed().as_secs_f64();
+
+    let refit_started = Instant::now();
+    let best_trial = outcome.best.map(|i| &outcome.trials[i]);
+    let mut best = None;
+    let mut top_anomalies = Vec::new();
+    if let Some(t) = best_trial {
+        let (model, scores) = automl::refit_best(m.x.view(), t)?;
+        let metrics = labels.as_deref().map(|l| Metrics::of(&scores, l));
+        let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
+            .map_err(|e| CliError::internal(format!("threshold: {e}")))?;
+        let flags = threshold::flags(&scores, cut.value);
+        top_anomalies = top_rows(&m.row_ids, &scores, 10);
+        if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+            s.record_trials(id, &trial_records(&outcome))?;
+            record::finish(
+                s,
+                id,
+                FinishedRun {
+                    detector: &t.detector,
+                    params: &t.params,
+                    seed: t.seed,
+                    loaded: &loaded,
+                    prepared: &prepared,
+                    model,
+                    threshold_method: cut.method.to_string(),
+                    threshold_value: cut.value,
+                    n_anomalies: cut.n_flagged,
+                    metrics: &metrics,
+                    timing: &serde_json::json!({
+                        "load_s": load_s, "search_s": search_s,
+                        "objective": t.objective, "metric": metric.name(),
+                    }),
+                    scores: &scores,
+                    flags: &flags,
+                },
+            )?;
+        }
+        best = Some(BestReport {
+            detector: t.detector.clone(),
+            params: t.params.clone(),
+            objective: t.objective.unwrap_or(f64::NAN),
+            metrics,
+        });
+    } else if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+        s.record_trials(id, &trial_records(&outcome))?;
+        s.end_run(id, RunEnd::Failed, "no trial finished")?;
+    }
+    let refit_s = refit_started.elapsed().as_secs_f64();
+
+    let report = AutomlReport {
+        run_id,
+        source: loaded.source.clone(),
+        n_rows: m.x.nrows(),
+        n_features: m.x.ncols(),
+        label: prepared.report.label_column.clone(),
+        metric: metric.name(),
+        protocol: config.protocol,
+        strategy,
+        seed: args.seed,
+        best,
+        n_trials: outcome.trials.len(),
+        n_done: outcome
+            .trials
+            .iter()
+            .filter(|t| matches!(t.status, TrialStatus::Done))
+            .count(),
+        stopped_early: outcome.stopped_early,
+        consensus_members: &outcome.consensus_members,
+        timing: AutomlTiming {
+            load_s,
+            search_s,
+            refit_s,
+        },
+        trials: &outcome.trials,
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        output::write_json(&mut out, &report)
+    } else {
+        write_leaderboard(&mut out, &report, &outcome, &top_anomalies)
+    };
+    written.map_err(output_error)?;
+    if report.best.is_none() {
+        return Err(CliError::internal(
+            "no trial finished; see the errors in the trial list",
+        ));
+    }
+    Ok(())
+}
+
+fn trial_records(outcome: &Outcome) -> Vec<TrialRecord> {
+    outcome
+        .trials
+        .iter()
+        .map(|t| TrialRecord {
+            trial: t.number as u32,
+            detector: t.detector.clone(),
+            params: serde_json::to_value(&t.params).expect("params serialise"),
+            objective: t.objective,
+            metrics: serde_json::to_value(&t.metrics).expect("metrics serialise"),
+            time_s: t.time_s,
+            status: match t.status {
+                TrialStatus::Done => "done",
+                TrialStatus::Failed => "failed",
+                TrialStatus::Skipped => "cancelled",
+            }
+            .to_string(),
+            error: t.error.clone(),
+        })
+        .collect()
+}
+
+fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} trials {elapsed} {msg}")
+            .ok()?,
+    );
+    Some(bar)
+}
+
+fn write_leaderboard(
+    out: &mut impl Write,
+    r: &AutomlReport<'_>,
+    outcome: &Outcome,
+    top: &[(u64, f64)],
+) -> std::io::Result<()> {
+    let protocol = match r.protocol {
+        Protocol::Unsupervised => "all rows fitted and scored".to_string(),
+        Protocol::Holdout { test_fraction } => format!(
+            "fitted on {:.0} %, measured on the other {:.0} % (stratified)",
+            100.0 * (1.0 - test_fraction),
+            100.0 * test_fraction
+        ),
+    };
+    writeln!(
+        out,
+        "AutoML on {}: {} rows × {} features · {:?} search, {} of {} trials done in {:.2} s{}",
+        sanitize(&r.source),
+        r.n_rows,
+        r.n_features,
+        r.strategy,
+        r.n_done,
+        r.n_trials,
+        r.timing.search_s,
+        if r.stopped_early {
+            " (budget reached)"
+        } else {
+            ""
+        }
+    )?;
+    let what = match r.metric {
+        "label-free" => format!(
+            "label-free: Spearman agreement with the rank-averaged consensus of {} (labels not used)",
+            r.consensus_members.join(", ")
+        ),
+        m => format!("{m} against {} ({protocol})", sanitize(r.label.as_deref().unwrap_or("-"))),
+    };
+    writeln!(out, "Objective   {what}")?;
+    let mut ranked: Vec<&Trial> = outcome
+        .trials
+        .iter()
+        .filter(|t| t.objective.is_some())
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.objective
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.objective.unwrap_or(f64::NEG_INFINITY))
+            .then(a.number.cmp(&b.number))
+    });
+    writeln!(
+        out,
+        "\n rank  trial  detector  objective  ROC-AUC      time  parameters"
+    )?;
+    for (i, t) in ranked.iter().take(10).enumerate() {
+        let params: Vec<String> = t.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            " {:>4}  {:>5}  {:<8}  {:>9.4}  {:>7}  {:>6.2} s  {}",
+            i + 1,
+            t.number,
+            t.detector,
+            t.objective.unwrap_or(f64::NAN),
+            t.metrics
+                .roc_auc
+                .map(|a| format!("{a:.4}"))
+                .unwrap_or_else(|| "-".into()),
+            t.time_s,
+            params.join(", ")
+        )?;
+    }
+    let failed = outcome
+        .trials
+        .iter()
+        .filter(|t| matches!(t.status, TrialStatus::Failed))
+        .count();
+    if failed > 0 {
+        writeln!(out, "({failed} trial(s) failed; --json lists their errors)")?;
+    }
+    if let Some(b) = &r.best {
+        let params: Vec<String> = b.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "\nBest        {} ({}) objective {:.4}",
+            b.detector,
+            params.join(", "),
+            b.objective
+        )?;
+        if let Some(m) = &b.metrics {
+            let show =
+                |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
+            writeln!(
+                out,
+                "Refitted on all rows: ROC-AUC {}, average precision {}{}",
+                show(m.roc_auc),
+                show(m.average_precision),
+                if r.metric == "label-free" {
+                    " (the label was not used to choose)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        let top: Vec<String> = top
+            .iter()
+            .map(|(row, s)| format!("{row} ({})", output::num(*s)))
+            .collect();
+        writeln!(out, "Top rows    {}", top.join(", "))?;
+    }
+    if let Some(id) = r.run_id {
+        writeln!(
+            out,
+            "Run         {id} (pynomaly experiments show {id}; score new data with pynomaly score --model {id})"
+        )?;
+    }
+    Ok(())
+}

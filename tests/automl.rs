@@ -1,0 +1,255 @@
+//! AutoML: bad input is refused before any work, the search is reproducible under a seed at any
+//! thread count, the label-free objective never looks at labels, and the command records the
+//! search with its trials and a usable model.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{bin, labelled_matrix, shared_dataset};
+use pynomaly::automl::{self, Config, Metric, Protocol, Strategy};
+use pynomaly::detectors::{registry, JobCtx, ParamKind, Search};
+
+fn run_cli(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("PYNOMALY_STORE")
+        .output()
+        .unwrap()
+}
+
+fn config(metric: Metric, trials: usize, names: &[&str]) -> Config {
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    Config {
+        detectors: automl::search_space(Some(&names)).unwrap(),
+        metric,
+        protocol: Protocol::Unsupervised,
+        strategy: Strategy::Random,
+        trials,
+        budget: None,
+        seed: 3,
+    }
+}
+
+#[test]
+fn search_hints_fit_the_registry_ranges() {
+    for d in registry() {
+        for p in d.params {
+            match (p.search, p.kind) {
+                (Search::Fixed, _) => {}
+                (Search::All, ParamKind::Choice { .. } | ParamKind::Bool) => {}
+                (
+                    Search::Range { min, max },
+                    ParamKind::Int {
+                        min: lo, max: hi, ..
+                    },
+                ) => {
+                    assert!(
+                        lo as f64 <= min && min <= max && max <= hi as f64,
+                        "{}.{}",
+                        d.name,
+                        p.name
+                    )
+                }
+                (
+                    Search::Range { min, max },
+                    ParamKind::Float {
+                        min: lo, max: hi, ..
+                    },
+                ) => {
+                    assert!(
+                        lo <= min && min <= max && max <= hi,
+                        "{}.{}",
+                        d.name,
+                        p.name
+                    )
+                }
+                other => panic!(
+                    "{}.{}: search {other:?} does not fit its kind",
+                    d.name, p.name
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_search_at_any_thread_count() {
+    let (x, y) = labelled_matrix("glass");
+    let cfg = config(Metric::Auc, 12, &["iforest", "knn", "hbos", "loda"]);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(3), &|_| {}).unwrap())
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a.best, b.best);
+    let summary = |o: &automl::Outcome| {
+        o.trials
+            .iter()
+            .map(|t| {
+                (
+                    t.detector.clone(),
+                    t.params.clone(),
+                    t.objective.map(f64::to_bits),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&a), summary(&b));
+    assert_eq!(a.trials.len(), 12);
+    // Defaults come first: the best is at least as good as each default detector.
+    let best = a.trials[a.best.unwrap()].objective.unwrap();
+    for t in &a.trials[..4] {
+        assert!(best >= t.objective.unwrap());
+    }
+}
+
+#[test]
+fn label_free_search_never_reads_the_labels() {
+    let (x, _) = labelled_matrix("cardio");
+    let cfg = config(Metric::LabelFree, 10, &["iforest", "ecod", "hbos", "knn"]);
+    let a = automl::run(x.view(), None, &cfg, &JobCtx::new(3), &|_| {}).unwrap();
+    assert!(a.trials.iter().all(|t| t.metrics.roc_auc.is_none()));
+    assert!(a.consensus_members.len() >= 2);
+    let best = &a.trials[a.best.unwrap()];
+    assert!(
+        best.objective.unwrap() > 0.5,
+        "agreement {:?}",
+        best.objective
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_any_work() {
+    let glass = shared_dataset("glass");
+    let g = glass.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["automl", g, "--detectors", "nosuch", "--no-store"],
+            "neither a detector nor a family",
+        ),
+        (
+            &["automl", g, "--detectors", ",", "--no-store"],
+            "search space is empty",
+        ),
+        (&["automl", g, "--budget", "0s", "--no-store"], "--budget 0"),
+        (
+            &["automl", g, "--budget", "soon", "--no-store"],
+            "expected a time",
+        ),
+        (&["automl", g, "--trials", "0", "--no-store"], "--trials 0"),
+        (
+            &["automl", g, "--metric", "auc", "--no-label", "--no-store"],
+            "needs a label column",
+        ),
+        (
+            &["automl", g, "--metric", "precision", "--no-store"],
+            "expected auc, ap or label-free",
+        ),
+        (&["automl", g, "--label", "f0", "--no-store"], "not binary"),
+        (
+            &["automl", g, "--strategy", "magic", "--no-store"],
+            "expected random",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run_cli(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    // Too small for a hold-out split: 12 rows, one anomaly.
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.csv");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..12 {
+        text.push_str(&format!("{},{},{}\n", i, (i * 7) % 5, u8::from(i == 3)));
+    }
+    std::fs::write(&tiny, text).unwrap();
+    let out = run_cli(&[
+        "automl",
+        tiny.to_str().unwrap(),
+        "--protocol",
+        "holdout",
+        "--no-store",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small for the hold-out protocol"));
+}
+
+#[test]
+fn the_command_records_the_search_and_a_usable_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let glass = shared_dataset("glass");
+    let out = run_cli(&[
+        "automl",
+        glass.to_str().unwrap(),
+        "--trials",
+        "8",
+        "--detectors",
+        "iforest,hbos,knn",
+        "--json",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["metric"], "auc");
+    assert_eq!(report["strategy"], "random");
+    assert_eq!(report["trials"].as_array().unwrap().len(), 8);
+    let best = &report["best"];
+    assert!(best["detector"].is_string() && best["params"].is_object());
+    assert!(best["metrics"]["roc_auc"].as_f64().unwrap() > 0.5);
+    assert!(report["timing"]["search_s"].is_number());
+    let run_id = report["run_id"].as_i64().unwrap();
+
+    let s = pynomaly::store::Store::open(&store).unwrap();
+    let run = s.run(run_id).unwrap();
+    assert_eq!(run.summary.kind, "automl");
+    assert_eq!(run.summary.detector, best["detector"].as_str().unwrap());
+    assert_eq!(s.trials(run_id).unwrap().len(), 8);
+    // The best model scores new data.
+    let out = run_cli(&[
+        "score",
+        "--model",
+        &run_id.to_string(),
+        glass.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Label-free with a label: the label only reports, and the output says which protocol.
+    let out = run_cli(&[
+        "automl",
+        glass.to_str().unwrap(),
+        "--metric",
+        "label-free",
+        "--trials",
+        "6",
+        "--json",
+        "--no-store",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["metric"], "label-free");
+    assert!(report["best"]["metrics"]["roc_auc"].is_number());
+    assert!(report["trials"][0]["metrics"]["roc_auc"].is_null());
+}
