@@ -134,6 +134,9 @@ struct AutomlReport<'a> {
     n_trials: usize,
     n_done: usize,
     stopped_early: bool,
+    /// Left out of the search as too slow for this many rows (name them to include them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped_detectors: Vec<&'static str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     consensus_members: &'a [String],
     timing: AutomlTiming,
@@ -191,6 +194,12 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     let search_labels = match metric {
         Metric::LabelFree => None,
         _ => labels.as_deref(),
+    };
+    // An unrestricted search leaves quadratic detectors out on large data; named ones stay.
+    let (detectors, skipped_detectors) = if args.detectors.is_none() {
+        automl::fit_space_to_size(detectors, m.x.nrows(), m.x.ncols())
+    } else {
+        (detectors, Vec::new())
     };
     let config = Config {
         detectors,
@@ -325,6 +334,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             .filter(|t| matches!(t.status, TrialStatus::Done))
             .count(),
         stopped_early: outcome.stopped_early,
+        skipped_detectors,
         consensus_members: &outcome.consensus_members,
         timing: AutomlTiming {
             load_s,
@@ -420,6 +430,14 @@ fn write_leaderboard(
         m => format!("{m} against {} ({protocol})", sanitize(r.label.as_deref().unwrap_or("-"))),
     };
     writeln!(out, "Objective   {what}")?;
+    if !r.skipped_detectors.is_empty() {
+        writeln!(
+            out,
+            "Left out    {} (quadratic in rows; above {} rows name them with --detectors to include them)",
+            r.skipped_detectors.join(", "),
+            automl::QUADRATIC_ROW_LIMIT
+        )?;
+    }
     let mut ranked: Vec<&Trial> = outcome
         .trials
         .iter()
