@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
-use super::detect::{top_rows, Metrics};
-use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
+use super::detect::{describe_top, top_rows, Metrics};
+use super::{
+    load_and_prepare, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+};
 use crate::automl::{self, Config, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
-use crate::data::prepare::ColumnChoice;
-use crate::data::{self, PrepareSpec};
 use crate::detectors::JobCtx;
 use crate::record::{self, FinishedRun};
-use crate::store::{RunEnd, RunKind, Store, TrialRecord};
+use crate::store::{RunEnd, RunKind, TrialRecord};
 use crate::text::sanitize;
 use crate::threshold::{self, ThresholdMethod};
 
@@ -31,12 +31,8 @@ pub struct AutomlArgs {
     pub file: String,
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Label column (1 = anomaly); by default detected.
-    #[arg(long, conflicts_with = "no_label")]
-    pub label: Option<String>,
-    /// Do not use any column as the label.
-    #[arg(long)]
-    pub no_label: bool,
+    #[command(flatten)]
+    pub label: LabelArgs,
     /// Objective: auc or ap (need a label), or label-free (default without a label). With
     /// label-free the label is only used to report how good the final choice is.
     #[arg(long, value_name = "auc|ap|label-free")]
@@ -164,25 +160,9 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     if budget == Some(Duration::ZERO) {
         return Err(CliError::bad_input("--budget 0: expected a positive time"));
     }
-    let mut store = if args.no_store {
-        None
-    } else {
-        Some(Store::open_default(store_path)?)
-    };
+    let mut store = store_unless(args.no_store, store_path)?;
 
-    let started = Instant::now();
-    let source = source_of(Some(&args.file))?;
-    let loaded = data::load(&source, &load_options(&args.load)?)?;
-    let spec = PrepareSpec {
-        label: match (&args.label, args.no_label) {
-            (Some(name), _) => ColumnChoice::Column(name.clone()),
-            (None, true) => ColumnChoice::None,
-            (None, false) => ColumnChoice::Auto,
-        },
-        ..PrepareSpec::default()
-    };
-    let prepared = spec.apply(&loaded.df, &loaded.source)?;
-    let load_s = started.elapsed().as_secs_f64();
+    let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
     let m = &prepared.matrix;
     let labels: Option<Vec<u8>> = m.label.as_ref().map(|l| l.to_vec());
     let metric = requested_metric.unwrap_or(if labels.is_some() {
@@ -502,11 +482,7 @@ fn write_leaderboard(
                 }
             )?;
         }
-        let top: Vec<String> = top
-            .iter()
-            .map(|(row, s)| format!("{row} ({})", output::num(*s)))
-            .collect();
-        writeln!(out, "Top rows    {}", top.join(", "))?;
+        writeln!(out, "Top rows    {}", describe_top(top))?;
     }
     if let Some(id) = r.run_id {
         writeln!(

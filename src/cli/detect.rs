@@ -8,13 +8,13 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
-use crate::data::prepare::ColumnChoice;
-use crate::data::{self, PrepareSpec};
+use super::{
+    load_and_prepare, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+};
 use crate::detectors::{self, registry, DetectError, JobCtx, ParamKind, Params};
 use crate::metrics;
 use crate::record::{self, FinishedRun};
-use crate::store::{RunEnd, Store};
+use crate::store::RunEnd;
 use crate::text::sanitize;
 use crate::threshold::{self, ThresholdMethod};
 
@@ -92,12 +92,8 @@ pub struct DetectArgs {
     /// A detector parameter, `name=value`; repeat for several.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Label column (1 = anomaly) for metrics; by default detected. Never used for fitting.
-    #[arg(long, conflicts_with = "no_label")]
-    pub label: Option<String>,
-    /// Do not use any column as the label.
-    #[arg(long)]
-    pub no_label: bool,
+    #[command(flatten)]
+    pub label: LabelArgs,
     /// Share of anomalies expected, in (0, 0.5]: flags the top C of scores (PyOD's default 0.1).
     #[arg(long, default_value_t = 0.1, conflicts_with = "threshold")]
     pub contamination: f64,
@@ -139,6 +135,17 @@ pub(super) struct Metrics {
 }
 
 impl Metrics {
+    /// `ROC-AUC 0.9254, average precision 0.5502, precision@n 0.5284` for summaries.
+    pub fn describe(&self) -> String {
+        let show = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
+        format!(
+            "ROC-AUC {}, average precision {}, precision@n {}",
+            show(self.roc_auc),
+            show(self.average_precision),
+            show(self.precision_at_n)
+        )
+    }
+
     pub fn of(scores: &[f64], labels: &[u8]) -> Metrics {
         Metrics {
             roc_auc: metrics::roc_auc(scores, labels).ok(),
@@ -146,6 +153,14 @@ impl Metrics {
             precision_at_n: metrics::precision_at_n(scores, labels, None).ok(),
         }
     }
+}
+
+/// `1713 (0.1561), 1661 (0.1318), …` for summaries.
+pub(super) fn describe_top(top: &[(u64, f64)]) -> String {
+    top.iter()
+        .map(|(row, s)| format!("{row} ({})", output::num(*s)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// (row id, score) of the `k` highest scores, most anomalous first; ties by row order.
@@ -201,25 +216,9 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     }
     let detector = info.build(&params);
     // A store that cannot be used is reported before any work, not after a long fit.
-    let mut store = if args.no_store {
-        None
-    } else {
-        Some(Store::open_default(store_path)?)
-    };
+    let mut store = store_unless(args.no_store, store_path)?;
 
-    let started = Instant::now();
-    let source = source_of(Some(&args.file))?;
-    let loaded = data::load(&source, &load_options(&args.load)?)?;
-    let spec = PrepareSpec {
-        label: match (&args.label, args.no_label) {
-            (Some(name), _) => ColumnChoice::Column(name.clone()),
-            (None, true) => ColumnChoice::None,
-            (None, false) => ColumnChoice::Auto,
-        },
-        ..PrepareSpec::default()
-    };
-    let prepared = spec.apply(&loaded.df, &loaded.source)?;
-    let load_s = started.elapsed().as_secs_f64();
+    let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
     let m = &prepared.matrix;
 
     let run_id = match store.as_mut() {
@@ -362,22 +361,9 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
         100.0 * r.n_anomalies as f64 / r.n_rows as f64
     )?;
     if let (Some(m), Some(label)) = (&r.metrics, &r.label) {
-        let show = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
-        writeln!(
-            out,
-            "Metrics     vs {}: ROC-AUC {}, average precision {}, precision@n {}",
-            sanitize(label),
-            show(m.roc_auc),
-            show(m.average_precision),
-            show(m.precision_at_n)
-        )?;
+        writeln!(out, "Metrics     vs {}: {}", sanitize(label), m.describe())?;
     }
-    let top: Vec<String> = r
-        .top_anomalies
-        .iter()
-        .map(|(row, s)| format!("{row} ({})", output::num(*s)))
-        .collect();
-    writeln!(out, "Top rows    {}", top.join(", "))?;
+    writeln!(out, "Top rows    {}", describe_top(&r.top_anomalies))?;
     if let Some(id) = r.run_id {
         writeln!(out, "Run         {id} (pynomaly experiments show {id})")?;
     }

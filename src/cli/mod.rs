@@ -123,12 +123,8 @@ pub struct PrepareArgs {
     pub file: String,
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Label column (1 = anomaly); by default detected from names and values.
-    #[arg(long, conflicts_with = "no_label")]
-    pub label: Option<String>,
-    /// Do not use any column as the label.
-    #[arg(long)]
-    pub no_label: bool,
+    #[command(flatten)]
+    pub label: LabelArgs,
     /// Time column, kept out of the features; by default detected.
     #[arg(long, conflicts_with = "no_time")]
     pub time: Option<String>,
@@ -282,6 +278,60 @@ fn workbench(file: Option<&str>, flags: TuiFlags, store: Option<&std::path::Path
     .map_err(CliError::bad_input)
 }
 
+/// `--label COL` / `--no-label`, shared by every command that reads a label.
+#[derive(Debug, Clone, Args)]
+pub struct LabelArgs {
+    /// Label column (1 = anomaly), used for metrics only; by default detected from names and
+    /// values.
+    #[arg(long, conflicts_with = "no_label")]
+    pub label: Option<String>,
+    /// Do not use any column as the label.
+    #[arg(long)]
+    pub no_label: bool,
+}
+
+impl LabelArgs {
+    /// The column to use, none, or detect one.
+    pub fn choice(&self) -> ColumnChoice {
+        match (&self.label, self.no_label) {
+            (Some(name), _) => ColumnChoice::Column(name.clone()),
+            (None, true) => ColumnChoice::None,
+            (None, false) => ColumnChoice::Auto,
+        }
+    }
+}
+
+/// The store for a command that records runs, opened before any work so that a broken store is
+/// reported at once; `None` with `--no-store`.
+fn store_unless(
+    no_store: bool,
+    path: Option<&std::path::Path>,
+) -> CliResult<Option<crate::store::Store>> {
+    if no_store {
+        Ok(None)
+    } else {
+        Ok(Some(crate::store::Store::open_default(path)?))
+    }
+}
+
+/// Loads a file and prepares it with the default recipe and the given label choice; also
+/// returns the seconds this took.
+fn load_and_prepare(
+    file: &str,
+    load: &LoadArgs,
+    label: ColumnChoice,
+) -> CliResult<(data::Loaded, data::Prepared, f64)> {
+    let started = std::time::Instant::now();
+    let source = source_of(Some(file))?;
+    let loaded = data::load(&source, &load_options(load)?)?;
+    let spec = PrepareSpec {
+        label,
+        ..PrepareSpec::default()
+    };
+    let prepared = spec.apply(&loaded.df, &loaded.source)?;
+    Ok((loaded, prepared, started.elapsed().as_secs_f64()))
+}
+
 fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {
     let format = match &args.format {
         Some(name) => Some(Format::from_name(name).ok_or_else(|| {
@@ -388,11 +438,7 @@ fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
         ));
     }
     Ok(PrepareSpec {
-        label: match (&args.label, args.no_label) {
-            (Some(name), _) => ColumnChoice::Column(name.clone()),
-            (None, true) => ColumnChoice::None,
-            (None, false) => ColumnChoice::Auto,
-        },
+        label: args.label.choice(),
         time: match (&args.time, args.no_time) {
             (Some(name), _) => ColumnChoice::Column(name.clone()),
             (None, true) => ColumnChoice::None,

@@ -8,7 +8,9 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use super::detect::{output_format, top_rows, write_scores, Metrics, ThresholdReport};
+use super::detect::{
+    describe_top, output_format, top_rows, write_scores, Metrics, ThresholdReport,
+};
 use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
 use crate::data;
 use crate::detectors::Params;
@@ -187,19 +189,7 @@ fn write_score_summary(out: &mut impl Write, r: &ScoreReport) -> std::io::Result
         100.0 * r.n_anomalies as f64 / r.n_rows.max(1) as f64
     )?;
     if let Some(m) = &r.metrics {
-        let show = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
-        writeln!(
-            out,
-            "Metrics     ROC-AUC {}, average precision {}, precision@n {}",
-            show(m.roc_auc),
-            show(m.average_precision),
-            show(m.precision_at_n)
-        )?;
+        writeln!(out, "Metrics     {}", m.describe())?;
     }
-    let top: Vec<String> = r
-        .top_anomalies
-        .iter()
-        .map(|(row, s)| format!("{row} ({})", output::num(*s)))
-        .collect();
-    writeln!(out, "Top rows    {}", top.join(", "))
+    writeln!(out, "Top rows    {}", describe_top(&r.top_anomalies))
 }

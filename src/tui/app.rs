@@ -260,6 +260,21 @@ impl ScatterDots {
 }
 
 impl RunResult {
+    /// ROC (fpr, tpr) and precision–recall (recall, precision) points; empty without labels.
+    pub fn curves(scores: &[f64], labels: Option<&[u8]>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+        let Some(l) = labels else {
+            return (Vec::new(), Vec::new());
+        };
+        (
+            crate::metrics::roc_curve(scores, l)
+                .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
+                .unwrap_or_default(),
+            crate::metrics::precision_recall_curve(scores, l)
+                .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
+                .unwrap_or_default(),
+        )
+    }
+
     /// Positions by descending score (ties by position) and the sorted scores.
     pub fn rank(scores: &[f64]) -> (Vec<usize>, Vec<f64>) {
         let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -1391,17 +1406,7 @@ impl App {
                 })
         });
         let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
-        let (roc, pr) = match &labels {
-            Some(l) => (
-                crate::metrics::roc_curve(&stored.scores, l)
-                    .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
-                    .unwrap_or_default(),
-                crate::metrics::precision_recall_curve(&stored.scores, l)
-                    .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
-                    .unwrap_or_default(),
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
+        let (roc, pr) = RunResult::curves(&stored.scores, labels.as_deref());
         let (order, sorted_desc) = RunResult::rank(&stored.scores);
         let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
         let flagged = stored.flags.iter().filter(|&&f| f == 1).count();

@@ -236,19 +236,14 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
     };
     let flags = threshold::flags(&scores, cut.value);
     let labels = m.label.as_ref().map(|l| l.to_vec());
-    let (roc_auc, average_precision, roc, pr) = match &labels {
+    let (roc_auc, average_precision) = match &labels {
         Some(l) => (
             metrics::roc_auc(&scores, l).ok(),
             metrics::average_precision(&scores, l).ok(),
-            metrics::roc_curve(&scores, l)
-                .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
-                .unwrap_or_default(),
-            metrics::precision_recall_curve(&scores, l)
-                .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
-                .unwrap_or_default(),
         ),
-        None => (None, None, Vec::new(), Vec::new()),
+        None => (None, None),
     };
+    let (roc, pr) = RunResult::curves(&scores, labels.as_deref());
     let metrics_json = serde_json::json!({
         "roc_auc": roc_auc,
         "average_precision": average_precision,
