@@ -173,3 +173,37 @@ fn cancellation_is_honoured() {
     ctx.cancel();
     assert!(matches!(d.fit(x.view(), &ctx), Err(DetectError::Cancelled)));
 }
+
+/// Constraints between parameters fail at resolve time, before any data is read.
+#[test]
+fn cross_parameter_constraints_fail_before_any_work() {
+    use pynomaly::detectors::ParamValue;
+    let sod = pynomaly::detectors::registry::find("sod").unwrap();
+    let given: std::collections::BTreeMap<String, ParamValue> = [
+        ("ref_set".to_string(), ParamValue::Int(30)),
+        ("n_neighbors".to_string(), ParamValue::Int(20)),
+    ]
+    .into_iter()
+    .collect();
+    let err = sod.resolve(&given).unwrap_err().to_string();
+    assert!(
+        err.contains("ref_set") && err.contains("smaller than n_neighbors"),
+        "{err}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pynomaly"))
+        .args([
+            "detect",
+            "/nonexistent/data.csv",
+            "-d",
+            "sod",
+            "-p",
+            "ref_set=30",
+            "-p",
+            "n_neighbors=20",
+        ])
+        .env_remove("PYNOMALY_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ref_set"));
+}

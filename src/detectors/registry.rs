@@ -43,6 +43,10 @@ pub struct DetectorInfo {
     pub params: &'static [ParamSpec],
     #[serde(skip)]
     construct: fn(&Params) -> Box<dyn Detector>,
+    /// Constraints between parameters (each one is checked alone by its spec), run by
+    /// `resolve` so that they also fail before any work.
+    #[serde(skip)]
+    cross_check: Option<fn(&Params) -> DetectResult<()>>,
 }
 
 impl std::fmt::Debug for DetectorInfo {
@@ -62,6 +66,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: ecod::PARAMS,
         construct: |p| Box::new(ecod::Ecod::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "copod",
@@ -71,6 +76,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: copod::PARAMS,
         construct: |p| Box::new(copod::Copod::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "hbos",
@@ -80,6 +86,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: hbos::PARAMS,
         construct: |p| Box::new(hbos::Hbos::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "knn",
@@ -89,6 +96,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: knn::PARAMS,
         construct: |p| Box::new(knn::Knn::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "lof",
@@ -98,6 +106,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: lof::PARAMS,
         construct: |p| Box::new(lof::Lof::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "pca",
@@ -107,6 +116,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: pca::PARAMS,
         construct: |p| Box::new(pca::Pca::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "ocsvm",
@@ -116,6 +126,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: ocsvm::PARAMS,
         construct: |p| Box::new(ocsvm::Ocsvm::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "mcd",
@@ -125,6 +136,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: mcd::PARAMS,
         construct: |p| Box::new(mcd::Mcd::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "cblof",
@@ -134,6 +146,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: cblof::PARAMS,
         construct: |p| Box::new(cblof::Cblof::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "iforest",
@@ -143,6 +156,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: iforest::PARAMS,
         construct: |p| Box::new(iforest::IForest::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "loda",
@@ -152,6 +166,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: loda::PARAMS,
         construct: |p| Box::new(loda::Loda::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "inne",
@@ -161,6 +176,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: inne::PARAMS,
         construct: |p| Box::new(inne::Inne::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "gmm",
@@ -170,6 +186,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: true,
         params: gmm::PARAMS,
         construct: |p| Box::new(gmm::Gmm::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "kde",
@@ -179,6 +196,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: kde::PARAMS,
         construct: |p| Box::new(kde::Kde::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "sod",
@@ -189,6 +207,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: sod::PARAMS,
         construct: |p| Box::new(sod::Sod::from_params(p)),
+        cross_check: Some(sod::check_params),
     },
     DetectorInfo {
         name: "abod",
@@ -198,6 +217,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: abod::PARAMS,
         construct: |p| Box::new(abod::Abod::from_params(p)),
+        cross_check: None,
     },
     DetectorInfo {
         name: "cof",
@@ -207,6 +227,7 @@ static REGISTRY: &[DetectorInfo] = &[
         randomized: false,
         params: cof::PARAMS,
         construct: |p| Box::new(cof::Cof::from_params(p)),
+        cross_check: None,
     },
 ];
 
@@ -259,7 +280,11 @@ impl DetectorInfo {
             };
             resolved.insert(spec.name.to_string(), value);
         }
-        Ok(Params(resolved))
+        let params = Params(resolved);
+        if let Some(check) = self.cross_check {
+            check(&params)?;
+        }
+        Ok(params)
     }
 
     /// Parses `key=value` strings from the command line against this detector's parameters.

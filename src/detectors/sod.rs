@@ -338,6 +338,11 @@ fn subspace_score(
     (openblas_ddot(&weights, &squares) / relevant as f64).sqrt()
 }
 
+/// `ref_set < n_neighbors`, checked when the parameters are resolved.
+pub fn check_params(p: &Params) -> DetectResult<()> {
+    Sod::from_params(p).check_ref_set()
+}
+
 impl Sod {
     fn check_ref_set(&self) -> DetectResult<()> {
         if self.ref_set >= self.k {
