@@ -111,6 +111,9 @@ pub enum Effect {
     LoadRun {
         id: i64,
         then: RunUse,
+        /// The data on screen (fingerprint and prepared matrix): a stored run of the same table
+        /// gets its labels and projection in the charts.
+        on_screen: Option<(String, PreparedData)>,
     },
     CompareRuns(Vec<i64>),
     DeleteRuns(Vec<i64>),
@@ -150,10 +153,10 @@ pub enum Msg {
         result: Result<Box<RunResult>, String>,
     },
     Runs(Result<Vec<RunSummary>, String>),
-    /// A stored run, with its scores when it has them (for the charts).
+    /// A stored run, with its scores ready for the charts when it has them.
     RunLoaded(
         RunUse,
-        Result<(Box<RunDetail>, Option<StoredScores>), String>,
+        Result<(Box<RunDetail>, Option<Box<RunResult>>), String>,
     ),
     Compared(Result<Vec<RunDetail>, String>),
     Deleted(Result<usize, String>),
@@ -260,6 +263,51 @@ impl ScatterDots {
 }
 
 impl RunResult {
+    /// A stored run's scores, ready for the charts (ranking, curves, scatter: run on a job
+    /// thread). Labels and projection come from the data on screen when it is the same table,
+    /// row for row.
+    pub fn from_stored(
+        detail: &RunDetail,
+        stored: StoredScores,
+        on_screen: Option<&(String, PreparedData)>,
+    ) -> RunResult {
+        let same_data = on_screen
+            .filter(|(fingerprint, p)| {
+                p.prepared.matrix.row_ids == stored.row_ids
+                    && Some(fingerprint.as_str()) == detail.dataset_fingerprint.as_deref()
+            })
+            .map(|(_, p)| p);
+        let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
+        let (roc, pr) = RunResult::curves(&stored.scores, labels.as_deref());
+        let (order, sorted_desc) = RunResult::rank(&stored.scores);
+        let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
+        let flagged = stored.flags.iter().filter(|&&f| f == 1).count();
+        RunResult {
+            job: 0,
+            detector: detail.summary.detector.clone(),
+            params: serde_json::from_value(detail.params.clone()).unwrap_or_default(),
+            run_id: Some(detail.summary.id),
+            source: detail.summary.dataset.clone().unwrap_or_default(),
+            scores: stored.scores,
+            sorted_desc,
+            order,
+            row_ids: stored.row_ids,
+            labels,
+            roc_auc: detail.summary.roc_auc,
+            average_precision: detail.summary.average_precision,
+            roc,
+            pr,
+            fit_s: detail
+                .timing
+                .get("fit_s")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            flagged,
+            scatter,
+            time: None,
+        }
+    }
+
     /// ROC (fpr, tpr) and precision–recall (recall, precision) points; empty without labels.
     pub fn curves(scores: &[f64], labels: Option<&[u8]>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
         let Some(l) = labels else {
@@ -1017,6 +1065,7 @@ impl App {
                     return vec![Effect::LoadRun {
                         id,
                         then: RunUse::Show,
+                        on_screen: self.on_screen(),
                     }];
                 }
             }
@@ -1036,6 +1085,7 @@ impl App {
                     return vec![Effect::LoadRun {
                         id,
                         then: RunUse::Rerun,
+                        on_screen: None,
                     }];
                 }
             }
@@ -1376,9 +1426,12 @@ impl App {
                 self.set_status(Level::Error, e);
             }
             Msg::RunLoaded(RunUse::Rerun, Ok((detail, _))) => return self.rerun(&detail),
-            Msg::RunLoaded(RunUse::Show, Ok((detail, scores))) => {
-                if let Some(scores) = scores {
-                    self.show_stored_run(&detail, scores);
+            Msg::RunLoaded(RunUse::Show, Ok((detail, result))) => {
+                if let Some(result) = result {
+                    // Replaces an earlier copy of the same run.
+                    self.results.retain(|r| r.run_id != result.run_id);
+                    self.results.push(*result);
+                    self.charts.selected = self.results.len() - 1;
                 }
                 self.overlay = Some(Overlay::RunDetail(detail))
             }
@@ -1395,49 +1448,11 @@ impl App {
         Vec::new()
     }
 
-    /// Puts a stored run's scores into the charts (replacing an earlier copy of the same run).
-    /// Labels, projection and feature values come from the loaded data when it is the same
-    /// table, row for row.
-    fn show_stored_run(&mut self, detail: &RunDetail, stored: StoredScores) {
-        let same_data = self.data.prepared.as_ref().filter(|p| {
-            p.prepared.matrix.row_ids == stored.row_ids
-                && self.data.loaded.as_ref().is_some_and(|l| {
-                    Some(l.fingerprint.as_str()) == detail.dataset_fingerprint.as_deref()
-                })
-        });
-        let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
-        let (roc, pr) = RunResult::curves(&stored.scores, labels.as_deref());
-        let (order, sorted_desc) = RunResult::rank(&stored.scores);
-        let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
-        let flagged = stored.flags.iter().filter(|&&f| f == 1).count();
-        let params = serde_json::from_value(detail.params.clone()).unwrap_or_default();
-        let result = RunResult {
-            job: 0,
-            detector: detail.summary.detector.clone(),
-            params,
-            run_id: Some(detail.summary.id),
-            source: detail.summary.dataset.clone().unwrap_or_default(),
-            scores: stored.scores,
-            sorted_desc,
-            order,
-            row_ids: stored.row_ids,
-            labels,
-            roc_auc: detail.summary.roc_auc,
-            average_precision: detail.summary.average_precision,
-            roc,
-            pr,
-            fit_s: detail
-                .timing
-                .get("fit_s")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0),
-            flagged,
-            scatter,
-            time: None,
-        };
-        self.results.retain(|r| r.run_id != result.run_id);
-        self.results.push(result);
-        self.charts.selected = self.results.len() - 1;
+    /// The fingerprint and prepared matrix on screen (cheap: shared pointers).
+    fn on_screen(&self) -> Option<(String, PreparedData)> {
+        let loaded = self.data.loaded.as_ref()?;
+        let prepared = self.data.prepared.as_ref()?;
+        Some((loaded.fingerprint.clone(), prepared.clone()))
     }
 
     fn rerun(&mut self, detail: &RunDetail) -> Vec<Effect> {

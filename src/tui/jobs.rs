@@ -9,7 +9,7 @@ use std::time::Instant;
 use ndarray::{Array2, Axis};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Effect, FitRequest, Msg, PreparedData, RunResult, ScatterDots};
+use super::app::{Effect, FitRequest, Msg, PreparedData, RunResult, RunUse, ScatterDots};
 use crate::data::{self, LoadOptions, Loaded, PrepareSpec, Source};
 use crate::detectors::{self, linalg, DetectError, JobCtx};
 use crate::metrics;
@@ -76,11 +76,20 @@ pub fn run(effect: Effect, env: &JobEnv) {
                 None => Ok(Vec::new()),
             }
         }))),
-        Effect::LoadRun { id, then } => {
+        Effect::LoadRun {
+            id,
+            then,
+            on_screen,
+        } => {
             let result = with_store(env, |s| {
                 let detail = s.run(id).map_err(|e| e.to_string())?;
-                let scores = s.scores(id).map_err(|e| e.to_string())?;
-                Ok((Box::new(detail), scores))
+                let chart = match then {
+                    RunUse::Show => s.scores(id).map_err(|e| e.to_string())?.map(|stored| {
+                        Box::new(RunResult::from_stored(&detail, stored, on_screen.as_ref()))
+                    }),
+                    RunUse::Rerun => None,
+                };
+                Ok((Box::new(detail), chart))
             });
             env.send(Msg::RunLoaded(then, result));
         }
