@@ -112,6 +112,22 @@ pub fn sanitize_json_text(json: &str) -> Cow<'_, str> {
     )
 }
 
+/// Eight-level block sparkline of a histogram.
+pub fn sparkline(counts: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = counts.iter().copied().max().unwrap_or(0);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                ' '
+            } else {
+                BARS[((c as f64 / max as f64) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

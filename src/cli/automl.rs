@@ -338,6 +338,18 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     Ok(())
 }
 
+/// `k=v` pairs with floats shortened to 4 significant digits (the JSON keeps them exact).
+fn short_params(params: &crate::detectors::Params) -> Vec<String> {
+    params
+        .0
+        .iter()
+        .map(|(k, v)| match v {
+            crate::detectors::ParamValue::Float(f) => format!("{k}={}", output::num(*f)),
+            other => format!("{k}={other}"),
+        })
+        .collect()
+}
+
 fn trial_records(outcome: &Outcome) -> Vec<TrialRecord> {
     outcome
         .trials
@@ -434,7 +446,7 @@ fn write_leaderboard(
         "\n rank  trial  detector  objective  ROC-AUC      time  parameters"
     )?;
     for (i, t) in ranked.iter().take(10).enumerate() {
-        let params: Vec<String> = t.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params = short_params(&t.params);
         writeln!(
             out,
             " {:>4}  {:>5}  {:<8}  {:>9.4}  {:>7}  {:>6.2} s  {}",
@@ -459,7 +471,7 @@ fn write_leaderboard(
         writeln!(out, "({failed} trial(s) failed; --json lists their errors)")?;
     }
     if let Some(b) = &r.best {
-        let params: Vec<String> = b.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params = short_params(&b.params);
         writeln!(
             out,
             "\nBest        {} ({}) objective {:.4}",

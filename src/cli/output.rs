@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::data::column::ColumnKind;
 use crate::data::csv_scan::Dialect;
 use crate::data::{DatasetProfile, Matrix, Prepared};
-use crate::text::{sanitize, sanitize_json_text, truncate};
+use crate::text::{sanitize, sanitize_json_text, sparkline, truncate};
 
 pub fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     let json = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
@@ -64,22 +64,6 @@ pub fn bytes(n: usize) -> String {
     } else {
         format!("{v:.1} {}", units[u])
     }
-}
-
-/// Eight-level block sparkline of a histogram.
-pub fn sparkline(counts: &[u64]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = counts.iter().copied().max().unwrap_or(0);
-    counts
-        .iter()
-        .map(|&c| {
-            if c == 0 {
-                ' '
-            } else {
-                BARS[((c as f64 / max as f64) * 7.0).round() as usize]
-            }
-        })
-        .collect()
 }
 
 fn delimiter_name(d: u8) -> String {

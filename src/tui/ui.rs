@@ -21,12 +21,10 @@ use super::keymap::{Action, Context};
 use super::theme::{Role, Theme};
 use crate::detectors::ParamKind;
 use crate::store::RunDetail;
-use crate::text::{sanitize, truncate};
+use crate::text::{sanitize, sparkline, truncate};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
-
-const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let theme = app.theme();
@@ -213,20 +211,6 @@ fn block<'a>(title: impl Into<Cow<'a, str>>, focused: bool, theme: &Theme) -> Bl
         } else {
             theme.style(Role::Muted)
         })
-}
-
-fn sparkline(counts: &[u64]) -> String {
-    let max = counts.iter().copied().max().unwrap_or(0);
-    counts
-        .iter()
-        .map(|&c| {
-            if max == 0 || c == 0 {
-                ' '
-            } else {
-                SPARK[((c as f64 / max as f64) * 7.0).round() as usize]
-            }
-        })
-        .collect()
 }
 
 fn cell_text(v: AnyValue) -> String {
