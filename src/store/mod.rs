@@ -16,7 +16,7 @@ pub mod codec;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -269,7 +269,7 @@ impl Store {
             path: path.to_path_buf(),
         };
         // Read before any write: a foreign, corrupted or newer file must stay as it is.
-        let version = store.user_version()?;
+        let (version, tables) = store.version_and_table_count()?;
         if version > CURRENT_VERSION {
             return Err(StoreError::TooNew {
                 path: shown,
@@ -277,20 +277,16 @@ impl Store {
                 known: CURRENT_VERSION,
             });
         }
-        store.check_is_store(version)?;
+        if version == 0 && tables > 0 {
+            return Err(unusable(
+                "an SQLite database, but not a Pynomaly store; it was left untouched".into(),
+            ));
+        }
         store
             .conn
             .pragma_update(None, "foreign_keys", true)
             .map_err(|e| store.err(e))?;
-        let mode: String = store
-            .conn
-            .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
-            .map_err(|e| store.err(e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(unusable(format!(
-                "cannot switch the journal to WAL (got {mode}); is it on a network file system?"
-            )));
-        }
+        store.enable_wal()?;
         store
             .conn
             .pragma_update(None, "synchronous", "FULL")
@@ -316,23 +312,47 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// A version-0 file that already has tables is some other application's database.
-    fn check_is_store(&self, version: i64) -> StoreResult<()> {
-        if version != 0 {
-            return Ok(());
+    /// The schema version and the number of schema objects, read in one statement so both come
+    /// from the same snapshot: a process that starts while another one creates the store must not
+    /// see version 0 together with the other's new tables (and call the file foreign).
+    fn version_and_table_count(&self) -> StoreResult<(i64, i64)> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version()),
+                        (SELECT count(*) FROM sqlite_master)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Switches a new store to WAL. SQLite answers "database is locked" at once, without calling
+    /// the busy handler, when two processes create the store at the same moment and both try to
+    /// change the journal mode; so the switch is retried here until the usual busy timeout.
+    fn enable_wal(&self) -> StoreResult<()> {
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let attempt: rusqlite::Result<String> =
+                self.conn
+                    .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0));
+            match attempt {
+                Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(mode) => {
+                    return Err(StoreError::Unusable {
+                        path: self.path.display().to_string(),
+                        message: format!(
+                            "cannot switch the journal to WAL (got {mode}); is it on a network file system?"
+                        ),
+                    })
+                }
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(e) => return Err(self.err(e)),
+            }
         }
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        if tables > 0 {
-            return Err(StoreError::Unusable {
-                path: self.path.display().to_string(),
-                message: "an SQLite database, but not a Pynomaly store; it was left untouched"
-                    .into(),
-            });
-        }
-        Ok(())
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
@@ -817,6 +837,13 @@ fn process_alive(pid: i64) -> bool {
 }
 
 /// Turns SQLite's error codes into messages a user can act on.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked)
+    )
+}
+
 fn describe(path: &str, e: rusqlite::Error) -> StoreError {
     let unusable = |message: String| StoreError::Unusable {
         path: path.to_string(),
