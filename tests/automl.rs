@@ -75,35 +75,133 @@ fn search_hints_fit_the_registry_ranges() {
 
 #[test]
 fn same_seed_same_search_at_any_thread_count() {
-    let (x, y) = labelled_matrix("glass");
-    let cfg = config(Metric::Auc, 12, &["iforest", "knn", "hbos", "loda"]);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(3), &|_| {}).unwrap())
-    };
-    let (a, b) = (run(1), run(2));
-    assert_eq!(a.best, b.best);
-    let summary = |o: &automl::Outcome| {
-        o.trials
-            .iter()
-            .map(|t| {
-                (
-                    t.detector.clone(),
-                    t.params.clone(),
-                    t.objective.map(f64::to_bits),
-                )
+    let (x, y) = labelled_matrix("cardio");
+    for strategy in Strategy::ALL {
+        let mut cfg = config(Metric::Auc, 14, &["iforest", "knn", "hbos", "loda"]);
+        cfg.strategy = strategy;
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(3), &|_| {}).unwrap()
             })
-            .collect::<Vec<_>>()
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(a.best, b.best, "{strategy:?}");
+        let summary = |o: &automl::Outcome| {
+            o.trials
+                .iter()
+                .map(|t| {
+                    (
+                        t.detector.clone(),
+                        t.params.clone(),
+                        t.fit_rows,
+                        t.objective.map(f64::to_bits),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&a), summary(&b), "{strategy:?}");
+        assert!(a.trials.len() <= 14 && a.trials.len() >= 10, "{strategy:?}");
+        assert!(a.trials.iter().enumerate().all(|(i, t)| t.number == i));
+        if strategy != Strategy::Halving {
+            // Defaults come first: the best is at least as good as each default detector.
+            let best = a.trials[a.best.unwrap()].objective.unwrap();
+            for t in &a.trials[..4] {
+                assert!(best >= t.objective.unwrap(), "{strategy:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn successive_halving_promotes_the_best_third_to_larger_subsamples() {
+    let (x, y) = labelled_matrix("cardio"); // 1831 rows: rungs of 203, 610 and 1831
+    let mut cfg = config(Metric::Auc, 30, &["iforest", "knn", "hbos", "loda", "ecod"]);
+    cfg.strategy = Strategy::Halving;
+    let o = automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(3), &|_| {}).unwrap();
+    let rung = |rows: usize| -> Vec<&automl::Trial> {
+        o.trials.iter().filter(|t| t.fit_rows == rows).collect()
     };
-    assert_eq!(summary(&a), summary(&b));
-    assert_eq!(a.trials.len(), 12);
-    // Defaults come first: the best is at least as good as each default detector.
-    let best = a.trials[a.best.unwrap()].objective.unwrap();
-    for t in &a.trials[..4] {
-        assert!(best >= t.objective.unwrap());
+    let (r0, r1, r2) = (rung(203), rung(610), rung(1831));
+    assert_eq!(r0.len() + r1.len() + r2.len(), o.trials.len());
+    assert!(o.trials.len() <= 30);
+    assert_eq!(r1.len(), r0.len().div_ceil(3));
+    assert_eq!(r2.len(), r1.len().div_ceil(3));
+    // Promoted candidates are the best of the rung below.
+    let mut below: Vec<f64> = r0.iter().filter_map(|t| t.objective).collect();
+    below.sort_by(|a, b| b.total_cmp(a));
+    let cut = below[r1.len() - 1];
+    for t in &r1 {
+        let origin = r0
+            .iter()
+            .find(|s| s.detector == t.detector && s.params == t.params && s.seed == t.seed)
+            .expect("a promoted candidate was measured on the rung below");
+        assert!(origin.objective.unwrap() >= cut);
+    }
+    // The best is chosen among the trials on all rows.
+    assert_eq!(o.trials[o.best.unwrap()].fit_rows, 1831);
+}
+
+#[test]
+fn the_model_based_search_learns_from_its_first_trials() {
+    // TPE and random search share their first trials (the same seeded start); afterwards TPE
+    // proposes near the good ones. Its later trials must be better on average than random
+    // search's later trials (measured: 0.905 against 0.777; proposing at random gives 0.790).
+    let (x, y) = labelled_matrix("cardio");
+    let startup = 12; // max(4 detectors + 3, 30 * 2 / 5)
+    let later_mean = |strategy: Strategy, seed: u64| {
+        let mut cfg = config(Metric::Auc, 30, &["knn", "lof", "hbos", "iforest"]);
+        cfg.strategy = strategy;
+        cfg.seed = seed;
+        let o = automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(seed), &|_| {}).unwrap();
+        assert_eq!(o.trials.len(), 30);
+        let v: Vec<f64> = o.trials[startup..]
+            .iter()
+            .filter_map(|t| t.objective)
+            .collect();
+        (v.iter().sum::<f64>() / v.len() as f64, o)
+    };
+    let (mut tpe_total, mut random_total) = (0.0, 0.0);
+    for seed in 0..3 {
+        let (tpe, a) = later_mean(Strategy::Tpe, seed);
+        let (random, b) = later_mean(Strategy::Random, seed);
+        for (s, t) in a.trials[..startup].iter().zip(&b.trials[..startup]) {
+            assert_eq!((&s.detector, &s.params), (&t.detector, &t.params));
+        }
+        tpe_total += tpe;
+        random_total += random;
+    }
+    assert!(
+        tpe_total / 3.0 > random_total / 3.0 + 0.05,
+        "mean objective after the start: tpe {:.4}, random {:.4}",
+        tpe_total / 3.0,
+        random_total / 3.0
+    );
+}
+
+#[test]
+fn a_cancelled_search_keeps_its_finished_trials() {
+    let (x, y) = labelled_matrix("cardio");
+    for strategy in Strategy::ALL {
+        let mut cfg = config(Metric::Auc, 30, &["iforest", "knn", "hbos", "loda"]);
+        cfg.strategy = strategy;
+        let ctx = JobCtx::new(3);
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let o = automl::run(x.view(), Some(&y), &cfg, &ctx, &|t| {
+            if t.objective.is_some()
+                && finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 3
+            {
+                ctx.cancel();
+            }
+        })
+        .unwrap();
+        assert!(o.stopped_early, "{strategy:?}");
+        let done = o.trials.iter().filter(|t| t.objective.is_some()).count();
+        assert!(done >= 3 && done < 30, "{strategy:?}: {done} done");
+        assert!(o.best.is_some());
     }
 }
 

@@ -1,26 +1,30 @@
 //! AutoML: search detectors and their parameters, with labels (ROC-AUC or average precision)
 //! or without (agreement with a consensus of diverse detectors), reproducibly under a seed.
 //!
-//! The search space is the registry's: each parameter's [`Search`] says what is worth trying.
-//! Trials are drawn up front from the seed, so the same seed gives the same trials whatever
-//! the thread count; they then run in parallel, each checking the budget and the cancellation
-//! flag before it starts, and finished trials are kept when the search stops early.
-//! Method and limits: docs/automl.md.
+//! The search space is the registry's: each parameter's `Search` hint says what is worth
+//! trying (`space`). Strategies: random search, successive halving over subsample sizes
+//! (`halving`) and a tree-structured Parzen estimator (`tpe`). Each runs trials in batches, in
+//! parallel (`evaluate`); what a batch contains depends only on the seed and on earlier batches'
+//! results in trial order, so the same seed gives the same search at any thread count. Every
+//! trial checks the budget and the cancellation flag before it starts, and finished trials are
+//! kept when the search stops early. Method and limits: docs/automl.md.
+
+mod evaluate;
+pub mod halving;
+mod space;
+mod tpe;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::detectors::{
-    registry, DetectError, DetectorInfo, JobCtx, Model, ParamKind, ParamValue, Params, Search,
-};
-use crate::metrics;
+use crate::detectors::{registry, DetectError, DetectorInfo, JobCtx, Model, Params};
+use evaluate::{Candidate, Evaluator};
+pub use space::sample_params;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,15 +73,33 @@ pub enum Protocol {
 pub enum Strategy {
     /// Independent draws from the search space (each detector's defaults are tried first).
     Random,
+    /// Successive halving: many candidates on a small subsample, the best third promoted to a
+    /// three times larger one, until all rows.
+    Halving,
+    /// Tree-structured Parzen estimator: after a random start, new trials are drawn where good
+    /// trials were.
+    Tpe,
 }
 
 impl Strategy {
+    pub const ALL: [Strategy; 3] = [Strategy::Random, Strategy::Halving, Strategy::Tpe];
+
     pub fn parse(text: &str) -> Result<Strategy, AutomlError> {
         match text {
             "random" => Ok(Strategy::Random),
+            "halving" | "successive-halving" | "sh" => Ok(Strategy::Halving),
+            "tpe" | "bayes" | "model-based" => Ok(Strategy::Tpe),
             other => Err(AutomlError::Invalid(format!(
-                "--strategy {other:?}: expected random (successive halving and a model-based optimiser are not implemented yet)"
+                "--strategy {other:?}: expected random, halving or tpe"
             ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Random => "random",
+            Strategy::Halving => "halving",
+            Strategy::Tpe => "tpe",
         }
     }
 }
@@ -154,40 +176,6 @@ pub fn fit_space_to_size(
     (kept, skipped.into_iter().map(|d| d.name).collect())
 }
 
-/// Draws one parameter set from a detector's search space.
-pub fn sample_params(info: &DetectorInfo, rng: &mut ChaCha8Rng) -> Result<Params, DetectError> {
-    let mut given = BTreeMap::new();
-    for p in info.params {
-        let value = match (p.search, p.kind) {
-            (Search::Fixed, _) => continue,
-            (Search::All, ParamKind::Choice { choices }) => {
-                ParamValue::Text(choices[rng.gen_range(0..choices.len())].to_string())
-            }
-            (Search::All, ParamKind::Bool) => ParamValue::Bool(rng.gen_bool(0.5)),
-            (Search::Range { min, max }, ParamKind::Int { log, .. }) => {
-                let v = draw(rng, min, max + 0.999, log).floor();
-                ParamValue::Int(v.clamp(min, max) as i64)
-            }
-            (Search::Range { min, max }, ParamKind::Float { log, .. }) => {
-                ParamValue::Float(draw(rng, min, max, log))
-            }
-            // A search hint that does not fit the kind keeps the default (tested in the
-            // registry tests, so this does not happen).
-            _ => continue,
-        };
-        given.insert(p.name.to_string(), value);
-    }
-    info.resolve(&given)
-}
-
-fn draw(rng: &mut ChaCha8Rng, min: f64, max: f64, log: bool) -> f64 {
-    if log && min > 0.0 {
-        (rng.gen_range(min.ln()..=max.ln())).exp()
-    } else {
-        rng.gen_range(min..=max)
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialMetrics {
     pub roc_auc: Option<f64>,
@@ -209,6 +197,9 @@ pub struct Trial {
     pub detector: String,
     pub params: Params,
     pub seed: u64,
+    /// Rows the detector was fitted on: all (or the hold-out training share), or a successive
+    /// halving subsample. Objectives are only compared between trials with the same count.
+    pub fit_rows: usize,
     /// The search objective (higher is better); `None` unless done.
     pub objective: Option<f64>,
     /// Against the labels, when there are labels. With `label-free` these are reported only,
@@ -238,84 +229,6 @@ pub struct Outcome {
 /// seeded, cheap. Each is a different idea of "unusual" (tails, isolation, distance, density,
 /// linear structure), so their rank average is a fair stand-in for unknown labels.
 pub const CONSENSUS: &[&str] = &["ecod", "copod", "iforest", "knn", "hbos", "pca"];
-
-/// Rank-normalised scores in (0, 1]: ties share their average rank.
-fn rank_normalise(scores: &[f64]) -> Vec<f64> {
-    let n = scores.len() as f64;
-    metrics::average_ranks(scores)
-        .into_iter()
-        .map(|r| r / n)
-        .collect()
-}
-
-struct Consensus {
-    /// Per member: its name and rank-normalised training scores.
-    members: Vec<(String, Vec<f64>)>,
-}
-
-impl Consensus {
-    fn build(x: ArrayView2<f64>, seed: u64, ctx: &JobCtx) -> Result<Consensus, AutomlError> {
-        let members = CONSENSUS
-            .par_iter()
-            .filter_map(|name| {
-                let info = registry().iter().find(|d| d.name == *name)?;
-                let params = info.resolve(&BTreeMap::new()).ok()?;
-                let fitted = info.build(&params).fit(x, &JobCtx::new(seed)).ok()?;
-                Some((
-                    name.to_string(),
-                    rank_normalise(&fitted.training_scores.to_vec()),
-                ))
-            })
-            .collect::<Vec<_>>();
-        ctx.checkpoint()?;
-        if members.len() < 2 {
-            return Err(AutomlError::Invalid(
-                "the label-free objective needs at least two reference detectors that can fit this data".into(),
-            ));
-        }
-        Ok(Consensus { members })
-    }
-
-    /// Spearman correlation of a candidate with the average of the other members (a member is
-    /// not compared with itself, which would favour the consensus detectors).
-    fn agreement(&self, detector: &str, scores: &[f64]) -> Option<f64> {
-        let others: Vec<&Vec<f64>> = self
-            .members
-            .iter()
-            .filter(|(name, _)| name != detector)
-            .map(|(_, s)| s)
-            .collect();
-        let n = scores.len();
-        let mean: Vec<f64> = (0..n)
-            .map(|i| others.iter().map(|s| s[i]).sum::<f64>() / others.len() as f64)
-            .collect();
-        metrics::spearman(scores, &mean).ok()
-    }
-}
-
-/// Rows for fitting and for measuring under the hold-out protocol: a seeded shuffle within
-/// each class, so both sides keep the anomaly share.
-fn holdout_split(labels: &[u8], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SPLIT_SALT);
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for class in [0u8, 1u8] {
-        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        // Fisher–Yates with our seeded generator (stable across platforms).
-        for i in (1..rows.len()).rev() {
-            let j = rng.gen_range(0..=i);
-            rows.swap(i, j);
-        }
-        let n_test = ((rows.len() as f64) * test_fraction).round() as usize;
-        test.extend_from_slice(&rows[..n_test]);
-        train.extend_from_slice(&rows[n_test..]);
-    }
-    train.sort_unstable();
-    test.sort_unstable();
-    (train, test)
-}
-
-/// Keeps the split's random stream apart from the trials' (both derive from the user's seed).
-const SPLIT_SALT: u64 = 0x5eed_5011;
 
 /// Checks everything that can be checked before any fit.
 pub fn validate(n_rows: usize, labels: Option<&[u8]>, config: &Config) -> Result<(), AutomlError> {
@@ -358,7 +271,7 @@ pub fn validate(n_rows: usize, labels: Option<&[u8]>, config: &Config) -> Result
                         "hold-out share {test_fraction}: expected 0.05 to 0.9"
                     )));
                 }
-                let (train, test) = holdout_split(l, test_fraction, config.seed);
+                let (train, test) = evaluate::holdout_split(l, test_fraction, config.seed);
                 let test_pos = test.iter().filter(|&&i| l[i] == 1).count();
                 if test_pos == 0 || test_pos == test.len() || train.len() < 10 {
                     return Err(AutomlError::Invalid(format!(
@@ -373,43 +286,47 @@ pub fn validate(n_rows: usize, labels: Option<&[u8]>, config: &Config) -> Result
     Ok(())
 }
 
-/// The trials the seed implies: each detector's defaults first, then random draws, in a fixed
-/// order, each with its own seed.
-fn plan(config: &Config) -> Vec<(&'static DetectorInfo, Params, u64)> {
+/// The first `count` candidates the seed implies: each detector's defaults, then random draws,
+/// in a fixed order, each with its own seed.
+fn plan(config: &Config, count: usize) -> Vec<Candidate> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut planned = Vec::with_capacity(config.trials);
-    for (i, info) in config.detectors.iter().enumerate() {
-        if planned.len() == config.trials {
+    let mut planned: Vec<Candidate> = Vec::with_capacity(count);
+    for info in &config.detectors {
+        if planned.len() == count {
             break;
         }
         // The user's seed, as `detect --seed` uses: the default trials reproduce those runs, so
         // a labelled search is never worse than any default detector.
-        let _ = i;
-        if let Ok(p) = info.resolve(&BTreeMap::new()) {
-            planned.push((*info, p, config.seed));
+        if let Ok(params) = info.resolve(&BTreeMap::new()) {
+            planned.push(Candidate {
+                info,
+                params,
+                seed: config.seed,
+            });
         }
     }
     let mut attempts = 0;
-    while planned.len() < config.trials && attempts < config.trials * 20 {
+    while planned.len() < count && attempts < count * 20 {
         attempts += 1;
         let info = config.detectors[rng.gen_range(0..config.detectors.len())];
-        if let Ok(p) = sample_params(info, &mut rng) {
-            let trial_seed = rng.gen::<u64>();
+        if let Ok(params) = sample_params(info, &mut rng) {
+            let seed = rng.gen::<u64>();
             // A parameter set already planned (parameter-free detectors, small choice spaces)
             // would only repeat a trial.
             if planned
                 .iter()
-                .any(|(d, q, _)| d.name == info.name && *q == p)
+                .any(|c| c.info.name == info.name && c.params == params)
             {
                 continue;
             }
-            planned.push((info, p, trial_seed));
+            planned.push(Candidate { info, params, seed });
         }
     }
     planned
 }
 
-/// Runs the search. `on_trial` is called as each trial finishes (from worker threads).
+/// Runs the search. `on_trial` is called as each trial finishes (from worker threads, one at
+/// a time).
 pub fn run(
     x: ArrayView2<f64>,
     labels: Option<&[u8]>,
@@ -418,111 +335,108 @@ pub fn run(
     on_trial: &(dyn Fn(&Trial) + Sync),
 ) -> Result<Outcome, AutomlError> {
     validate(x.nrows(), labels, config)?;
-    let started = Instant::now();
-    let consensus = match config.metric {
-        Metric::LabelFree => Some(Consensus::build(x, config.seed, ctx)?),
-        _ => None,
+    let ev = Evaluator::new(x, labels, config, ctx, on_trial)?;
+    let trials = match config.strategy {
+        Strategy::Random => ev.run_batch(&plan(config, config.trials), 0, None),
+        Strategy::Halving => run_halving(&ev, config),
+        Strategy::Tpe => run_tpe(&ev, config),
     };
-    let split = match (config.protocol, labels) {
-        (Protocol::Holdout { test_fraction }, Some(l)) if config.metric != Metric::LabelFree => {
-            Some(holdout_split(l, test_fraction, config.seed))
-        }
-        _ => None,
-    };
-    let (fit_x, eval_x, eval_labels): (Array2<f64>, Option<Array2<f64>>, Option<Vec<u8>>) =
-        match (&split, labels) {
-            (Some((train, test)), Some(l)) => (
-                x.select(Axis(0), train),
-                Some(x.select(Axis(0), test)),
-                Some(test.iter().map(|&i| l[i]).collect()),
-            ),
-            _ => (x.to_owned(), None, labels.map(|l| l.to_vec())),
-        };
-    let planned = plan(config);
-    let stopped = std::sync::atomic::AtomicBool::new(false);
-    let done = Mutex::new(());
-    let trials: Vec<Trial> = planned
-        .par_iter()
-        .enumerate()
-        .map(|(number, (info, params, seed))| {
-            let mut trial = Trial {
-                number,
-                detector: info.name.to_string(),
-                params: params.clone(),
-                seed: *seed,
-                objective: None,
-                metrics: TrialMetrics {
-                    roc_auc: None,
-                    average_precision: None,
-                },
-                time_s: 0.0,
-                status: TrialStatus::Skipped,
-                error: None,
-            };
-            let out_of_budget = config.budget.is_some_and(|b| started.elapsed() >= b);
-            if ctx.checkpoint().is_err() || out_of_budget {
-                stopped.store(true, std::sync::atomic::Ordering::Relaxed);
-                return trial;
-            }
-            let t0 = Instant::now();
-            let result = (|| -> Result<Vec<f64>, DetectError> {
-                let fitted = info.build(params).fit(fit_x.view(), &JobCtx::new(*seed))?;
-                match &eval_x {
-                    Some(ex) => Ok(fitted.model.score(ex.view())?.to_vec()),
-                    None => Ok(fitted.training_scores.to_vec()),
-                }
-            })();
-            trial.time_s = t0.elapsed().as_secs_f64();
-            match result {
-                Ok(scores) => {
-                    if let Some(l) = &eval_labels {
-                        trial.metrics.roc_auc = metrics::roc_auc(&scores, l).ok();
-                        trial.metrics.average_precision =
-                            metrics::average_precision(&scores, l).ok();
-                    }
-                    trial.objective = match config.metric {
-                        Metric::Auc => trial.metrics.roc_auc,
-                        Metric::Ap => trial.metrics.average_precision,
-                        Metric::LabelFree => consensus
-                            .as_ref()
-                            .and_then(|c| c.agreement(info.name, &scores)),
-                    };
-                    trial.status = TrialStatus::Done;
-                    if trial.objective.is_none_or(|o| !o.is_finite()) {
-                        trial.objective = None;
-                        trial.status = TrialStatus::Failed;
-                        trial.error = Some("the objective is undefined for these scores".into());
-                    }
-                }
-                Err(e) => {
-                    trial.status = TrialStatus::Failed;
-                    trial.error = Some(e.to_string());
-                }
-            }
-            let _guard = done.lock();
-            on_trial(&trial);
-            trial
-        })
-        .collect();
-    let best = best_trial(&trials);
     Ok(Outcome {
+        best: best_trial(&trials),
         trials,
-        best,
         metric: config.metric,
         protocol: config.protocol,
         strategy: config.strategy,
-        consensus_members: consensus
-            .map(|c| c.members.into_iter().map(|(n, _)| n).collect())
-            .unwrap_or_default(),
-        stopped_early: stopped.into_inner(),
+        consensus_members: ev.consensus_members(),
+        stopped_early: ev.stopped_early(),
     })
 }
 
-/// Highest objective; ties go to the earlier trial (deterministic).
+fn run_halving(ev: &Evaluator, config: &Config) -> Vec<Trial> {
+    let n = ev.fit_x.nrows();
+    let labels = ev.fit_labels();
+    let anomalies = labels.map(|l| l.iter().filter(|&&v| v == 1).count());
+    let sizes = halving::rung_sizes(n, anomalies);
+    let mut alive = plan(
+        config,
+        halving::first_rung_candidates(config.trials, sizes.len()),
+    );
+    let mut trials: Vec<Trial> = Vec::new();
+    for (rung, &size) in sizes.iter().enumerate() {
+        let rows = (size < n).then(|| halving::subsample(n, size, labels, config.seed, rung));
+        let batch = ev.run_batch(&alive, trials.len(), rows.as_deref());
+        let keep = halving::survivors(alive.len());
+        let mut ranked: Vec<(f64, usize)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.objective.map(|o| (o, i)))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let promoted: Vec<Candidate> = ranked
+            .iter()
+            .take(keep)
+            .map(|&(_, i)| alive[i].clone())
+            .collect();
+        trials.extend(batch);
+        if ev.stopped_early() || promoted.is_empty() {
+            break;
+        }
+        alive = promoted;
+    }
+    trials
+}
+
+/// Trials proposed together by the model-based optimiser: enough to keep the cores busy, few
+/// enough that each batch learns from the previous one.
+const TPE_BATCH: usize = 4;
+const TPE_SALT: u64 = 0x79e_0b5e_55ed;
+
+fn run_tpe(ev: &Evaluator, config: &Config) -> Vec<Trial> {
+    // A random start (every detector's defaults first) gives the model something to learn from.
+    let startup = config
+        .trials
+        .min((config.detectors.len() + 3).max(config.trials * 2 / 5));
+    let mut trials = ev.run_batch(&plan(config, startup), 0, None);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ TPE_SALT);
+    while trials.len() < config.trials && !ev.should_stop() {
+        let by_name = |name: &str| config.detectors.iter().find(|d| d.name == name).copied();
+        let history: Vec<tpe::Observation> = trials
+            .iter()
+            .filter_map(|t| {
+                Some(tpe::Observation {
+                    info: by_name(&t.detector)?,
+                    params: &t.params,
+                    objective: t.objective?,
+                })
+            })
+            .collect();
+        let seen: Vec<(&str, &Params)> = trials
+            .iter()
+            .map(|t| (t.detector.as_str(), &t.params))
+            .collect();
+        let count = TPE_BATCH.min(config.trials - trials.len());
+        let batch = tpe::propose(&config.detectors, &history, &seen, count, &mut rng);
+        if batch.is_empty() {
+            break; // the space is exhausted
+        }
+        let done = ev.run_batch(&batch, trials.len(), None);
+        trials.extend(done);
+    }
+    trials
+}
+
+/// Highest objective among the trials fitted on the most rows (successive halving's lower rungs
+/// measure on subsamples and are not comparable); ties go to the earlier trial.
 pub fn best_trial(trials: &[Trial]) -> Option<usize> {
+    let most_rows = trials
+        .iter()
+        .filter(|t| t.objective.is_some())
+        .map(|t| t.fit_rows)
+        .max()?;
     trials
         .iter()
         .enumerate()
+        .filter(|(_, t)| t.fit_rows == most_rows)
         .filter_map(|(i, t)| t.objective.map(|o| (i, o)))
         .fold(None, |best: Option<(usize, f64)>, (i, o)| match best {
             Some((_, b)) if b >= o => best,

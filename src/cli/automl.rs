@@ -45,8 +45,9 @@ pub struct AutomlArgs {
         value_name = "unsupervised|holdout"
     )]
     pub protocol: String,
-    /// Search strategy.
-    #[arg(long, default_value = "random")]
+    /// Search strategy: random, halving (successive halving over subsample sizes) or tpe
+    /// (model-based, tree-structured Parzen estimator).
+    #[arg(long, default_value = "random", value_name = "random|halving|tpe")]
     pub strategy: String,
     /// Number of trials.
     #[arg(long, default_value_t = 50)]
@@ -359,7 +360,11 @@ fn trial_records(outcome: &Outcome) -> Vec<TrialRecord> {
             detector: t.detector.clone(),
             params: serde_json::to_value(&t.params).expect("params serialise"),
             objective: t.objective,
-            metrics: serde_json::to_value(&t.metrics).expect("metrics serialise"),
+            metrics: {
+                let mut m = serde_json::to_value(&t.metrics).expect("metrics serialise");
+                m["fit_rows"] = t.fit_rows.into();
+                m
+            },
             time_s: t.time_s,
             status: match t.status {
                 TrialStatus::Done => "done",
@@ -400,11 +405,11 @@ fn write_leaderboard(
     };
     writeln!(
         out,
-        "AutoML on {}: {} rows × {} features · {:?} search, {} of {} trials done in {:.2} s{}",
+        "AutoML on {}: {} rows × {} features · {} search, {} of {} trials done in {:.2} s{}",
         sanitize(&r.source),
         r.n_rows,
         r.n_features,
-        r.strategy,
+        r.strategy.name(),
         r.n_done,
         r.n_trials,
         r.timing.search_s,
@@ -435,21 +440,24 @@ fn write_leaderboard(
         .iter()
         .filter(|t| t.objective.is_some())
         .collect();
+    // Trials on more rows first: halving's subsample rungs are not comparable with all rows.
     ranked.sort_by(|a, b| {
-        b.objective
-            .unwrap_or(f64::NEG_INFINITY)
-            .total_cmp(&a.objective.unwrap_or(f64::NEG_INFINITY))
-            .then(a.number.cmp(&b.number))
+        b.fit_rows.cmp(&a.fit_rows).then(
+            b.objective
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&a.objective.unwrap_or(f64::NEG_INFINITY))
+                .then(a.number.cmp(&b.number)),
+        )
     });
     writeln!(
         out,
-        "\n rank  trial  detector  objective  ROC-AUC      time  parameters"
+        "\n rank  trial  detector  objective  ROC-AUC      rows      time  parameters"
     )?;
     for (i, t) in ranked.iter().take(10).enumerate() {
         let params = short_params(&t.params);
         writeln!(
             out,
-            " {:>4}  {:>5}  {:<8}  {:>9.4}  {:>7}  {:>6.2} s  {}",
+            " {:>4}  {:>5}  {:<8}  {:>9.4}  {:>7}  {:>8}  {:>6.2} s  {}",
             i + 1,
             t.number,
             t.detector,
@@ -458,6 +466,7 @@ fn write_leaderboard(
                 .roc_auc
                 .map(|a| format!("{a:.4}"))
                 .unwrap_or_else(|| "-".into()),
+            t.fit_rows,
             t.time_s,
             params.join(", ")
         )?;
