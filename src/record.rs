@@ -154,3 +154,31 @@ pub fn finish<M: Serialize, T: Serialize>(
         },
     )
 }
+
+/// AutoML trials as the store keeps them (`fit_rows` joins the metrics: successive halving's
+/// subsample trials are told apart from full ones).
+pub fn trial_records(trials: &[crate::automl::Trial]) -> Vec<crate::store::TrialRecord> {
+    use crate::automl::TrialStatus;
+    trials
+        .iter()
+        .map(|t| crate::store::TrialRecord {
+            trial: t.number as u32,
+            detector: t.detector.clone(),
+            params: serde_json::to_value(&t.params).expect("params serialise"),
+            objective: t.objective,
+            metrics: {
+                let mut m = serde_json::to_value(&t.metrics).expect("metrics serialise");
+                m["fit_rows"] = t.fit_rows.into();
+                m
+            },
+            time_s: t.time_s,
+            status: match t.status {
+                TrialStatus::Done => "done",
+                TrialStatus::Failed => "failed",
+                TrialStatus::Skipped => "cancelled",
+            }
+            .to_string(),
+            error: t.error.clone(),
+        })
+        .collect()
+}

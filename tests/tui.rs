@@ -381,8 +381,19 @@ fn chart_ready(theme: &str) -> Harness {
         .unwrap();
     h.app.detect.selected = iforest;
     h.key(KeyCode::Char('r'));
+    // A small AutoML search for the AutoML pane (its best run joins the charts' results, so
+    // the charts are switched back to the iforest run).
+    h.key(KeyCode::Char('5'));
+    h.app.automl.family = Some(pynomaly::detectors::Family::Linear);
+    h.app.automl.trials = 10;
+    h.key(KeyCode::Char('r'));
+    h.app.charts.selected = 0;
+    // Timing and finishing order vary between machines; the snapshots must not.
+    for t in &mut h.app.automl.trials_done {
+        t.time_s = 0.0;
+    }
+    h.app.automl.trials_done.sort_by_key(|t| t.number);
     h.app.on_msg(Msg::Runs(Ok(fake_runs())));
-    // Timing varies between machines; the status line must not.
     h.app.set_status(Level::Ok, "ready");
     h
 }
@@ -502,4 +513,106 @@ fn the_open_dialog_browses_folders() {
         loaded.source
     );
     assert_eq!(loaded.df.height(), 3);
+}
+
+#[test]
+fn automl_pane_configures_searches_records_and_opens_the_best_in_the_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store.sqlite");
+    let mut h = Harness::new("terminal");
+    h.env.store = Some(store_path.clone());
+    let effects = h.app.start(demo());
+    h.settle(effects);
+    h.key(KeyCode::Char('5'));
+    assert_eq!(h.app.pane, Pane::Automl);
+    assert!(h.app.automl.trials_done.is_empty());
+    // o before any search: a hint, no crash.
+    h.key(KeyCode::Char('o'));
+    assert_eq!(h.app.pane, Pane::Automl);
+
+    // Detectors: one family; strategy: tpe; trials: 20 (one step down from 50).
+    h.key(KeyCode::Right);
+    assert!(h.app.automl.family.is_some());
+    let family = h.app.automl.family.unwrap();
+    for _ in 0..3 {
+        h.key(KeyCode::Char('j'));
+    }
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.automl.strategy, pynomaly::automl::Strategy::Tpe);
+    h.key(KeyCode::Down);
+    h.key(KeyCode::Left);
+    assert_eq!(h.app.automl.trials, 20);
+    // The demo has a label: the automatic metric is ROC-AUC.
+    assert_eq!(h.app.automl_metric(), pynomaly::automl::Metric::Auc);
+
+    h.key(KeyCode::Char('r'));
+    assert!(h.app.job.is_none(), "the search finished");
+    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
+    let a = &h.app.automl;
+    assert!(!a.trials_done.is_empty() && a.trials_done.len() <= 20);
+    let searched: Vec<&str> = pynomaly::detectors::registry()
+        .iter()
+        .filter(|d| d.family == family)
+        .map(|d| d.name)
+        .collect();
+    assert!(a
+        .trials_done
+        .iter()
+        .all(|t| searched.contains(&t.detector.as_str())));
+    // The leaderboard's first row is the best; best-so-far never decreases.
+    let ranked = a.ranked();
+    let best = ranked[0].objective.unwrap();
+    assert!(a
+        .trials_done
+        .iter()
+        .all(|t| t.objective.is_none_or(|o| o <= best)));
+    assert!(a.best_so_far().windows(2).all(|w| w[0] <= w[1]));
+    let text = h.text(120, 40);
+    assert!(text.contains("Leaderboard"), "{text}");
+    assert!(text.contains(&ranked[0].detector), "{text}");
+
+    // Recorded: one automl run with every trial, its best model and scores.
+    let i = h.app.automl.best_result.expect("best charted");
+    let run_id = h.app.results[i].run_id.expect("recorded");
+    let store = pynomaly::store::Store::open(&store_path).unwrap();
+    let detail = store.run(run_id).unwrap();
+    assert_eq!(detail.summary.kind, "automl");
+    assert_eq!(detail.summary.status, "done");
+    assert_eq!(detail.summary.detector, ranked[0].detector);
+    assert_eq!(
+        store.trials(run_id).unwrap().len(),
+        h.app.automl.trials_done.len()
+    );
+    assert!(store.scores(run_id).unwrap().is_some());
+
+    // o opens the best run in the charts pane.
+    h.key(KeyCode::Char('o'));
+    assert_eq!(h.app.pane, Pane::Charts);
+    assert_eq!(h.app.charts.selected, i);
+}
+
+#[test]
+fn a_cancelled_automl_search_says_so_and_the_app_stays_up() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('5'));
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    assert!(matches!(&effects[..], [Effect::Automl(_)]));
+    assert!(h.app.job.is_some());
+    // Cancelled before the first trial starts.
+    h.key(KeyCode::Char('x'));
+    h.settle(effects);
+    assert!(h.app.job.is_none());
+    assert_eq!(h.app.status.level, Level::Error);
+    assert!(
+        h.app.status.text.contains("cancelled"),
+        "{}",
+        h.app.status.text
+    );
+    // A new search works afterwards.
+    h.app.automl.trials = 10;
+    h.key(KeyCode::Char('r'));
+    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
 }

@@ -257,6 +257,8 @@ impl<'a> Evaluator<'a> {
         trial.time_s = t0.elapsed().as_secs_f64();
         match result {
             Ok(scores) => self.measure(&mut trial, &scores, rows),
+            // Cancelled while running: reported like a trial that never started.
+            Err(DetectError::Cancelled) => self.stopped.store(true, Ordering::Relaxed),
             Err(e) => {
                 trial.status = TrialStatus::Failed;
                 trial.error = Some(e.to_string());

@@ -15,7 +15,7 @@ use super::{
 use crate::automl::{self, Config, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
 use crate::detectors::JobCtx;
 use crate::record::{self, FinishedRun};
-use crate::store::{RunEnd, RunKind, TrialRecord};
+use crate::store::{RunEnd, RunKind};
 use crate::text::sanitize;
 use crate::threshold::{self, ThresholdMethod};
 
@@ -261,7 +261,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
         let flags = threshold::flags(&scores, cut.value);
         top_anomalies = top_rows(&m.row_ids, &scores, 10);
         if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-            s.record_trials(id, &trial_records(&outcome))?;
+            s.record_trials(id, &record::trial_records(&outcome.trials))?;
             record::finish(
                 s,
                 id,
@@ -292,7 +292,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             metrics,
         });
     } else if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-        s.record_trials(id, &trial_records(&outcome))?;
+        s.record_trials(id, &record::trial_records(&outcome.trials))?;
         s.end_run(id, RunEnd::Failed, "no trial finished")?;
     }
     let refit_s = refit_started.elapsed().as_secs_f64();
@@ -347,32 +347,6 @@ fn short_params(params: &crate::detectors::Params) -> Vec<String> {
         .map(|(k, v)| match v {
             crate::detectors::ParamValue::Float(f) => format!("{k}={}", output::num(*f)),
             other => format!("{k}={other}"),
-        })
-        .collect()
-}
-
-fn trial_records(outcome: &Outcome) -> Vec<TrialRecord> {
-    outcome
-        .trials
-        .iter()
-        .map(|t| TrialRecord {
-            trial: t.number as u32,
-            detector: t.detector.clone(),
-            params: serde_json::to_value(&t.params).expect("params serialise"),
-            objective: t.objective,
-            metrics: {
-                let mut m = serde_json::to_value(&t.metrics).expect("metrics serialise");
-                m["fit_rows"] = t.fit_rows.into();
-                m
-            },
-            time_s: t.time_s,
-            status: match t.status {
-                TrialStatus::Done => "done",
-                TrialStatus::Failed => "failed",
-                TrialStatus::Skipped => "cancelled",
-            }
-            .to_string(),
-            error: t.error.clone(),
         })
         .collect()
 }

@@ -12,9 +12,10 @@ use tui_input::Input;
 
 use super::keymap::{Action, Context, Key, Keymap};
 use super::theme::{Theme, ThemeCatalog};
+use crate::automl::{self, Metric, Protocol, Strategy, Trial};
 use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
 use crate::data::{DatasetProfile, Loaded, PrepareSpec, Prepared, Source};
-use crate::detectors::{registry, DetectorInfo, ParamKind, Params};
+use crate::detectors::{registry, DetectorInfo, Family, ParamKind, Params};
 use crate::store::{RunDetail, RunSummary, StoredScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,10 +24,17 @@ pub enum Pane {
     Detect,
     Charts,
     Experiments,
+    Automl,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Data, Pane::Detect, Pane::Charts, Pane::Experiments];
+    pub const ALL: [Pane; 5] = [
+        Pane::Data,
+        Pane::Detect,
+        Pane::Charts,
+        Pane::Experiments,
+        Pane::Automl,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl Pane {
             Pane::Detect => "Detect",
             Pane::Charts => "Charts",
             Pane::Experiments => "Experiments",
+            Pane::Automl => "AutoML",
         }
     }
 
@@ -43,6 +52,7 @@ impl Pane {
             Pane::Detect => Context::Detect,
             Pane::Charts => Context::Charts,
             Pane::Experiments => Context::Experiments,
+            Pane::Automl => Context::Automl,
         }
     }
 }
@@ -107,6 +117,7 @@ pub enum Effect {
         spec: PrepareSpec,
     },
     Fit(Box<FitRequest>),
+    Automl(Box<AutomlRequest>),
     ListRuns,
     LoadRun {
         id: i64,
@@ -130,6 +141,28 @@ pub struct FitRequest {
     pub projection: Arc<Vec<(f64, f64)>>,
     pub loaded: Arc<Loaded>,
     pub cancel: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AutomlRequest {
+    pub job: u64,
+    pub config: automl::Config,
+    /// Labels the search may read: `None` for the label-free objective.
+    pub search_labels: Option<Vec<u8>>,
+    pub prepared: Arc<Prepared>,
+    pub projection: Arc<Vec<(f64, f64)>>,
+    pub loaded: Arc<Loaded>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A finished search: its best trial refitted on all rows and charted.
+#[derive(Debug, Clone)]
+pub struct AutomlFinished {
+    pub job: u64,
+    pub best: RunResult,
+    pub objective: f64,
+    pub stopped_early: bool,
+    pub search_s: f64,
 }
 
 /// What a run loaded from the store is for.
@@ -160,6 +193,15 @@ pub enum Msg {
     ),
     Compared(Result<Vec<RunDetail>, String>),
     Deleted(Result<usize, String>),
+    /// One AutoML trial finished (sent as each one ends).
+    AutomlTrial {
+        job: u64,
+        trial: Box<Trial>,
+    },
+    AutomlDone {
+        job: u64,
+        result: Result<Box<AutomlFinished>, String>,
+    },
     Warning(String),
 }
 
@@ -453,6 +495,105 @@ impl ExperimentsPane {
     }
 }
 
+/// The AutoML form's rows, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutomlField {
+    Detectors,
+    Metric,
+    Protocol,
+    Strategy,
+    Trials,
+    Budget,
+}
+
+impl AutomlField {
+    pub const ALL: [AutomlField; 6] = [
+        AutomlField::Detectors,
+        AutomlField::Metric,
+        AutomlField::Protocol,
+        AutomlField::Strategy,
+        AutomlField::Trials,
+        AutomlField::Budget,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AutomlField::Detectors => "Detectors",
+            AutomlField::Metric => "Metric",
+            AutomlField::Protocol => "Protocol",
+            AutomlField::Strategy => "Strategy",
+            AutomlField::Trials => "Trials",
+            AutomlField::Budget => "Budget",
+        }
+    }
+}
+
+pub const AUTOML_TRIALS: [usize; 6] = [10, 20, 50, 100, 200, 500];
+pub const AUTOML_BUDGETS: [Option<u64>; 5] = [None, Some(10), Some(30), Some(60), Some(300)];
+
+/// The search metric choice; `Auto` is ROC-AUC with a label, label-free without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricChoice {
+    Auto,
+    Fixed(Metric),
+}
+
+#[derive(Debug, Clone)]
+pub struct AutomlPane {
+    pub field: usize,
+    /// `None` = every detector; else one family.
+    pub family: Option<Family>,
+    pub metric: MetricChoice,
+    pub holdout: bool,
+    pub strategy: Strategy,
+    pub trials: usize,
+    pub budget_s: Option<u64>,
+    /// Trials of the current (or last) search, in the order they finished.
+    pub trials_done: Vec<Trial>,
+    /// Planned number of trials of the current search (for the gauge).
+    pub planned: usize,
+    /// The metric of the current (or last) search, for the headings.
+    pub running_metric: Option<Metric>,
+    /// Index into `App::results` of the last search's best run.
+    pub best_result: Option<usize>,
+    pub leaderboard_offset: usize,
+}
+
+impl AutomlPane {
+    /// Trials ranked as the leaderboard shows them: more rows first (halving's subsample
+    /// rungs are not comparable with all rows), then objective, then trial number.
+    pub fn ranked(&self) -> Vec<&Trial> {
+        let mut ranked: Vec<&Trial> = self.trials_done.iter().collect();
+        ranked.sort_by(|a, b| {
+            b.objective
+                .is_some()
+                .cmp(&a.objective.is_some())
+                .then(b.fit_rows.cmp(&a.fit_rows))
+                .then(
+                    b.objective
+                        .unwrap_or(f64::NEG_INFINITY)
+                        .total_cmp(&a.objective.unwrap_or(f64::NEG_INFINITY)),
+                )
+                .then(a.number.cmp(&b.number))
+        });
+        ranked
+    }
+
+    /// Best objective after each finished trial, in finishing order.
+    pub fn best_so_far(&self) -> Vec<f64> {
+        let mut best = f64::NEG_INFINITY;
+        self.trials_done
+            .iter()
+            .map(|t| {
+                if let Some(o) = t.objective {
+                    best = best.max(o);
+                }
+                best
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: u64,
@@ -472,6 +613,7 @@ pub struct App {
     pub detect: DetectPane,
     pub charts: ChartsPane,
     pub experiments: ExperimentsPane,
+    pub automl: AutomlPane,
     pub job: Option<Job>,
     pub queue: VecDeque<(&'static str, Params)>,
     pub results: Vec<RunResult>,
@@ -531,6 +673,20 @@ impl App {
                 sort: RunSort::Newest,
                 marked: BTreeSet::new(),
                 loading: false,
+            },
+            automl: AutomlPane {
+                field: 0,
+                family: None,
+                metric: MetricChoice::Auto,
+                holdout: false,
+                strategy: Strategy::Random,
+                trials: 50,
+                budget_s: None,
+                trials_done: Vec::new(),
+                planned: 0,
+                running_metric: None,
+                best_result: None,
+                leaderboard_offset: 0,
             },
             job: None,
             queue: VecDeque::new(),
@@ -662,11 +818,13 @@ impl App {
             Action::GoDetect => self.go(Pane::Detect),
             Action::GoCharts => self.go(Pane::Charts),
             Action::GoExperiments => self.go(Pane::Experiments),
+            Action::GoAutoml => self.go(Pane::Automl),
             _ => match self.pane {
                 Pane::Data => self.data_action(action),
                 Pane::Detect => self.detect_action(action),
                 Pane::Charts => self.charts_action(action),
                 Pane::Experiments => self.experiments_action(action),
+                Pane::Automl => self.automl_action(action),
             },
         }
     }
@@ -1094,6 +1252,180 @@ impl App {
         Vec::new()
     }
 
+    fn automl_action(&mut self, action: Action) -> Vec<Effect> {
+        let n_fields = AutomlField::ALL.len();
+        let a = &mut self.automl;
+        match action {
+            Action::Up => a.field = a.field.saturating_sub(1),
+            Action::Down => a.field = (a.field + 1).min(n_fields - 1),
+            Action::Top => a.field = 0,
+            Action::Bottom => a.field = n_fields - 1,
+            Action::Left | Action::Right | Action::Select => {
+                let forward = action != Action::Left;
+                self.cycle_automl_field(forward);
+            }
+            Action::PageDown => a.leaderboard_offset += 10,
+            Action::PageUp => a.leaderboard_offset = a.leaderboard_offset.saturating_sub(10),
+            Action::Run => return self.start_automl(),
+            Action::OpenBest => match a.best_result.filter(|&i| i < self.results.len()) {
+                Some(i) => {
+                    self.charts.selected = i;
+                    self.pane = Pane::Charts;
+                }
+                None => self.set_status(Level::Info, "No AutoML result yet: r starts a search"),
+            },
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn cycle_automl_field(&mut self, forward: bool) {
+        fn step<T: PartialEq + Copy>(options: &[T], current: T, forward: bool) -> T {
+            let i = options.iter().position(|o| *o == current).unwrap_or(0);
+            let n = options.len();
+            options[if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            }]
+        }
+        let a = &mut self.automl;
+        match AutomlField::ALL[a.field] {
+            AutomlField::Detectors => {
+                let mut families: Vec<Option<Family>> = vec![None];
+                for d in registry() {
+                    if !families.contains(&Some(d.family)) {
+                        families.push(Some(d.family));
+                    }
+                }
+                a.family = step(&families, a.family, forward);
+            }
+            AutomlField::Metric => {
+                let options = [
+                    MetricChoice::Auto,
+                    MetricChoice::Fixed(Metric::Auc),
+                    MetricChoice::Fixed(Metric::Ap),
+                    MetricChoice::Fixed(Metric::LabelFree),
+                ];
+                a.metric = step(&options, a.metric, forward);
+            }
+            AutomlField::Protocol => a.holdout = !a.holdout,
+            AutomlField::Strategy => a.strategy = step(&Strategy::ALL, a.strategy, forward),
+            AutomlField::Trials => a.trials = step(&AUTOML_TRIALS, a.trials, forward),
+            AutomlField::Budget => a.budget_s = step(&AUTOML_BUDGETS, a.budget_s, forward),
+        }
+    }
+
+    /// The metric a search would use on the data on screen.
+    pub fn automl_metric(&self) -> Metric {
+        let labelled = self
+            .data
+            .prepared
+            .as_ref()
+            .is_some_and(|p| p.prepared.matrix.label.is_some());
+        match self.automl.metric {
+            MetricChoice::Fixed(m) => m,
+            MetricChoice::Auto if labelled => Metric::Auc,
+            MetricChoice::Auto => Metric::LabelFree,
+        }
+    }
+
+    fn start_automl(&mut self) -> Vec<Effect> {
+        if self.job.is_some() {
+            self.set_status(
+                Level::Warn,
+                "A job is running: wait for it or cancel it (x)",
+            );
+            return Vec::new();
+        }
+        let (Some(prepared), Some(loaded)) = (self.data.prepared.clone(), self.data.loaded.clone())
+        else {
+            self.set_status(
+                Level::Warn,
+                "No data prepared yet: open a file in the Data pane",
+            );
+            return Vec::new();
+        };
+        let m = &prepared.prepared.matrix;
+        let a = &self.automl;
+        let names: Option<Vec<String>> = a.family.map(|f| vec![f.name().to_string()]);
+        let detectors = match automl::search_space(names.as_deref()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.set_status(Level::Error, e.to_string());
+                return Vec::new();
+            }
+        };
+        // Like the CLI: an unrestricted search leaves quadratic detectors out on large data.
+        let (detectors, skipped) = if a.family.is_none() {
+            automl::fit_space_to_size(detectors, m.x.nrows(), m.x.ncols())
+        } else {
+            (detectors, Vec::new())
+        };
+        let metric = self.automl_metric();
+        let config = automl::Config {
+            detectors,
+            metric,
+            protocol: if a.holdout && metric != Metric::LabelFree {
+                Protocol::Holdout { test_fraction: 0.3 }
+            } else {
+                Protocol::Unsupervised
+            },
+            strategy: a.strategy,
+            trials: a.trials,
+            budget: a.budget_s.map(std::time::Duration::from_secs),
+            seed: self.detect.seed,
+        };
+        let search_labels = match metric {
+            Metric::LabelFree => None,
+            _ => m.label.as_ref().map(|l| l.to_vec()),
+        };
+        if let Err(e) = automl::validate(m.x.nrows(), search_labels.as_deref(), &config) {
+            self.set_status(Level::Error, e.to_string());
+            return Vec::new();
+        }
+        let id = self.next_job;
+        self.next_job += 1;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.job = Some(Job {
+            id,
+            detector: "automl",
+            fraction: 0.0,
+            cancel: cancel.clone(),
+        });
+        let a = &mut self.automl;
+        a.trials_done.clear();
+        a.planned = config.trials;
+        a.running_metric = Some(metric);
+        a.leaderboard_offset = 0;
+        let left_out = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; left out as too slow for this size: {}",
+                skipped.join(", ")
+            )
+        };
+        self.set_status(
+            Level::Info,
+            format!(
+                "AutoML: {} search, {} trials, metric {} (x or Esc cancels){left_out}",
+                config.strategy.name(),
+                config.trials,
+                metric.name()
+            ),
+        );
+        vec![Effect::Automl(Box::new(AutomlRequest {
+            job: id,
+            config,
+            search_labels,
+            prepared: prepared.prepared,
+            projection: prepared.projection,
+            loaded,
+            cancel,
+        }))]
+    }
+
     fn on_overlay_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
         let Some(overlay) = self.overlay.take() else {
             return Vec::new();
@@ -1443,6 +1775,45 @@ impl App {
                 return vec![Effect::ListRuns];
             }
             Msg::Deleted(Err(e)) => self.set_status(Level::Error, e),
+            Msg::AutomlTrial { job, trial } => {
+                if let Some(j) = self.job.as_mut().filter(|j| j.id == job) {
+                    let a = &mut self.automl;
+                    a.trials_done.push(*trial);
+                    j.fraction = (a.trials_done.len() as f64 / a.planned.max(1) as f64).min(1.0);
+                }
+            }
+            Msg::AutomlDone { job, result } => {
+                if self.job.as_ref().is_some_and(|j| j.id == job) {
+                    self.job = None;
+                }
+                match result {
+                    Ok(done) => {
+                        let done = *done;
+                        let b = &done.best;
+                        let run = b.run_id.map(|id| format!(", run {id}")).unwrap_or_default();
+                        let auc = b
+                            .roc_auc
+                            .map(|a| format!(", ROC-AUC {a:.4}"))
+                            .unwrap_or_default();
+                        self.set_status(
+                            Level::Ok,
+                            format!(
+                                "AutoML{} in {:.1} s: best {} (objective {:.4}{auc}{run}); o shows it in Charts",
+                                if done.stopped_early { " stopped early" } else { " finished" },
+                                done.search_s,
+                                b.detector,
+                                done.objective
+                            ),
+                        );
+                        self.results.push(done.best);
+                        self.automl.best_result = Some(self.results.len() - 1);
+                        self.charts.selected = self.results.len() - 1;
+                        self.experiments.loading = true;
+                        return vec![Effect::ListRuns];
+                    }
+                    Err(e) => self.set_status(Level::Error, e),
+                }
+            }
             Msg::Warning(w) => self.set_status(Level::Warn, w),
         }
         Vec::new()

@@ -9,12 +9,16 @@ use std::time::Instant;
 use ndarray::{Array2, Axis};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Effect, FitRequest, Msg, PreparedData, RunResult, RunUse, ScatterDots};
+use super::app::{
+    AutomlFinished, AutomlRequest, Effect, FitRequest, Msg, PreparedData, RunResult, RunUse,
+    ScatterDots,
+};
+use crate::automl;
 use crate::data::{self, LoadOptions, Loaded, PrepareSpec, Source};
-use crate::detectors::{self, linalg, DetectError, JobCtx};
+use crate::detectors::{self, linalg, DetectError, JobCtx, Params};
 use crate::metrics;
 use crate::record::{self, FinishedRun};
-use crate::store::{RunEnd, RunFilter, Store};
+use crate::store::{RunEnd, RunFilter, RunKind, Store};
 use crate::threshold::{self, ThresholdMethod};
 
 /// Where runs are recorded; `None` = not at all (`--no-store`).
@@ -64,6 +68,11 @@ pub fn run(effect: Effect, env: &JobEnv) {
             let job = request.job;
             let result = fit(&request, env);
             env.send(Msg::FitDone { job, result });
+        }
+        Effect::Automl(request) => {
+            let job = request.job;
+            let result = automl(&request, env);
+            env.send(Msg::AutomlDone { job, result });
         }
         Effect::ListRuns => env.send(Msg::Runs(env.open_store().and_then(|store| {
             match store {
@@ -244,21 +253,15 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
         Err(e) => return Err(fail(&mut store, RunEnd::Failed, format!("threshold: {e}"))),
     };
     let flags = threshold::flags(&scores, cut.value);
-    let labels = m.label.as_ref().map(|l| l.to_vec());
-    let (roc_auc, average_precision) = match &labels {
-        Some(l) => (
-            metrics::roc_auc(&scores, l).ok(),
-            metrics::average_precision(&scores, l).ok(),
-        ),
-        None => (None, None),
+    let chart = ChartInput {
+        job: req.job,
+        detector: info.name,
+        params: &req.params,
+        loaded: &req.loaded,
+        prepared: &req.prepared,
+        projection: &req.projection,
     };
-    let (roc, pr) = RunResult::curves(&scores, labels.as_deref());
-    let metrics_json = serde_json::json!({
-        "roc_auc": roc_auc,
-        "average_precision": average_precision,
-        "precision_at_n": labels.as_ref().and_then(|l| metrics::precision_at_n(&scores, l, None).ok()),
-    });
-    let timing = serde_json::json!({ "fit_s": fit_s });
+    let mut result = chart.result(scores, cut.n_flagged, fit_s, None);
     if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
         record::finish(
             s,
@@ -273,36 +276,197 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
                 threshold_method: cut.method.to_string(),
                 threshold_value: cut.value,
                 n_anomalies: cut.n_flagged,
-                metrics: &metrics_json,
-                timing: &timing,
-                scores: &scores,
+                metrics: &result.metrics_json(),
+                timing: &serde_json::json!({ "fit_s": fit_s }),
+                scores: &result.scores,
                 flags: &flags,
             },
         )
         .map_err(|e| e.to_string())?;
+        result.run_id = run_id;
     }
-    let (order, sorted_desc) = RunResult::rank(&scores);
-    let scatter = Some(Arc::new(ScatterDots::new(&req.projection, &order)));
-    let time = time_axis(&req.loaded, &req.prepared);
-    Ok(Box::new(RunResult {
+    Ok(Box::new(result))
+}
+
+/// What the charts of a finished run are built from.
+struct ChartInput<'a> {
+    job: u64,
+    detector: &'a str,
+    params: &'a Params,
+    loaded: &'a Loaded,
+    prepared: &'a data::Prepared,
+    projection: &'a [(f64, f64)],
+}
+
+impl ChartInput<'_> {
+    /// Ranking, curves, metrics and the scatter, computed here on the job thread so that frames
+    /// stay cheap.
+    fn result(
+        &self,
+        scores: Vec<f64>,
+        flagged: usize,
+        fit_s: f64,
+        run_id: Option<i64>,
+    ) -> RunResult {
+        let m = &self.prepared.matrix;
+        let labels = m.label.as_ref().map(|l| l.to_vec());
+        let (roc_auc, average_precision) = match &labels {
+            Some(l) => (
+                metrics::roc_auc(&scores, l).ok(),
+                metrics::average_precision(&scores, l).ok(),
+            ),
+            None => (None, None),
+        };
+        let (roc, pr) = RunResult::curves(&scores, labels.as_deref());
+        let (order, sorted_desc) = RunResult::rank(&scores);
+        let scatter = Some(Arc::new(ScatterDots::new(self.projection, &order)));
+        RunResult {
+            job: self.job,
+            detector: self.detector.to_string(),
+            params: self.params.clone(),
+            run_id,
+            source: self.loaded.source.clone(),
+            flagged,
+            scores,
+            sorted_desc,
+            order,
+            row_ids: m.row_ids.clone(),
+            labels,
+            roc_auc,
+            average_precision,
+            roc,
+            pr,
+            fit_s,
+            scatter,
+            time: time_axis(self.loaded, self.prepared),
+        }
+    }
+}
+
+impl RunResult {
+    /// The metrics a run records in the store.
+    fn metrics_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "roc_auc": self.roc_auc,
+            "average_precision": self.average_precision,
+            "precision_at_n": self.labels.as_ref().and_then(|l| metrics::precision_at_n(&self.scores, l, None).ok()),
+        })
+    }
+}
+
+/// Runs an AutoML search: every finished trial goes to the pane at once; at the end the best
+/// trial is refitted on all rows, recorded (the search as one `automl` run with its trials) and
+/// charted like a detector run.
+fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, String> {
+    let m = &req.prepared.matrix;
+    let mut store = env.open_store()?;
+    let run_id = match store.as_mut() {
+        Some(s) => Some(
+            record::begin_kind(
+                s,
+                RunKind::Automl,
+                &req.loaded,
+                &req.prepared,
+                "automl",
+                &Params::default(),
+                req.config.seed,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let ctx = JobCtx::new(req.config.seed).sharing_cancel(req.cancel.clone());
+    let tx = env.tx.clone();
+    let job = req.job;
+    let on_trial = move |t: &automl::Trial| {
+        let _ = tx.send(Msg::AutomlTrial {
+            job,
+            trial: Box::new(t.clone()),
+        });
+    };
+    let started = Instant::now();
+    let outcome = automl::run(
+        m.x.view(),
+        req.search_labels.as_deref(),
+        &req.config,
+        &ctx,
+        &on_trial,
+    );
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+                let _ = s.end_run(id, RunEnd::Failed, &e.to_string());
+            }
+            return Err(format!("AutoML: {e}"));
+        }
+    };
+    let search_s = started.elapsed().as_secs_f64();
+    let trials = record::trial_records(&outcome.trials);
+    let Some(best) = outcome.best.map(|i| &outcome.trials[i]) else {
+        if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+            let _ = s.record_trials(id, &trials);
+            let end = if outcome.stopped_early {
+                RunEnd::Cancelled
+            } else {
+                RunEnd::Failed
+            };
+            let _ = s.end_run(id, end, "no trial finished");
+        }
+        return Err(if outcome.stopped_early {
+            "AutoML cancelled before any trial finished".into()
+        } else {
+            "AutoML: no trial finished; every candidate failed on this data".into()
+        });
+    };
+    let refit_started = Instant::now();
+    let (model, scores) = automl::refit_best(m.x.view(), best).map_err(|e| e.to_string())?;
+    let fit_s = refit_started.elapsed().as_secs_f64();
+    let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
+        .map_err(|e| format!("threshold: {e}"))?;
+    let flags = threshold::flags(&scores, cut.value);
+    let chart = ChartInput {
         job: req.job,
-        detector: info.name.to_string(),
-        params: req.params.clone(),
-        run_id,
-        source: req.loaded.source.clone(),
-        flagged: cut.n_flagged,
-        scores,
-        sorted_desc,
-        order,
-        row_ids: m.row_ids.clone(),
-        labels,
-        roc_auc,
-        average_precision,
-        roc,
-        pr,
-        fit_s,
-        scatter,
-        time,
+        detector: &best.detector,
+        params: &best.params,
+        loaded: &req.loaded,
+        prepared: &req.prepared,
+        projection: &req.projection,
+    };
+    let mut result = chart.result(scores, cut.n_flagged, fit_s, None);
+    if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
+        s.record_trials(id, &trials).map_err(|e| e.to_string())?;
+        record::finish(
+            s,
+            id,
+            FinishedRun {
+                detector: &best.detector,
+                params: &best.params,
+                seed: best.seed,
+                loaded: &req.loaded,
+                prepared: &req.prepared,
+                model,
+                threshold_method: cut.method.to_string(),
+                threshold_value: cut.value,
+                n_anomalies: cut.n_flagged,
+                metrics: &result.metrics_json(),
+                timing: &serde_json::json!({
+                    "search_s": search_s, "fit_s": fit_s,
+                    "objective": best.objective, "metric": req.config.metric.name(),
+                }),
+                scores: &result.scores,
+                flags: &flags,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        result.run_id = run_id;
+    }
+    Ok(Box::new(AutomlFinished {
+        job: req.job,
+        best: result,
+        objective: best.objective.unwrap_or(f64::NAN),
+        stopped_early: outcome.stopped_early,
+        search_s,
     }))
 }
 

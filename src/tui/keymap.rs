@@ -15,15 +15,17 @@ pub enum Context {
     Detect,
     Charts,
     Experiments,
+    Automl,
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 6] = [
         Context::Global,
         Context::Data,
         Context::Detect,
         Context::Charts,
         Context::Experiments,
+        Context::Automl,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +35,7 @@ impl Context {
             Context::Detect => "detect",
             Context::Charts => "charts",
             Context::Experiments => "experiments",
+            Context::Automl => "automl",
         }
     }
 }
@@ -72,6 +75,7 @@ actions! {
     GoDetect => "go_detect", "Detect pane";
     GoCharts => "go_charts", "Charts pane";
     GoExperiments => "go_experiments", "Experiments pane";
+    GoAutoml => "go_automl", "AutoML pane";
     Up => "up", "Move up";
     Down => "down", "Move down";
     Left => "left", "Move left / previous";
@@ -88,7 +92,7 @@ actions! {
     CycleScaling => "cycle_scaling", "Change the feature scaling";
     CycleMissing => "cycle_missing", "Change how missing values are handled";
     CycleEncoding => "cycle_encoding", "Change how text columns are encoded";
-    Run => "run", "Run the selected detector (or re-run the selected experiment)";
+    Run => "run", "Run the selected detector, re-run the selected experiment, or start an AutoML search";
     Enqueue => "enqueue", "Add the selected detector to the run queue";
     CancelJob => "cancel_job", "Cancel the running job and clear the queue";
     ResetParams => "reset_params", "Reset the detector's parameters to their defaults";
@@ -103,6 +107,7 @@ actions! {
     Sort => "sort", "Change the sort order";
     Delete => "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "Mark the experiment for comparison";
+    OpenBest => "open_best", "Show the best AutoML run in the charts pane";
 }
 
 /// A key with modifiers, parsed from and printed as `ctrl-c`, `shift-tab`, `enter`, `q`, `?`.
@@ -256,6 +261,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Global, Action::GoDetect, &["2"]),
     (Context::Global, Action::GoCharts, &["3"]),
     (Context::Global, Action::GoExperiments, &["4"]),
+    (Context::Global, Action::GoAutoml, &["5"]),
     (Context::Global, Action::Up, &["k", "up"]),
     (Context::Global, Action::Down, &["j", "down"]),
     (Context::Global, Action::Left, &["h", "left"]),
@@ -289,6 +295,8 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Experiments, Action::Delete, &["d"]),
     (Context::Experiments, Action::Run, &["r"]),
     (Context::Experiments, Action::Mark, &["space"]),
+    (Context::Automl, Action::Run, &["r"]),
+    (Context::Automl, Action::OpenBest, &["o"]),
 ];
 
 impl Default for Keymap {

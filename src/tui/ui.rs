@@ -9,13 +9,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Paragraph, Row, Table, Wrap,
+    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Padding, Paragraph, Row, Table,
+    Wrap,
 };
 use ratatui::Frame;
 
 use super::app::{
-    fmt_num, palette_matches, App, DataFocus, DetectFocus, Level, LowerChart, Overlay, Pane,
-    RunResult,
+    fmt_num, palette_matches, App, AutomlField, DataFocus, DetectFocus, Level, LowerChart,
+    MetricChoice, Overlay, Pane, RunResult,
 };
 use super::keymap::{Action, Context};
 use super::theme::{Role, Theme};
@@ -56,6 +57,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Pane::Detect => draw_detect(frame, app, body, theme),
         Pane::Charts => draw_charts(frame, app, body, theme),
         Pane::Experiments => draw_experiments(frame, app, body, theme),
+        Pane::Automl => draw_automl(frame, app, body, theme),
     }
     draw_hints(frame, app, hints, theme);
     draw_status(frame, app, status, theme);
@@ -148,6 +150,7 @@ fn draw_hints(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
             Action::Delete,
             Action::Run,
         ],
+        Pane::Automl => &[Action::Run, Action::Select, Action::OpenBest],
     };
     let mut spans = Vec::new();
     for a in actions
@@ -184,6 +187,7 @@ fn short_name(a: Action) -> &'static str {
         Action::Filter => "filter",
         Action::Sort => "sort",
         Action::Delete => "delete",
+        Action::OpenBest => "best in charts",
         Action::CycleTheme => "theme",
         Action::Help => "help",
         Action::Quit => "quit",
@@ -1163,6 +1167,269 @@ fn draw_experiments(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
             .style(theme.style(Role::Muted)),
         )
         .block(block(title, true, theme)),
+        area,
+    );
+}
+
+fn draw_automl(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let form_width = if area.width < 100 { 32 } else { 36 };
+    let [form_area, right] =
+        Layout::horizontal([Constraint::Length(form_width), Constraint::Min(0)]).areas(area);
+    draw_automl_form(frame, app, form_area, theme);
+    let [board_area, chart_area] =
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
+    draw_leaderboard(frame, app, board_area, theme);
+    draw_best_so_far(frame, app, chart_area, theme);
+}
+
+fn draw_automl_form(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let a = &app.automl;
+    let label = app
+        .data
+        .prepared
+        .as_ref()
+        .and_then(|p| p.prepared.report.label_column.clone());
+    let value = |field: AutomlField| -> String {
+        match field {
+            AutomlField::Detectors => match a.family {
+                None => "all".into(),
+                Some(f) => format!("{} family", f.name()),
+            },
+            AutomlField::Metric => match a.metric {
+                MetricChoice::Auto => format!("auto → {}", app.automl_metric().name()),
+                MetricChoice::Fixed(m) => m.name().into(),
+            },
+            AutomlField::Protocol => {
+                if app.automl_metric() == crate::automl::Metric::LabelFree {
+                    "all rows (label-free)".into()
+                } else if a.holdout {
+                    "hold-out 30 %".into()
+                } else {
+                    "all rows".into()
+                }
+            }
+            AutomlField::Strategy => a.strategy.name().into(),
+            AutomlField::Trials => a.trials.to_string(),
+            AutomlField::Budget => a
+                .budget_s
+                .map(|s| format!("{s} s"))
+                .unwrap_or_else(|| "none".into()),
+        }
+    };
+    let mut lines: Vec<Line> = AutomlField::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let style = if i == a.field {
+                theme.style(Role::Selection)
+            } else {
+                Style::default()
+            };
+            Line::from(vec![
+                Span::styled(format!("{:<10}", f.label()), theme.style(Role::Muted)),
+                Span::styled(format!("◂ {} ▸", value(*f)), style),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(
+        format!("{:<10}{} (S in Detect)", "Seed", app.detect.seed),
+        theme.style(Role::Muted),
+    )));
+    lines.push(Line::raw(""));
+    let label_line = match &label {
+        Some(l) => format!("Label: {}", sanitize(l)),
+        None => "No label: the search is label-free".into(),
+    };
+    lines.push(Line::from(Span::styled(
+        label_line,
+        theme.style(Role::Muted),
+    )));
+    let explain = match a.strategy {
+        crate::automl::Strategy::Random => "Random: every detector's defaults, then random draws.",
+        crate::automl::Strategy::Halving => {
+            "Halving: many candidates on a small subsample; the best third moves on to 3× more rows."
+        }
+        crate::automl::Strategy::Tpe => {
+            "TPE: after a random start, new trials are drawn where good ones were."
+        }
+    };
+    lines.push(Line::from(Span::styled(
+        explain.to_string(),
+        theme.style(Role::Muted),
+    )));
+    lines.push(Line::from(Span::styled(
+        "↑↓ field · ←→ change · r start · x cancel",
+        theme.style(Role::Muted),
+    )));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(block("Search", true, theme).padding(Padding::horizontal(1))),
+        area,
+    );
+}
+
+fn draw_leaderboard(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let a = &app.automl;
+    let running = app.job.as_ref().is_some_and(|j| j.detector == "automl");
+    let title = format!(
+        "Leaderboard · {} of {} trials{}",
+        a.trials_done.len(),
+        a.planned,
+        match (running, a.running_metric) {
+            (true, Some(m)) => format!(" · running, objective {}", m.name()),
+            (false, Some(m)) => format!(" · objective {}", m.name()),
+            _ => String::new(),
+        }
+    );
+    if a.trials_done.is_empty() {
+        let msg = if running {
+            "Waiting for the first trial…"
+        } else {
+            "No search yet. Choose the search on the left and press r. Trials appear here as they finish; the best run opens in Charts with o."
+        };
+        frame.render_widget(
+            Paragraph::new(msg)
+                .wrap(Wrap { trim: true })
+                .block(block(title, false, theme)),
+            area,
+        );
+        return;
+    }
+    let ranked = a.ranked();
+    // Narrow terminals drop the time column so that the objective stays readable.
+    let time_width = if area.width < 70 { 0 } else { 6 };
+    let visible = area.height.saturating_sub(3) as usize;
+    let first = a.leaderboard_offset.min(ranked.len().saturating_sub(1));
+    let rows: Vec<Row> = ranked
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(rank, t)| {
+            let params: Vec<String> = t
+                .params
+                .0
+                .iter()
+                .map(|(k, v)| match v {
+                    crate::detectors::ParamValue::Float(f) => format!("{k}={}", fmt_num(*f)),
+                    other => format!("{k}={other}"),
+                })
+                .collect();
+            let style = if rank == 0 && t.objective.is_some() {
+                theme.style(Role::Ok)
+            } else if t.objective.is_none() {
+                theme.style(Role::Muted)
+            } else {
+                Style::default()
+            };
+            Row::new(vec![
+                Cell::from((rank + 1).to_string()),
+                Cell::from(t.number.to_string()),
+                Cell::from(t.detector.clone()),
+                Cell::from(t.objective.map(|o| format!("{o:.4}")).unwrap_or_else(
+                    || match &t.error {
+                        Some(_) => "failed".into(),
+                        None => "-".into(),
+                    },
+                )),
+                Cell::from(t.fit_rows.to_string()),
+                Cell::from(format!("{:.2}", t.time_s)),
+                Cell::from(params.join(" ")),
+            ])
+            .style(style)
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(4),
+                Constraint::Length(3),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(7),
+                Constraint::Length(time_width),
+                Constraint::Min(10),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "rank",
+                "#",
+                "detector",
+                "objective",
+                "rows",
+                "time s",
+                "parameters",
+            ])
+            .style(theme.style(Role::Muted)),
+        )
+        .block(block(title, false, theme)),
+        area,
+    );
+}
+
+fn draw_best_so_far(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let a = &app.automl;
+    let title = "Best so far (line) and each trial (•)";
+    let best = a.best_so_far();
+    let line: Vec<(f64, f64)> = best
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.is_finite())
+        .map(|(i, b)| ((i + 1) as f64, *b))
+        .collect();
+    let dots: Vec<(f64, f64)> = a
+        .trials_done
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.objective.map(|o| ((i + 1) as f64, o)))
+        .collect();
+    if dots.is_empty() {
+        frame.render_widget(
+            Paragraph::new("The best objective over trials is drawn here during a search.")
+                .wrap(Wrap { trim: true })
+                .block(block(title, false, theme)),
+            area,
+        );
+        return;
+    }
+    let y = bounds(dots.iter().map(|p| p.1));
+    let x_max = (a.planned.max(dots.len())) as f64;
+    let datasets = vec![
+        Dataset::default()
+            .name("trial")
+            .graph_type(GraphType::Scatter)
+            .marker(Marker::Dot)
+            .style(theme.style(Role::Muted))
+            .data(&dots),
+        Dataset::default()
+            .name("best")
+            .graph_type(GraphType::Line)
+            .marker(Marker::Braille)
+            .style(theme.style(Role::Chart1))
+            .data(&line),
+    ];
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(block(title, false, theme))
+            .x_axis(
+                Axis::default()
+                    .title("trial")
+                    .bounds([1.0, x_max.max(2.0)])
+                    .labels(vec![Span::raw("1"), Span::raw(format!("{x_max:.0}"))])
+                    .style(theme.style(Role::Muted)),
+            )
+            .y_axis(
+                Axis::default()
+                    .bounds(y)
+                    .labels(vec![
+                        Span::raw(format!("{:.3}", y[0])),
+                        Span::raw(format!("{:.3}", y[1])),
+                    ])
+                    .style(theme.style(Role::Muted)),
+            ),
         area,
     );
 }
