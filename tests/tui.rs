@@ -567,7 +567,9 @@ fn automl_pane_configures_searches_records_and_opens_the_best_in_the_charts() {
         .trials_done
         .iter()
         .all(|t| t.objective.is_none_or(|o| o <= best)));
+    // Best-so-far never decreases (one strategy without subsample rungs here).
     assert!(a.best_so_far().windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(*a.best_so_far().last().unwrap(), best);
     let text = h.text(120, 40);
     assert!(text.contains("Leaderboard"), "{text}");
     assert!(text.contains(&ranked[0].detector), "{text}");

@@ -579,14 +579,22 @@ impl AutomlPane {
         ranked
     }
 
-    /// Best objective after each finished trial, in finishing order.
+    /// Best objective after each finished trial, in finishing order, among the trials on the
+    /// most rows so far (a halving rung on more rows starts the line afresh: objectives on
+    /// smaller subsamples are not comparable).
     pub fn best_so_far(&self) -> Vec<f64> {
         let mut best = f64::NEG_INFINITY;
+        let mut rows = 0;
         self.trials_done
             .iter()
             .map(|t| {
                 if let Some(o) = t.objective {
-                    best = best.max(o);
+                    if t.fit_rows > rows {
+                        rows = t.fit_rows;
+                        best = o;
+                    } else if t.fit_rows == rows {
+                        best = best.max(o);
+                    }
                 }
                 best
             })

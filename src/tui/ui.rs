@@ -87,9 +87,15 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
         .unwrap_or_else(|| "no data".into());
     frame.render_widget(Paragraph::new(left), area);
     // The dataset and theme go in whatever room the tabs leave, never over them.
-    let room = area.width.saturating_sub(left_width + 1);
-    let right = format!("{} · theme {} ", truncate(&source, 30), app.theme_name);
-    let right = truncate(&right, room as usize).into_owned();
+    let room = area.width.saturating_sub(left_width + 1) as usize;
+    let theme_part = format!(" · theme {} ", app.theme_name);
+    // The theme goes first when room is short; the source is cut once, at its end.
+    let right = if room >= theme_part.chars().count() + 8 {
+        let source_room = (room - theme_part.chars().count()).min(30);
+        format!("{}{theme_part}", truncate(&source, source_room))
+    } else {
+        format!("{} ", truncate(&source, room.saturating_sub(1)))
+    };
     let [_, right_area] =
         Layout::horizontal([Constraint::Length(left_width + 1), Constraint::Min(0)]).areas(area);
     frame.render_widget(
@@ -1372,7 +1378,7 @@ fn draw_leaderboard(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
 
 fn draw_best_so_far(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     let a = &app.automl;
-    let title = "Best so far (line) and each trial (•)";
+    let title = "Best so far on the most rows (line) and each trial (•)";
     let best = a.best_so_far();
     let line: Vec<(f64, f64)> = best
         .iter()
