@@ -351,3 +351,47 @@ fn the_command_records_the_search_and_a_usable_model() {
     assert!(report["best"]["metrics"]["roc_auc"].is_number());
     assert!(report["trials"][0]["metrics"]["roc_auc"].is_null());
 }
+
+/// Ctrl-C during a search stops it; the finished trials and the best of them are still
+/// printed and recorded.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_search_keeps_its_finished_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite");
+    let satellite = shared_dataset("satellite");
+    let child = Command::new(bin())
+        .args([
+            "automl",
+            satellite.to_str().unwrap(),
+            "--trials",
+            "500",
+            "--json",
+        ])
+        .env("PYNOMALY_STORE", &store)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first trials (the cheap defaults) finish well within this; 500 trials take far longer.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Interrupted"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let done = report["n_done"].as_u64().unwrap();
+    assert!(done >= 1 && done < 500, "{done} trials done");
+    let run_id = report["run_id"].as_i64().unwrap();
+    let store = pynomaly::store::Store::open(&store).unwrap();
+    assert_eq!(store.run(run_id).unwrap().summary.status, "done");
+    assert_eq!(
+        store.trials(run_id).unwrap().len(),
+        report["trials"].as_array().unwrap().len()
+    );
+}

@@ -131,6 +131,8 @@ struct AutomlReport<'a> {
     n_trials: usize,
     n_done: usize,
     stopped_early: bool,
+    /// Stopped by Ctrl-C or SIGTERM (finished trials kept).
+    interrupted: bool,
     /// Left out of the search as too slow for this many rows (name them to include them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped_detectors: Vec<&'static str>,
@@ -227,15 +229,15 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
         }
     };
     let search_started = Instant::now();
-    let outcome = automl::run(
-        m.x.view(),
-        search_labels,
-        &config,
-        &JobCtx::new(args.seed),
-        &on_trial,
-    );
+    let ctx = JobCtx::new(args.seed);
+    let interrupt = StopOnInterrupt::install(&ctx);
+    let outcome = automl::run(m.x.view(), search_labels, &config, &ctx, &on_trial);
+    let interrupted = interrupt.finish();
     if let Some(bar) = &progress {
         bar.finish_and_clear();
+    }
+    if interrupted {
+        eprintln!("Interrupted: the finished trials are kept and the best of them is refitted (Ctrl-C again exits at once).");
     }
     let outcome = match outcome {
         Ok(o) => o,
@@ -315,6 +317,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             .filter(|t| matches!(t.status, TrialStatus::Done))
             .count(),
         stopped_early: outcome.stopped_early,
+        interrupted,
         skipped_detectors,
         consensus_members: &outcome.consensus_members,
         timing: AutomlTiming {
@@ -349,6 +352,34 @@ fn short_params(params: &crate::detectors::Params) -> Vec<String> {
             other => format!("{k}={other}"),
         })
         .collect()
+}
+
+/// While a search runs, Ctrl-C and SIGTERM cancel it instead of killing the process, so that the
+/// finished trials and the best model are still recorded; a second Ctrl-C exits at once.
+struct StopOnInterrupt {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StopOnInterrupt {
+    fn install(ctx: &JobCtx) -> StopOnInterrupt {
+        let flag = ctx.cancel_flag();
+        #[cfg(unix)]
+        {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            for signal in [SIGINT, SIGTERM] {
+                // Order matters: the conditional exit sees the flag before this signal sets it.
+                let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
+                let _ = signal_hook::flag::register(signal, flag.clone());
+            }
+        }
+        StopOnInterrupt { flag }
+    }
+
+    /// True if the search was interrupted. Afterwards the flag stays set, so that the next
+    /// Ctrl-C exits at once (signal handlers cannot be given back to the default).
+    fn finish(self) -> bool {
+        self.flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
@@ -387,7 +418,9 @@ fn write_leaderboard(
         r.n_done,
         r.n_trials,
         r.timing.search_s,
-        if r.stopped_early {
+        if r.interrupted {
+            " (interrupted)"
+        } else if r.stopped_early {
             " (budget reached)"
         } else {
             ""
