@@ -34,7 +34,8 @@ def main():
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategies", default="random",
-                    help="comma-separated search strategies to measure (random,halving,tpe)")
+                    help="comma-separated search strategies to measure (random,halving,tpe; "
+                         "random:e5 adds the top-5 ensemble candidate)")
     ap.add_argument("--max-rows-quadratic", type=int, default=20000,
                     help="skip the O(n^2) default detectors AutoML also leaves out above this size")
     a = ap.parse_args()
@@ -45,8 +46,10 @@ def main():
         path = os.path.join(DATA, name + ".csv")
         row = {"dataset": name}
         for strategy in strategies:
-            common = ["--trials", str(a.trials), "--seed", str(a.seed), "--strategy", strategy,
-                      "--json", "--no-store"]
+            # "random:e5" = random search plus the top-5 ensemble candidate.
+            base, _, ens = strategy.partition(":e")
+            common = ["--trials", str(a.trials), "--seed", str(a.seed), "--strategy", base,
+                      "--json", "--no-store"] + (["--ensemble", ens] if ens else [])
             t0 = time.time()
             lf, err = run([a.bin, "automl", path, "--metric", "label-free"] + common)
             lf_s = time.time() - t0

@@ -28,6 +28,7 @@ fn config(metric: Metric, trials: usize, names: &[&str]) -> Config {
         trials,
         budget: None,
         seed: 3,
+        ensemble: 0,
     }
 }
 
@@ -394,4 +395,94 @@ fn an_interrupted_search_keeps_its_finished_trials() {
         store.trials(run_id).unwrap().len(),
         report["trials"].as_array().unwrap().len()
     );
+}
+
+#[test]
+fn the_top_k_ensemble_is_a_candidate_and_its_model_scores_new_data() {
+    // Library level: the ensemble trial combines the best trial of each of the k best
+    // detectors and is measured like any trial.
+    let (x, y) = labelled_matrix("cardio");
+    let mut cfg = config(Metric::Auc, 16, &["iforest", "knn", "hbos", "loda", "ecod"]);
+    cfg.ensemble = 3;
+    let o = automl::run(x.view(), Some(&y), &cfg, &JobCtx::new(3), &|_| {}).unwrap();
+    let last = o.trials.last().unwrap();
+    assert_eq!(last.detector, automl::ENSEMBLE);
+    assert_eq!(last.number, o.trials.len() - 1);
+    let members = automl::ensemble_members(&last.params).unwrap();
+    assert_eq!(members.len(), 3);
+    let mut detectors: Vec<&str> = members
+        .iter()
+        .map(|&i| o.trials[i].detector.as_str())
+        .collect();
+    detectors.sort();
+    detectors.dedup();
+    assert_eq!(detectors.len(), 3, "one trial per detector");
+    for &i in &members {
+        let best_of_its_detector = o
+            .trials
+            .iter()
+            .filter(|t| t.detector == o.trials[i].detector)
+            .filter_map(|t| t.objective)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(o.trials[i].objective.unwrap(), best_of_its_detector);
+    }
+    assert!(last.objective.unwrap() > 0.5);
+    // Refitting it gives a model whose scores on the training rows match the search's.
+    let index = o.trials.len() - 1;
+    let (model, scores) = automl::refit(x.view(), &o.trials, index).unwrap();
+    let auc = pynomaly::metrics::roc_auc(&scores, &y).unwrap();
+    assert!(
+        (auc - last.objective.unwrap()).abs() < 1e-12,
+        "{auc} vs {:?}",
+        last.objective
+    );
+    assert_eq!(model.score(x.view()).unwrap().len(), x.nrows());
+
+    // Command level: a label-free search with an ensemble, recorded, and its model reused.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let glass = shared_dataset("glass");
+    let out = run_cli(&[
+        "automl",
+        glass.to_str().unwrap(),
+        "--metric",
+        "label-free",
+        "--trials",
+        "10",
+        "--ensemble",
+        "3",
+        "--json",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trials = report["trials"].as_array().unwrap();
+    assert_eq!(trials.last().unwrap()["detector"], "ensemble");
+    let out = run_cli(&[
+        "score",
+        "--model",
+        &report["run_id"].to_string(),
+        glass.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_cli(&[
+        "automl",
+        glass.to_str().unwrap(),
+        "--ensemble",
+        "1",
+        "--no-store",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -125,6 +125,9 @@ pub(crate) struct Evaluator<'a> {
     stopped: AtomicBool,
     /// Serialises `on_trial` calls so callers need no locking of their own.
     report: Mutex<()>,
+    /// For the top-k ensemble: per detector, its best full-data trial (objective, number,
+    /// scores).
+    best_per_detector: Mutex<BTreeMap<String, (f64, usize, Vec<f64>)>>,
     on_trial: &'a (dyn Fn(&Trial) + Sync),
 }
 
@@ -168,6 +171,7 @@ impl<'a> Evaluator<'a> {
             ctx,
             stopped: AtomicBool::new(false),
             report: Mutex::new(()),
+            best_per_detector: Mutex::new(BTreeMap::new()),
             on_trial,
         })
     }
@@ -256,7 +260,12 @@ impl<'a> Evaluator<'a> {
         })();
         trial.time_s = t0.elapsed().as_secs_f64();
         match result {
-            Ok(scores) => self.measure(&mut trial, &scores, rows),
+            Ok(scores) => {
+                self.measure(&mut trial, &scores, rows);
+                if rows.is_none() && self.config.ensemble >= 2 {
+                    self.keep_for_ensemble(&trial, scores);
+                }
+            }
             // Cancelled while running: reported like a trial that never started.
             Err(DetectError::Cancelled) => self.stopped.store(true, Ordering::Relaxed),
             Err(e) => {
@@ -267,6 +276,73 @@ impl<'a> Evaluator<'a> {
         let _serial = self.report.lock();
         (self.on_trial)(&trial);
         trial
+    }
+
+    fn keep_for_ensemble(&self, trial: &Trial, scores: Vec<f64>) {
+        let Some(objective) = trial.objective else {
+            return;
+        };
+        let mut best = self.best_per_detector.lock().expect("not poisoned");
+        // Higher objective wins, ties to the earlier trial: the same set whatever the order in
+        // which trials finish.
+        let better = best
+            .get(&trial.detector)
+            .is_none_or(|(o, n, _)| objective > *o || (objective == *o && trial.number < *n));
+        if better {
+            best.insert(trial.detector.clone(), (objective, trial.number, scores));
+        }
+    }
+
+    /// The top-k ensemble as one more trial: the rank average of the best trial of each of the
+    /// k best detectors, measured like any trial. `None` without an ensemble or with fewer
+    /// than two detectors finished.
+    pub fn ensemble_trial(&self, number: usize) -> Option<Trial> {
+        let k = self.config.ensemble;
+        let best = self.best_per_detector.lock().expect("not poisoned");
+        let mut ranked: Vec<&(f64, usize, Vec<f64>)> = best.values().collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(k);
+        if k < 2 || ranked.len() < 2 {
+            return None;
+        }
+        let t0 = Instant::now();
+        // Summed in trial order and divided once, exactly as the refitted ensemble model does,
+        // so that the refit reproduces these scores bit for bit (ties included).
+        ranked.sort_by_key(|m| m.1);
+        let n = ranked[0].2.len();
+        let mut scores = vec![0.0; n];
+        for (_, _, member) in &ranked {
+            for (s, r) in scores.iter_mut().zip(rank_normalise(member)) {
+                *s += r;
+            }
+        }
+        scores.iter_mut().for_each(|s| *s /= ranked.len() as f64);
+        let members: Vec<usize> = ranked.iter().map(|m| m.1).collect();
+        let members_text: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        let mut params = BTreeMap::new();
+        params.insert(
+            "members".to_string(),
+            crate::detectors::ParamValue::Text(members_text.join(",")),
+        );
+        let mut trial = Trial {
+            number,
+            detector: super::ENSEMBLE.to_string(),
+            params: Params(params),
+            seed: self.config.seed,
+            fit_rows: self.fit_x.nrows(),
+            objective: None,
+            metrics: TrialMetrics {
+                roc_auc: None,
+                average_precision: None,
+            },
+            time_s: 0.0,
+            status: TrialStatus::Skipped,
+            error: None,
+        };
+        self.measure(&mut trial, &scores, None);
+        trial.time_s = t0.elapsed().as_secs_f64();
+        (self.on_trial)(&trial);
+        Some(trial)
     }
 
     fn measure(&self, trial: &mut Trial, scores: &[f64], rows: Option<&[usize]>) {

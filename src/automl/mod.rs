@@ -121,6 +121,9 @@ pub struct Config {
     pub trials: usize,
     pub budget: Option<Duration>,
     pub seed: u64,
+    /// With k ≥ 2: after the search, the rank average of the best trials of the k best
+    /// detectors is measured as one more candidate (0 = no ensemble).
+    pub ensemble: usize,
 }
 
 /// The detectors to search: all, or those named (detector or family names).
@@ -336,11 +339,14 @@ pub fn run(
 ) -> Result<Outcome, AutomlError> {
     validate(x.nrows(), labels, config)?;
     let ev = Evaluator::new(x, labels, config, ctx, on_trial)?;
-    let trials = match config.strategy {
+    let mut trials = match config.strategy {
         Strategy::Random => ev.run_batch(&plan(config, config.trials), 0, None),
         Strategy::Halving => run_halving(&ev, config),
         Strategy::Tpe => run_tpe(&ev, config),
     };
+    if let Some(ensemble) = ev.ensemble_trial(trials.len()) {
+        trials.push(ensemble);
+    }
     Ok(Outcome {
         best: best_trial(&trials),
         trials,
@@ -445,9 +451,52 @@ pub fn best_trial(trials: &[Trial]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Refits the chosen trial on every row: the model to save and the scores to store.
-pub fn refit_best(x: ArrayView2<f64>, trial: &Trial) -> Result<(Model, Vec<f64>), AutomlError> {
-    let info = crate::detectors::registry::find(&trial.detector)?;
-    let fitted = info.build(&trial.params).fit(x, &JobCtx::new(trial.seed))?;
-    Ok((fitted.model, fitted.training_scores.to_vec()))
+/// Refits trial `index` on every row: the model to save and the scores to store. An ensemble
+/// trial refits each of its members.
+pub fn refit(
+    x: ArrayView2<f64>,
+    trials: &[Trial],
+    index: usize,
+) -> Result<(Model, Vec<f64>), AutomlError> {
+    use rayon::prelude::*;
+    let trial = &trials[index];
+    if trial.detector != ENSEMBLE {
+        let info = crate::detectors::registry::find(&trial.detector)?;
+        let fitted = info.build(&trial.params).fit(x, &JobCtx::new(trial.seed))?;
+        return Ok((fitted.model, fitted.training_scores.to_vec()));
+    }
+    let members = ensemble_members(&trial.params)
+        .filter(|m| {
+            m.iter()
+                .all(|&i| i < trials.len() && trials[i].detector != ENSEMBLE)
+        })
+        .ok_or_else(|| AutomlError::Invalid("the ensemble trial lists unknown members".into()))?;
+    let fitted = members
+        .par_iter()
+        .map(|&i| {
+            let (model, scores) = refit(x, trials, i)?;
+            Ok((
+                trials[i].detector.clone(),
+                trials[i].params.clone(),
+                model,
+                scores,
+            ))
+        })
+        .collect::<Result<Vec<_>, AutomlError>>()?;
+    let (model, scores) = crate::detectors::ensemble::EnsembleModel::new(fitted);
+    Ok((Model::Ensemble(model), scores))
+}
+
+/// The detector name of the top-k ensemble trial.
+pub const ENSEMBLE: &str = "ensemble";
+
+/// The trial numbers an ensemble trial combines (its `members` parameter, `3,17,5`).
+pub fn ensemble_members(params: &Params) -> Option<Vec<usize>> {
+    match params.0.get("members") {
+        Some(crate::detectors::ParamValue::Text(t)) => t
+            .split(',')
+            .map(|n| n.trim().parse().ok())
+            .collect::<Option<Vec<usize>>>(),
+        _ => None,
+    }
 }

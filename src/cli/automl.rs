@@ -58,6 +58,10 @@ pub struct AutomlArgs {
     /// Detectors or families to search, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     pub detectors: Option<Vec<String>>,
+    /// Also try the rank average of the best trials of the K best detectors as a final
+    /// candidate (0: no ensemble).
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub ensemble: usize,
     /// Seed: same seed, same trials, same result.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -157,6 +161,11 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
         }
     };
     let requested_metric = args.metric.as_deref().map(Metric::parse).transpose()?;
+    if args.ensemble == 1 {
+        return Err(CliError::bad_input(
+            "--ensemble 1: an ensemble needs at least 2 members (0 turns it off)",
+        ));
+    }
     if args.trials == 0 {
         return Err(CliError::bad_input("--trials 0: expected at least 1 trial"));
     }
@@ -196,6 +205,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
         trials: args.trials,
         budget,
         seed: args.seed,
+        ensemble: args.ensemble,
     };
     automl::validate(m.x.nrows(), search_labels, &config)?;
 
@@ -256,7 +266,11 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     let mut best = None;
     let mut top_anomalies = Vec::new();
     if let Some(t) = best_trial {
-        let (model, scores) = automl::refit_best(m.x.view(), t)?;
+        let (model, scores) = automl::refit(
+            m.x.view(),
+            &outcome.trials,
+            outcome.best.expect("a best trial"),
+        )?;
         let metrics = labels.as_deref().map(|l| Metrics::of(&scores, l));
         let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
             .map_err(|e| CliError::internal(format!("threshold: {e}")))?;

@@ -14,6 +14,7 @@ mod cof;
 mod copod;
 mod ecdf;
 mod ecod;
+pub mod ensemble;
 mod gmm;
 mod hbos;
 mod iforest;
@@ -173,6 +174,8 @@ pub enum Model {
     Ocsvm(ocsvm::OcsvmModel),
     Mcd(mcd::McdModel),
     Cblof(cblof::CblofModel),
+    /// A rank average of several fitted models (AutoML's top-k candidate).
+    Ensemble(ensemble::EnsembleModel),
 }
 
 impl Model {
@@ -204,6 +207,7 @@ impl Model {
             Model::Ocsvm(m) => m.score(x),
             Model::Mcd(m) => m.score(x),
             Model::Cblof(m) => m.score(x),
+            Model::Ensemble(m) => m.score(x),
         }
     }
 
@@ -226,6 +230,7 @@ impl Model {
             Model::Ocsvm(m) => m.n_features(),
             Model::Mcd(m) => m.n_features(),
             Model::Cblof(m) => m.n_features(),
+            Model::Ensemble(m) => m.n_features(),
         }
     }
 }

@@ -504,16 +504,18 @@ pub enum AutomlField {
     Strategy,
     Trials,
     Budget,
+    Ensemble,
 }
 
 impl AutomlField {
-    pub const ALL: [AutomlField; 6] = [
+    pub const ALL: [AutomlField; 7] = [
         AutomlField::Detectors,
         AutomlField::Metric,
         AutomlField::Protocol,
         AutomlField::Strategy,
         AutomlField::Trials,
         AutomlField::Budget,
+        AutomlField::Ensemble,
     ];
 
     pub fn label(self) -> &'static str {
@@ -524,12 +526,15 @@ impl AutomlField {
             AutomlField::Strategy => "Strategy",
             AutomlField::Trials => "Trials",
             AutomlField::Budget => "Budget",
+            AutomlField::Ensemble => "Ensemble",
         }
     }
 }
 
 pub const AUTOML_TRIALS: [usize; 6] = [10, 20, 50, 100, 200, 500];
 pub const AUTOML_BUDGETS: [Option<u64>; 5] = [None, Some(10), Some(30), Some(60), Some(300)];
+/// Top-k ensemble sizes offered (0 = none).
+pub const AUTOML_ENSEMBLES: [usize; 3] = [0, 3, 5];
 
 /// The search metric choice; `Auto` is ROC-AUC with a label, label-free without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -548,6 +553,7 @@ pub struct AutomlPane {
     pub strategy: Strategy,
     pub trials: usize,
     pub budget_s: Option<u64>,
+    pub ensemble: usize,
     /// Trials of the current (or last) search, in the order they finished.
     pub trials_done: Vec<Trial>,
     /// Planned number of trials of the current search (for the gauge).
@@ -690,6 +696,7 @@ impl App {
                 strategy: Strategy::Random,
                 trials: 50,
                 budget_s: None,
+                ensemble: 0,
                 trials_done: Vec::new(),
                 planned: 0,
                 running_metric: None,
@@ -1321,6 +1328,7 @@ impl App {
             AutomlField::Strategy => a.strategy = step(&Strategy::ALL, a.strategy, forward),
             AutomlField::Trials => a.trials = step(&AUTOML_TRIALS, a.trials, forward),
             AutomlField::Budget => a.budget_s = step(&AUTOML_BUDGETS, a.budget_s, forward),
+            AutomlField::Ensemble => a.ensemble = step(&AUTOML_ENSEMBLES, a.ensemble, forward),
         }
     }
 
@@ -1383,6 +1391,7 @@ impl App {
             trials: a.trials,
             budget: a.budget_s.map(std::time::Duration::from_secs),
             seed: self.detect.seed,
+            ensemble: a.ensemble,
         };
         let search_labels = match metric {
             Metric::LabelFree => None,

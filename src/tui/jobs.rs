@@ -403,7 +403,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
     };
     let search_s = started.elapsed().as_secs_f64();
     let trials = record::trial_records(&outcome.trials);
-    let Some(best) = outcome.best.map(|i| &outcome.trials[i]) else {
+    let Some((best_index, best)) = outcome.best.map(|i| (i, &outcome.trials[i])) else {
         if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
             let _ = s.record_trials(id, &trials);
             let end = if outcome.stopped_early {
@@ -420,7 +420,8 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
         });
     };
     let refit_started = Instant::now();
-    let (model, scores) = automl::refit_best(m.x.view(), best).map_err(|e| e.to_string())?;
+    let (model, scores) =
+        automl::refit(m.x.view(), &outcome.trials, best_index).map_err(|e| e.to_string())?;
     let fit_s = refit_started.elapsed().as_secs_f64();
     let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
         .map_err(|e| format!("threshold: {e}"))?;

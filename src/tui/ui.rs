@@ -1220,6 +1220,10 @@ fn draw_automl_form(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
                 .budget_s
                 .map(|s| format!("{s} s"))
                 .unwrap_or_else(|| "none".into()),
+            AutomlField::Ensemble => match a.ensemble {
+                0 => "off".into(),
+                k => format!("top {k}"),
+            },
         }
     };
     let mut lines: Vec<Line> = AutomlField::ALL
