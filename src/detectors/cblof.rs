@@ -104,6 +104,10 @@ pub struct CblofModel {
 const MAX_ITER: usize = 300;
 const TOL: f64 = 1e-4;
 const CHUNK: usize = 256;
+/// Waking rayon's workers costs tens of microseconds per parallel call, more than a pass over a
+/// small matrix: below this many multiply-adds a pass runs on the calling thread. The chunks and
+/// the order of their sums are the same either way, so are the results.
+const PAR_MIN_WORK: usize = 1 << 16;
 
 #[inline]
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
@@ -128,6 +132,23 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
     best
 }
 
+/// Squared distance of every row to `point`, or the smaller of it and `closest`.
+fn min_sq_dists(x: &[f64], d: usize, point: &[f64], closest: Option<&[f64]>) -> Vec<f64> {
+    let one = |(i, r): (usize, &[f64])| {
+        let s = sq_dist(r, point);
+        closest.map_or(s, |c| s.min(c[i]))
+    };
+    if x.len() >= PAR_MIN_WORK {
+        x.par_chunks(d)
+            .enumerate()
+            .with_min_len(CHUNK)
+            .map(one)
+            .collect()
+    } else {
+        x.chunks(d).enumerate().map(one).collect()
+    }
+}
+
 /// sklearn `_kmeans_plusplus` (greedy k-means++): returns the initial centres.
 fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let n = x.len() / d;
@@ -135,11 +156,7 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
-    let mut closest: Vec<f64> = x
-        .par_chunks(d)
-        .with_min_len(CHUNK)
-        .map(|r| sq_dist(r, &centers[..d]))
-        .collect();
+    let mut closest = min_sq_dists(x, d, &centers[..d], None);
     let mut current_pot: f64 = closest.iter().sum();
     for _ in 1..k {
         let mut cumsum = Vec::with_capacity(n);
@@ -157,14 +174,7 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
         // Potential of each candidate: Σ min(closest, d(candidate, ·)).
         let dists: Vec<Vec<f64>> = candidates
             .iter()
-            .map(|&c| {
-                let cand = &x[c * d..(c + 1) * d];
-                x.par_chunks(d)
-                    .with_min_len(CHUNK)
-                    .zip(closest.par_iter())
-                    .map(|(r, &old)| sq_dist(r, cand).min(old))
-                    .collect()
-            })
+            .map(|&c| min_sq_dists(x, d, &x[c * d..(c + 1) * d], Some(&closest)))
             .collect();
         let pots: Vec<f64> = dists.iter().map(|v| v.iter().sum()).collect();
         let mut best = 0;
@@ -181,27 +191,138 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
     centers
 }
 
-/// Assigns every row to its nearest centre; returns the per-cluster sums and counts, summed
-/// per fixed-size chunk and then in chunk order.
-fn assign(x: &[f64], d: usize, centers: &[f64], labels: &mut [usize]) -> (Vec<f64>, Vec<usize>) {
+/// Hamerly's bounds (Hamerly 2010) for the Lloyd assignments: per row, an upper bound on the
+/// distance to its centre and a lower bound on the distance to every other centre. A row whose
+/// upper bound is below both its lower bound and half the gap from its centre to the nearest
+/// other centre keeps its centre without computing any distance. Rows near a tie (within a
+/// relative margin far above rounding error) are always scanned in full, so the assignments —
+/// first nearest centre, as the plain scan — and everything computed from them are unchanged.
+struct Bounds {
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+}
+
+/// Relative margin of the bound tests: rounding in the bounds is ~1e-16 per operation.
+const BOUND_MARGIN: f64 = 1e-9;
+
+impl Bounds {
+    fn new(n: usize) -> Bounds {
+        Bounds {
+            upper: vec![f64::INFINITY; n],
+            lower: vec![0.0; n],
+        }
+    }
+
+    /// After the centres moved by `shift` (Euclidean, per centre): loosen the bounds.
+    fn moved(&mut self, labels: &[usize], shift: &[f64]) {
+        // The largest and second largest shifts: a row's lower bound drops by the largest shift
+        // among the other centres.
+        let (mut first, mut second, mut first_c) = (0.0f64, 0.0f64, usize::MAX);
+        for (c, &s) in shift.iter().enumerate() {
+            if s > first {
+                second = first;
+                first = s;
+                first_c = c;
+            } else if s > second {
+                second = s;
+            }
+        }
+        // One addition per row: cheaper than waking the thread pool.
+        for ((u, l), &a) in self.upper.iter_mut().zip(&mut self.lower).zip(labels) {
+            if a != usize::MAX {
+                *u += shift[a];
+                *l -= if a == first_c { second } else { first };
+            }
+        }
+    }
+}
+
+/// Half the distance from each centre to its nearest other centre.
+fn half_gaps(centers: &[f64], d: usize) -> Vec<f64> {
     let k = centers.len() / d;
-    let partial: Vec<(Vec<f64>, Vec<usize>)> = x
-        .par_chunks(CHUNK * d)
-        .zip(labels.par_chunks_mut(CHUNK))
-        .map(|(rows, labs)| {
+    (0..k)
+        .map(|c| {
+            let mut best = f64::INFINITY;
+            for o in (0..k).filter(|&o| o != c) {
+                best = best.min(sq_dist(
+                    &centers[c * d..(c + 1) * d],
+                    &centers[o * d..(o + 1) * d],
+                ));
+            }
+            0.5 * best.sqrt()
+        })
+        .collect()
+}
+
+/// Assigns every row to its nearest centre (first on ties); returns the per-cluster sums and
+/// counts, summed per fixed-size chunk in row order and then in chunk order.
+fn assign(
+    x: &[f64],
+    d: usize,
+    centers: &[f64],
+    labels: &mut [usize],
+    bounds: &mut Bounds,
+) -> (Vec<f64>, Vec<usize>) {
+    let k = centers.len() / d;
+    let gaps = half_gaps(centers, d);
+    let chunk =
+        |(((rows, labs), uppers), lowers): (((&[f64], &mut [usize]), &mut [f64]), &mut [f64])| {
             let mut sums = vec![0.0; k * d];
             let mut counts = vec![0usize; k];
-            for (row, lab) in rows.chunks(d).zip(labs.iter_mut()) {
-                let (c, _) = nearest(row, centers, d);
-                *lab = c;
+            for (((row, lab), u), l) in rows
+                .chunks(d)
+                .zip(labs.iter_mut())
+                .zip(uppers.iter_mut())
+                .zip(lowers.iter_mut())
+            {
+                let keeps = |u: f64, l: f64, a: usize| {
+                    let m = l.max(gaps[a]);
+                    u < m - BOUND_MARGIN * (u + m)
+                };
+                let mut settled = *lab != usize::MAX && keeps(*u, *l, *lab);
+                if !settled && *lab != usize::MAX {
+                    *u = sq_dist(row, &centers[*lab * d..(*lab + 1) * d]).sqrt();
+                    settled = keeps(*u, *l, *lab);
+                }
+                if !settled {
+                    let (mut best, mut best_d, mut second_d) = (0, f64::INFINITY, f64::INFINITY);
+                    for (c, center) in centers.chunks(d).enumerate() {
+                        let s = sq_dist(row, center);
+                        if s < best_d {
+                            second_d = best_d;
+                            best = c;
+                            best_d = s;
+                        } else if s < second_d {
+                            second_d = s;
+                        }
+                    }
+                    *lab = best;
+                    *u = best_d.sqrt();
+                    *l = second_d.sqrt();
+                }
+                let c = *lab;
                 counts[c] += 1;
                 for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(row) {
                     *s += v;
                 }
             }
             (sums, counts)
-        })
-        .collect();
+        };
+    let partial: Vec<(Vec<f64>, Vec<usize>)> = if x.len() * k >= PAR_MIN_WORK {
+        x.par_chunks(CHUNK * d)
+            .zip(labels.par_chunks_mut(CHUNK))
+            .zip(bounds.upper.par_chunks_mut(CHUNK))
+            .zip(bounds.lower.par_chunks_mut(CHUNK))
+            .map(chunk)
+            .collect()
+    } else {
+        x.chunks(CHUNK * d)
+            .zip(labels.chunks_mut(CHUNK))
+            .zip(bounds.upper.chunks_mut(CHUNK))
+            .zip(bounds.lower.chunks_mut(CHUNK))
+            .map(chunk)
+            .collect()
+    };
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
     for (s, c) in partial {
@@ -227,10 +348,11 @@ fn lloyd(
     let k = centers.len() / d;
     let mut labels = vec![usize::MAX; n];
     let mut labels_old = labels.clone();
+    let mut bounds = Bounds::new(n);
     let mut strict = false;
     for _ in 0..MAX_ITER {
         ctx.checkpoint()?;
-        let (mut sums, mut counts) = assign(x, d, &centers, &mut labels);
+        let (mut sums, mut counts) = assign(x, d, &centers, &mut labels, &mut bounds);
         // _relocate_empty_clusters_dense: empty clusters take the rows farthest from their
         // (old) centres.
         let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
@@ -262,14 +384,17 @@ fn lloyd(
                 }
             }
         }
-        let shift: f64 = (0..k)
+        let moves: Vec<f64> = (0..k)
             .map(|c| {
                 sq_dist(
                     &centers[c * d..(c + 1) * d],
                     &new_centers[c * d..(c + 1) * d],
                 )
             })
-            .sum();
+            .collect();
+        let shift: f64 = moves.iter().sum();
+        let moves: Vec<f64> = moves.iter().map(|m| m.sqrt()).collect();
+        bounds.moved(&labels, &moves);
         centers = new_centers;
         if labels == labels_old {
             strict = true;
@@ -282,7 +407,7 @@ fn lloyd(
     }
     if !strict {
         // Labels consistent with the final centres.
-        assign(x, d, &centers, &mut labels);
+        assign(x, d, &centers, &mut labels, &mut bounds);
     }
     Ok((centers, labels))
 }
@@ -398,26 +523,27 @@ impl CblofModel {
             .filter(|(_, &l)| l)
             .flat_map(|(c, _)| c.iter().copied())
             .collect();
-        let out: Vec<f64> = data
-            .par_chunks(d)
-            .enumerate()
-            .map(|(i, row)| {
-                let label = match labels {
-                    Some(l) => l[i],
-                    None => nearest(row, centers, d).0,
-                };
-                let score = if self.large[label] {
-                    sq_dist(row, &centers[label * d..(label + 1) * d]).sqrt()
-                } else {
-                    nearest(row, &large_centers, d).1.sqrt()
-                };
-                if self.use_weights {
-                    score * self.sizes[label] as f64
-                } else {
-                    score
-                }
-            })
-            .collect();
+        let one = |(i, row): (usize, &[f64])| {
+            let label = match labels {
+                Some(l) => l[i],
+                None => nearest(row, centers, d).0,
+            };
+            let score = if self.large[label] {
+                sq_dist(row, &centers[label * d..(label + 1) * d]).sqrt()
+            } else {
+                nearest(row, &large_centers, d).1.sqrt()
+            };
+            if self.use_weights {
+                score * self.sizes[label] as f64
+            } else {
+                score
+            }
+        };
+        let out: Vec<f64> = if data.len() * centers.len() / d.max(1) >= PAR_MIN_WORK {
+            data.par_chunks(d).enumerate().map(one).collect()
+        } else {
+            data.chunks(d).enumerate().map(one).collect()
+        };
         Array1::from(out)
     }
 
@@ -462,5 +588,89 @@ mod tests {
             assert!(block.iter().all(|&l| l == block[0]));
         }
         assert!(labels[0] != labels[40] && labels[40] != labels[80] && labels[0] != labels[80]);
+    }
+
+    /// The plain Lloyd iteration the bounds must reproduce: every row scanned against every
+    /// centre each time, sums per chunk in row order.
+    fn plain_lloyd(x: &[f64], d: usize, mut centers: Vec<f64>, tol: f64) -> (Vec<f64>, Vec<usize>) {
+        let n = x.len() / d;
+        let k = centers.len() / d;
+        let mut labels = vec![usize::MAX; n];
+        let mut labels_old = labels.clone();
+        for _ in 0..MAX_ITER {
+            let mut sums = vec![0.0; k * d];
+            let mut counts = vec![0usize; k];
+            for (rows, labs) in x.chunks(CHUNK * d).zip(labels.chunks_mut(CHUNK)) {
+                let mut s = vec![0.0; k * d];
+                let mut c = vec![0usize; k];
+                for (row, lab) in rows.chunks(d).zip(labs.iter_mut()) {
+                    *lab = nearest(row, &centers, d).0;
+                    c[*lab] += 1;
+                    for (a, v) in s[*lab * d..(*lab + 1) * d].iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                sums.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+                counts.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+            }
+            let mut new_centers = centers.clone();
+            for c in 0..k {
+                if counts[c] > 0 {
+                    let w = 1.0 / counts[c] as f64;
+                    for j in 0..d {
+                        new_centers[c * d + j] = sums[c * d + j] * w;
+                    }
+                }
+            }
+            let shift: f64 = (0..k)
+                .map(|c| {
+                    sq_dist(
+                        &centers[c * d..(c + 1) * d],
+                        &new_centers[c * d..(c + 1) * d],
+                    )
+                })
+                .sum();
+            centers = new_centers;
+            if labels == labels_old || shift <= tol {
+                break;
+            }
+            labels_old.copy_from_slice(&labels);
+        }
+        for (row, lab) in x.chunks(d).zip(labels.iter_mut()) {
+            *lab = nearest(row, &centers, d).0;
+        }
+        (centers, labels)
+    }
+
+    #[test]
+    fn hamerly_bounds_change_no_assignment() {
+        // Overlapping clusters, duplicated rows and rows exactly between two centres: the bound
+        // tests must never keep a row whose nearest centre changed, ties included.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (n, d, k) in [(3000, 3, 8), (1200, 7, 5), (600, 2, 12)] {
+            let mut x: Vec<f64> = (0..n * d)
+                .map(|i| ((i / d) % 5) as f64 + rng.gen::<f64>() * 1.5)
+                .collect();
+            for i in 0..n / 10 {
+                let (a, b) = (i * 7 % n, (i * 13 + 1) % n);
+                for j in 0..d {
+                    x[b * d + j] = x[a * d + j]; // duplicates
+                }
+            }
+            for j in 0..d {
+                x[j] = 2.5; // a row on a grid of integer-spaced clusters
+            }
+            let init = kmeans_plusplus(&x, d, k, &mut ChaCha8Rng::seed_from_u64(5));
+            let (centers, labels) = lloyd(&x, d, init.clone(), 1e-12, &JobCtx::default()).unwrap();
+            let (plain_centers, plain_labels) = plain_lloyd(&x, d, init, 1e-12);
+            assert_eq!(labels, plain_labels, "n={n} d={d} k={k}");
+            assert_eq!(
+                centers.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                plain_centers
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 }
