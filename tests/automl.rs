@@ -18,6 +18,24 @@ fn run_cli(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `pynomaly score --model RUN_ID FILE --json` against `store`; asserts it succeeds.
+fn score_with_model(run_id: &str, file: &std::path::Path, store: &std::path::Path) {
+    let out = run_cli(&[
+        "score",
+        "--model",
+        run_id,
+        file.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn config(metric: Metric, trials: usize, names: &[&str]) -> Config {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     Config {
@@ -316,20 +334,7 @@ fn the_command_records_the_search_and_a_usable_model() {
     assert_eq!(run.summary.detector, best["detector"].as_str().unwrap());
     assert_eq!(s.trials(run_id).unwrap().len(), 8);
     // The best model scores new data.
-    let out = run_cli(&[
-        "score",
-        "--model",
-        &run_id.to_string(),
-        glass.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    score_with_model(&run_id.to_string(), &glass, &store);
 
     // Label-free with a label: the label only reports, and the output says which protocol.
     let out = run_cli(&[
@@ -463,20 +468,7 @@ fn the_top_k_ensemble_is_a_candidate_and_its_model_scores_new_data() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let trials = report["trials"].as_array().unwrap();
     assert_eq!(trials.last().unwrap()["detector"], "ensemble");
-    let out = run_cli(&[
-        "score",
-        "--model",
-        &report["run_id"].to_string(),
-        glass.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    score_with_model(&report["run_id"].to_string(), &glass, &store);
     let out = run_cli(&[
         "automl",
         glass.to_str().unwrap(),

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::{AutomlError, Config, Metric, Protocol, Trial, TrialMetrics, TrialStatus, CONSENSUS};
+use super::{AutomlError, Config, Metric, Protocol, Trial, TrialStatus, CONSENSUS};
 use crate::detectors::{registry, DetectError, DetectorInfo, JobCtx, Params};
 use crate::metrics;
 
@@ -113,8 +113,9 @@ const SPLIT_SALT: u64 = 0x5eed_5011;
 /// Everything a trial needs, built once per search.
 pub(crate) struct Evaluator<'a> {
     config: &'a Config,
-    /// The rows detectors are fitted on (all rows, or the hold-out training share).
-    pub fit_x: Array2<f64>,
+    /// The rows detectors are fitted on: the caller's matrix itself (no copy), or the hold-out
+    /// training share.
+    pub fit_x: CowArray<'a, f64, Ix2>,
     /// Labels of `fit_x`'s rows (unsupervised protocol with a labelled metric).
     fit_labels: Option<Vec<u8>>,
     /// The hold-out test share and its labels.
@@ -133,7 +134,7 @@ pub(crate) struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     pub fn new(
-        x: ArrayView2<f64>,
+        x: ArrayView2<'a, f64>,
         labels: Option<&[u8]>,
         config: &'a Config,
         ctx: &'a JobCtx,
@@ -150,13 +151,13 @@ impl<'a> Evaluator<'a> {
                 let (train, test) = holdout_split(l, test_fraction, config.seed);
                 let test_labels = test.iter().map(|&i| l[i]).collect();
                 (
-                    x.select(Axis(0), &train),
+                    CowArray::from(x.select(Axis(0), &train)),
                     None,
                     Some((x.select(Axis(0), &test), test_labels)),
                 )
             }
             _ => (
-                x.to_owned(),
+                CowArray::from(x),
                 labels.filter(|_| labelled).map(<[u8]>::to_vec),
                 None,
             ),
@@ -228,22 +229,8 @@ impl<'a> Evaluator<'a> {
         rows: Option<&[usize]>,
         sub_x: Option<&Array2<f64>>,
     ) -> Trial {
-        let x = sub_x.unwrap_or(&self.fit_x);
-        let mut trial = Trial {
-            number,
-            detector: c.info.name.to_string(),
-            params: c.params.clone(),
-            seed: c.seed,
-            fit_rows: x.nrows(),
-            objective: None,
-            metrics: TrialMetrics {
-                roc_auc: None,
-                average_precision: None,
-            },
-            time_s: 0.0,
-            status: TrialStatus::Skipped,
-            error: None,
-        };
+        let x = sub_x.map_or_else(|| self.fit_x.view(), |s| s.view());
+        let mut trial = Trial::pending(number, c.info.name, c.params.clone(), c.seed, x.nrows());
         if self.should_stop() {
             return trial;
         }
@@ -324,23 +311,16 @@ impl<'a> Evaluator<'a> {
             "members".to_string(),
             crate::detectors::ParamValue::Text(members_text.join(",")),
         );
-        let mut trial = Trial {
+        let mut trial = Trial::pending(
             number,
-            detector: super::ENSEMBLE.to_string(),
-            params: Params(params),
-            seed: self.config.seed,
-            fit_rows: self.fit_x.nrows(),
-            objective: None,
-            metrics: TrialMetrics {
-                roc_auc: None,
-                average_precision: None,
-            },
-            time_s: 0.0,
-            status: TrialStatus::Skipped,
-            error: None,
-        };
+            super::ENSEMBLE,
+            Params(params),
+            self.config.seed,
+            self.fit_x.nrows(),
+        );
         self.measure(&mut trial, &scores, None);
         trial.time_s = t0.elapsed().as_secs_f64();
+        let _serial = self.report.lock();
         (self.on_trial)(&trial);
         Some(trial)
     }

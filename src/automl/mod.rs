@@ -214,6 +214,27 @@ pub struct Trial {
     pub error: Option<String>,
 }
 
+impl Trial {
+    /// A trial not (yet) run: no objective, no metrics, status skipped.
+    fn pending(number: usize, detector: &str, params: Params, seed: u64, fit_rows: usize) -> Trial {
+        Trial {
+            number,
+            detector: detector.to_string(),
+            params,
+            seed,
+            fit_rows,
+            objective: None,
+            metrics: TrialMetrics {
+                roc_auc: None,
+                average_precision: None,
+            },
+            time_s: 0.0,
+            status: TrialStatus::Skipped,
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub trials: Vec<Trial>,
@@ -338,7 +359,8 @@ pub fn run(
     on_trial: &(dyn Fn(&Trial) + Sync),
 ) -> Result<Outcome, AutomlError> {
     validate(x.nrows(), labels, config)?;
-    let ev = Evaluator::new(x, labels, config, ctx, on_trial)?;
+    // A view with the evaluator's (shorter) lifetime: the matrix is borrowed, not copied.
+    let ev = Evaluator::new(x.reborrow(), labels, config, ctx, on_trial)?;
     let mut trials = match config.strategy {
         Strategy::Random => ev.run_batch(&plan(config, config.trials), 0, None),
         Strategy::Halving => run_halving(&ev, config),

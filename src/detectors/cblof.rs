@@ -104,10 +104,6 @@ pub struct CblofModel {
 const MAX_ITER: usize = 300;
 const TOL: f64 = 1e-4;
 const CHUNK: usize = 256;
-/// Waking rayon's workers costs tens of microseconds per parallel call, more than a pass over a
-/// small matrix: below this many multiply-adds a pass runs on the calling thread. The chunks and
-/// the order of their sums are the same either way, so are the results.
-const PAR_MIN_WORK: usize = 1 << 16;
 
 #[inline]
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
@@ -138,15 +134,11 @@ fn min_sq_dists(x: &[f64], d: usize, point: &[f64], closest: Option<&[f64]>) -> 
         let s = sq_dist(r, point);
         closest.map_or(s, |c| s.min(c[i]))
     };
-    if x.len() >= PAR_MIN_WORK {
-        x.par_chunks(d)
-            .enumerate()
-            .with_min_len(CHUNK)
-            .map(one)
-            .collect()
-    } else {
-        x.chunks(d).enumerate().map(one).collect()
-    }
+    x.par_chunks(d)
+        .enumerate()
+        .with_min_len(CHUNK)
+        .map(one)
+        .collect()
 }
 
 /// sklearn `_kmeans_plusplus` (greedy k-means++): returns the initial centres.
@@ -308,21 +300,13 @@ fn assign(
             }
             (sums, counts)
         };
-    let partial: Vec<(Vec<f64>, Vec<usize>)> = if x.len() * k >= PAR_MIN_WORK {
-        x.par_chunks(CHUNK * d)
-            .zip(labels.par_chunks_mut(CHUNK))
-            .zip(bounds.upper.par_chunks_mut(CHUNK))
-            .zip(bounds.lower.par_chunks_mut(CHUNK))
-            .map(chunk)
-            .collect()
-    } else {
-        x.chunks(CHUNK * d)
-            .zip(labels.chunks_mut(CHUNK))
-            .zip(bounds.upper.chunks_mut(CHUNK))
-            .zip(bounds.lower.chunks_mut(CHUNK))
-            .map(chunk)
-            .collect()
-    };
+    let partial: Vec<(Vec<f64>, Vec<usize>)> = x
+        .par_chunks(CHUNK * d)
+        .zip(labels.par_chunks_mut(CHUNK))
+        .zip(bounds.upper.par_chunks_mut(CHUNK))
+        .zip(bounds.lower.par_chunks_mut(CHUNK))
+        .map(chunk)
+        .collect();
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
     for (s, c) in partial {
@@ -539,11 +523,7 @@ impl CblofModel {
                 score
             }
         };
-        let out: Vec<f64> = if data.len() * centers.len() / d.max(1) >= PAR_MIN_WORK {
-            data.par_chunks(d).enumerate().map(one).collect()
-        } else {
-            data.chunks(d).enumerate().map(one).collect()
-        };
+        let out: Vec<f64> = data.par_chunks(d).enumerate().map(one).collect();
         Array1::from(out)
     }
 

@@ -149,8 +149,7 @@ pub struct AutomlRequest {
     pub config: automl::Config,
     /// Labels the search may read: `None` for the label-free objective.
     pub search_labels: Option<Vec<u8>>,
-    pub prepared: Arc<Prepared>,
-    pub projection: Arc<Vec<(f64, f64)>>,
+    pub data: PreparedData,
     pub loaded: Arc<Loaded>,
     pub cancel: Arc<AtomicBool>,
 }
@@ -1436,8 +1435,7 @@ impl App {
             job: id,
             config,
             search_labels,
-            prepared: prepared.prepared,
-            projection: prepared.projection,
+            data: prepared,
             loaded,
             cancel,
         }))]

@@ -358,7 +358,7 @@ impl RunResult {
 /// trial is refitted on all rows, recorded (the search as one `automl` run with its trials) and
 /// charted like a detector run.
 fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, String> {
-    let m = &req.prepared.matrix;
+    let m = &req.data.prepared.matrix;
     let mut store = env.open_store()?;
     let run_id = match store.as_mut() {
         Some(s) => Some(
@@ -366,7 +366,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
                 s,
                 RunKind::Automl,
                 &req.loaded,
-                &req.prepared,
+                &req.data.prepared,
                 "automl",
                 &Params::default(),
                 req.config.seed,
@@ -431,8 +431,8 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
         detector: &best.detector,
         params: &best.params,
         loaded: &req.loaded,
-        prepared: &req.prepared,
-        projection: &req.projection,
+        prepared: &req.data.prepared,
+        projection: &req.data.projection,
     };
     let mut result = chart.result(scores, cut.n_flagged, fit_s, None);
     if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
@@ -445,7 +445,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
                 params: &best.params,
                 seed: best.seed,
                 loaded: &req.loaded,
-                prepared: &req.prepared,
+                prepared: &req.data.prepared,
                 model,
                 threshold_method: cut.method.to_string(),
                 threshold_value: cut.value,
