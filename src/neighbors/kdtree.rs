@@ -12,13 +12,21 @@ const LEAF_SIZE: usize = 32;
 
 pub struct KdTree {
     d: usize,
-    /// Points in tree order, row-major.
-    points: Vec<f64>,
+    /// Leaf points in tree order, feature-major inside each leaf: feature `f` of the point at
+    /// tree position `p` of a leaf spanning `start..end` is at
+    /// `start·d + f·(end − start) + (p − start)`. The distance loop over a leaf's points then
+    /// runs over contiguous values, which the compiler vectorises (each distance is still
+    /// summed over the features in order, so the bits do not change).
+    leaf_points: Vec<f64>,
     /// Original row index of each point in tree order.
     index: Vec<usize>,
     nodes: Vec<Node>,
     /// Per node: lower then upper corner of its bounding box (2·d values).
     boxes: Vec<f64>,
+    /// Per node: the smallest original row index inside it. A node whose box is exactly as
+    /// far as the current k-th candidate can only contribute a tie, and a tie only wins with
+    /// a smaller index: duplicate-heavy data would otherwise open every node that holds a copy.
+    min_index: Vec<usize>,
 }
 
 struct Node {
@@ -34,18 +42,31 @@ impl KdTree {
         let mut order: Vec<usize> = (0..n).collect();
         let mut tree = KdTree {
             d,
-            points: Vec::new(),
+            leaf_points: Vec::new(),
             index: Vec::new(),
             nodes: Vec::new(),
             boxes: Vec::new(),
+            min_index: Vec::new(),
         };
         tree.build_node(x, &mut order, 0, n);
-        tree.points = Vec::with_capacity(n * d);
-        for &i in &order {
-            tree.points.extend(x.row(i).iter());
+        tree.leaf_points = vec![0.0; n * d];
+        for node in tree.nodes.iter().filter(|node| node.children.is_none()) {
+            let len = node.end - node.start;
+            let block = &mut tree.leaf_points[node.start * d..node.end * d];
+            for (p, &row) in order[node.start..node.end].iter().enumerate() {
+                for f in 0..d {
+                    block[f * len + p] = x[[row, f]];
+                }
+            }
         }
         tree.index = order;
         tree
+    }
+
+    /// Original row indices in tree order: neighbouring positions are near in space, so
+    /// queries taken in this order reuse the same nodes while they are in cache.
+    pub fn order(&self) -> &[usize] {
+        &self.index
     }
 
     fn build_node(
@@ -73,6 +94,8 @@ impl KdTree {
         }
         self.boxes.extend(&lo);
         self.boxes.extend(&hi);
+        self.min_index
+            .push(order[start..end].iter().copied().min().unwrap_or(usize::MAX));
         if end - start > LEAF_SIZE {
             let (split, spread) = (0..d)
                 .map(|j| (j, hi[j] - lo[j]))
@@ -90,29 +113,39 @@ impl KdTree {
         id
     }
 
-    /// Squared distance from `q` to the node's box (0 inside).
+    /// Squared distance from `q` to the node's box (0 inside). One of the two gaps is always
+    /// zero, so the branch-free sum is the same value as choosing the side.
     fn lower_bound(&self, node: usize, q: &[f64]) -> f64 {
         let d = self.d;
         let b = &self.boxes[node * 2 * d..(node + 1) * 2 * d];
+        let (lo, hi) = b.split_at(d);
         let mut sum = 0.0;
-        for j in 0..d {
-            let gap = if q[j] < b[j] {
-                b[j] - q[j]
-            } else if q[j] > b[d + j] {
-                q[j] - b[d + j]
-            } else {
-                0.0
-            };
+        for ((&l, &h), &v) in lo.iter().zip(hi).zip(&q[..d]) {
+            let gap = (l - v).max(0.0) + (v - h).max(0.0);
             sum += gap * gap;
         }
         sum
     }
 
     /// The `k` nearest points to `q` as (squared distance, original index), sorted by
-    /// (distance, index); `skip` leaves one original row out.
-    pub fn query(&self, q: &[f64], k: usize, skip: Option<usize>, best: &mut Vec<(f64, usize)>) {
+    /// (distance, index); `skip` leaves one original row out. `scratch` holds a leaf's
+    /// distances between calls.
+    pub fn query(
+        &self,
+        q: &[f64],
+        k: usize,
+        skip: Option<usize>,
+        best: &mut Vec<(f64, usize)>,
+        scratch: &mut Vec<f64>,
+    ) {
         best.clear();
-        self.visit(0, q, k, skip, best);
+        scratch.resize(LEAF_SIZE.max(1) * 2, 0.0);
+        self.visit(0, q, k, skip, best, scratch);
+    }
+
+    /// Whether a node at box distance `bound` can hold a better candidate than `worst`.
+    fn may_improve(&self, node: usize, bound: f64, worst: (f64, usize)) -> bool {
+        bound < worst.0 || (bound == worst.0 && self.min_index[node] < worst.1)
     }
 
     fn visit(
@@ -122,23 +155,37 @@ impl KdTree {
         k: usize,
         skip: Option<usize>,
         best: &mut Vec<(f64, usize)>,
+        scratch: &mut Vec<f64>,
     ) {
         let n = &self.nodes[node];
         match n.children {
             None => {
                 let d = self.d;
-                for pos in n.start..n.end {
-                    let i = self.index[pos];
-                    if Some(i) == skip {
+                let len = n.end - n.start;
+                if scratch.len() < len {
+                    scratch.resize(len, 0.0);
+                }
+                let d2s = &mut scratch[..len];
+                d2s.fill(0.0);
+                let block = &self.leaf_points[n.start * d..n.end * d];
+                for (column, &qf) in block.chunks_exact(len).zip(&q[..d]) {
+                    for (acc, &v) in d2s.iter_mut().zip(column) {
+                        let diff = v - qf;
+                        *acc += diff * diff;
+                    }
+                }
+                let mut worst = worst_of(best, k);
+                for (p, &d2) in d2s.iter().enumerate() {
+                    if d2 > worst.0 {
                         continue;
                     }
-                    let p = &self.points[pos * d..(pos + 1) * d];
-                    let mut d2 = 0.0;
-                    for (a, b) in p.iter().zip(q) {
-                        let diff = a - b;
-                        d2 += diff * diff;
+                    let i = self.index[n.start + p];
+                    // An equal distance wins only with a smaller index.
+                    if (d2 == worst.0 && i > worst.1) || Some(i) == skip {
+                        continue;
                     }
                     super::offer(best, k, d2, i);
+                    worst = worst_of(best, k);
                 }
             }
             Some((left, right)) => {
@@ -149,13 +196,22 @@ impl KdTree {
                     (right, left, bl)
                 };
                 let b_first = bl.min(br);
-                if best.len() < k || b_first <= best[k - 1].0 {
-                    self.visit(first, q, k, skip, best);
+                if self.may_improve(first, b_first, worst_of(best, k)) {
+                    self.visit(first, q, k, skip, best, scratch);
                 }
-                if best.len() < k || b_second <= best[k - 1].0 {
-                    self.visit(second, q, k, skip, best);
+                if self.may_improve(second, b_second, worst_of(best, k)) {
+                    self.visit(second, q, k, skip, best, scratch);
                 }
             }
         }
+    }
+}
+
+/// The current k-th candidate (distance, index), or one that everything beats.
+fn worst_of(best: &[(f64, usize)], k: usize) -> (f64, usize) {
+    if best.len() == k {
+        best[k - 1]
+    } else {
+        (f64::INFINITY, usize::MAX)
     }
 }
