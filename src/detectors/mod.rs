@@ -31,6 +31,7 @@ mod ocsvm;
 mod pca;
 mod sktree;
 mod sod;
+mod vexp;
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -21,10 +21,44 @@ use crate::neighbors::Neighbors;
 const LEAF_SIZE: usize = 30;
 
 /// `pow` from the C library, as the Cython code calls it with a run-time exponent (glibc's `pow`
-/// is not always equal to `x*x` or `sqrt`, so neither may be substituted).
+/// is not always equal to `x*x` or `sqrt`, so neither may be substituted blindly).
+///
+/// glibc's `pow` is within 0.54 ulp of the exact power. So wherever the exact square (or
+/// square root) is within 0.45 ulp of a double that is not a power of two, that double is the
+/// only one `pow` can return, and it is `x*x` (or `sqrt(x)`); only the rare values near a
+/// rounding midpoint still call `pow`. The exact residual comes from a fused multiply-add.
 #[inline]
 pub(crate) fn c_pow(x: f64, y: f64) -> f64 {
+    if y == 2.0 {
+        let square = x * x;
+        let residual = x.mul_add(x, -square);
+        if unambiguous(square, residual) {
+            return square;
+        }
+    } else if y == 0.5 && x > 0.0 {
+        let root = x.sqrt();
+        // x − root² is exact for a correctly rounded root; root + that/(2·root) is the exact
+        // root to first order.
+        let residual = (-root).mul_add(root, x) / (2.0 * root);
+        if unambiguous(root, residual) {
+            return root;
+        }
+    }
     x.powf(black_box(y))
+}
+
+/// Whether `value + offset` (the exact result, `offset` tiny) rounds to `value` under any
+/// function accurate to 0.54 ulp: `value` is a positive normal double other than a power of
+/// two (where the spacing changes), and `offset` is at most 0.45 of its spacing.
+#[inline]
+fn unambiguous(value: f64, offset: f64) -> bool {
+    let bits = value.to_bits();
+    let mantissa = bits & ((1u64 << 52) - 1);
+    if !(value.is_normal() && value > 0.0) || mantissa == 0 {
+        return false;
+    }
+    let spacing = f64::from_bits(bits + 1) - value;
+    offset.abs() <= 0.45 * spacing
 }
 
 /// `pow(x, 2.0)` for x ≥ 0, skipping the call for x = 0 (a point inside the node's range along
@@ -581,6 +615,40 @@ pub(crate) fn adjust_heap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pow_shortcuts_return_exactly_what_glibc_pow_returns() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut shortcut = 0;
+        for i in 0..2_000_000u32 {
+            // Random mantissas over a wide exponent range, and every tenth value a short
+            // mantissa (squares near a rounding midpoint, the case that must fall back).
+            let bits = next();
+            let exponent = 1023 - 200 + (bits >> 56) % 400;
+            let mantissa = if i % 10 == 0 {
+                (bits & ((1 << 52) - 1)) & !((1 << 25) - 1)
+            } else {
+                bits & ((1 << 52) - 1)
+            };
+            let x = f64::from_bits((exponent << 52) | mantissa);
+            for y in [2.0, 0.5] {
+                let expected = x.powf(black_box(y));
+                assert_eq!(c_pow(x, y).to_bits(), expected.to_bits(), "pow({x:e}, {y})");
+                shortcut += usize::from(expected == if y == 2.0 { x * x } else { x.sqrt() });
+            }
+        }
+        assert!(shortcut > 3_000_000, "pow should equal the plain square or root for most values");
+        for x in [0.0, 1.0, 4.0, f64::MIN_POSITIVE, 1e-310, 2f64.sqrt()] {
+            assert_eq!(c_pow(x, 2.0).to_bits(), x.powf(2.0).to_bits());
+            assert_eq!(c_pow(x, 0.5).to_bits(), x.powf(0.5).to_bits());
+        }
+    }
 
     /// Cases printed by a C++ program calling libstdc++ 12's `std::__introselect` with the
     /// comparator scikit-learn uses (value, then index): `n nth depth_limit`, the input index

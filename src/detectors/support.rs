@@ -68,18 +68,6 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// `sqrt(Σ (a − b)²)` summed in feature order: scikit-learn's kd-tree distance (and ours in
-/// `crate::neighbors`).
-pub(crate) fn sequential_distance(a: &[f64], b: &[f64]) -> f64 {
-    let b = &b[..a.len()];
-    let mut d2 = 0.0;
-    for j in 0..a.len() {
-        let diff = a[j] - b[j];
-        d2 += diff * diff;
-    }
-    d2.sqrt()
-}
-
 /// `np.sum(np.abs(b − a)**2) ** 0.5` over a contiguous row, as `scipy.spatial.distance_matrix`
 /// computes it: numpy's pairwise summation (eight interleaved accumulators from 8 values on,
 /// halving above 128), identical to `numeric::numpy_sum` of the squared differences.

@@ -139,7 +139,7 @@ fn search(
 /// fuses the multiply and add), so the results are bit-identical to a row-by-row loop; the
 /// tiling only saves loads and stores. On x86-64 the same code is also compiled for AVX2 and
 /// chosen at run time.
-struct BruteForce {
+pub(crate) struct BruteForce {
     n: usize,
     d: usize,
     /// Training rows in tiles of 8, feature-major inside a tile: feature f of row 8t + l at
@@ -148,10 +148,11 @@ struct BruteForce {
 }
 
 const TILE_ROWS: usize = 8;
-const QUERY_ROWS: usize = 4;
+/// Query rows computed together against each tile.
+pub(crate) const QUERY_ROWS: usize = 4;
 
 impl BruteForce {
-    fn new(train: ArrayView2<f64>) -> Self {
+    pub(crate) fn new(train: ArrayView2<f64>) -> Self {
         let (n, d) = train.dim();
         let n_tiles = n.div_ceil(TILE_ROWS);
         let mut tiles = vec![0.0; n_tiles * d * TILE_ROWS];
@@ -160,6 +161,43 @@ impl BruteForce {
             tiles[(t * d + f) * TILE_ROWS + l] = v;
         }
         BruteForce { n, d, tiles }
+    }
+
+    /// Squared distances (each summed in feature order) of up to 4 query rows to every
+    /// training row: `out[r][j]` for query `r` and training row `j`; `out[r]` must hold `n`
+    /// values. Kernel sums over all rows (KDE) use this.
+    pub(crate) fn squared_distances(&self, queries: &[&[f64]], out: &mut [Vec<f64>]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.squared_distances_avx2(queries, out) };
+                return;
+            }
+        }
+        self.squared_distances_generic(queries, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn squared_distances_avx2(&self, queries: &[&[f64]], out: &mut [Vec<f64>]) {
+        self.squared_distances_generic(queries, out);
+    }
+
+    #[inline(always)]
+    fn squared_distances_generic(&self, queries: &[&[f64]], out: &mut [Vec<f64>]) {
+        assert!(!queries.is_empty() && queries.len() <= QUERY_ROWS && out.len() >= queries.len());
+        let d = self.d;
+        let q: [&[f64]; QUERY_ROWS] =
+            std::array::from_fn(|r| &queries.get(r).copied().unwrap_or(queries[0])[..d]);
+        for (t, tile) in self.tiles.chunks_exact(d * TILE_ROWS).enumerate() {
+            let acc = tile_distances(q, tile, d);
+            let first = t * TILE_ROWS;
+            let len = TILE_ROWS.min(self.n - first);
+            for (row_acc, row_out) in acc.iter().zip(out.iter_mut()).take(queries.len()) {
+                row_out[first..first + len].copy_from_slice(&row_acc[..len]);
+            }
+        }
     }
 
     /// The `k` nearest training rows of each query row (query `r` is row `first + r` of the
