@@ -44,7 +44,7 @@ impl Consensus {
             .filter_map(|name| {
                 let info = registry().iter().find(|d| d.name == *name)?;
                 let params = info.resolve(&BTreeMap::new()).ok()?;
-                let fitted = info.build(&params).fit(x, &JobCtx::new(seed)).ok()?;
+                let fitted = info.build(&params).fit_on_pool(x, &JobCtx::new(seed)).ok()?;
                 Some((
                     name.to_string(),
                     rank_normalise(&fitted.training_scores.to_vec()),
@@ -239,7 +239,7 @@ impl<'a> Evaluator<'a> {
             let fitted = c
                 .info
                 .build(&c.params)
-                .fit(x.view(), &JobCtx::new(c.seed))?;
+                .fit_on_pool(x.view(), &JobCtx::new(c.seed))?;
             match &self.holdout {
                 Some((test_x, _)) => Ok(fitted.model.score(test_x.view())?.to_vec()),
                 None => Ok(fitted.training_scores.to_vec()),

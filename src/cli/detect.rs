@@ -230,7 +230,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
 
     let ctx = JobCtx::new(args.seed);
     let started = Instant::now();
-    let fitted = match detector.fit(m.x.view(), &ctx) {
+    let fitted = match detector.fit_on_pool(m.x.view(), &ctx) {
         Ok(f) => f,
         Err(e) => {
             let end = match e {

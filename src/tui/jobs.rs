@@ -228,7 +228,7 @@ fn fit(req: &FitRequest, env: &JobEnv) -> Result<Box<RunResult>, String> {
     }));
     let ctx = ctx.sharing_cancel(req.cancel.clone());
     let started = Instant::now();
-    let fitted = match detector.fit(m.x.view(), &ctx) {
+    let fitted = match detector.fit_on_pool(m.x.view(), &ctx) {
         Ok(f) => f,
         Err(DetectError::Cancelled) => {
             return Err(fail(
