@@ -145,6 +145,28 @@ pub(crate) struct BruteForce {
     /// Training rows in tiles of 8, feature-major inside a tile: feature f of row 8t + l at
     /// `(t * d + f) * 8 + l`. The last tile is padded with zeros (ignored by index).
     tiles: Vec<f64>,
+    /// The neighbour search's filter (see [`BruteForce::nearest_block`]); `None` when squared
+    /// norms could overflow, and the exact kernel scans everything.
+    filter: Option<DotFilter>,
+}
+
+/// Centred training rows for the dot-product filter: `‖q − x‖² = ‖q'‖² + ‖x'‖² − 2 q'·x'`
+/// with `x' = x − mean`, one fused multiply-add per feature and pair instead of a subtraction,
+/// a multiplication and an addition. Centring keeps the norms, and so the rounding error,
+/// at the scale of the data's spread.
+struct DotFilter {
+    mean: Vec<f64>,
+    /// Centred rows, tiled like `BruteForce::tiles`.
+    tiles: Vec<f64>,
+    /// `‖x'‖²` per training row (padding rows 0).
+    norms: Vec<f64>,
+}
+
+/// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the centring,
+/// the dot products and norms (d + 2 roundings each, Higham's γ), and the exact sum's own
+/// rounding, with a factor of about two to spare.
+fn filter_slack(d: usize) -> f64 {
+    8.0 * (d as f64 + 4.0) * f64::EPSILON
 }
 
 const TILE_ROWS: usize = 8;
@@ -160,7 +182,8 @@ impl BruteForce {
             let (t, l) = (j / TILE_ROWS, j % TILE_ROWS);
             tiles[(t * d + f) * TILE_ROWS + l] = v;
         }
-        BruteForce { n, d, tiles }
+        let filter = DotFilter::new(train, &tiles);
+        BruteForce { n, d, tiles, filter }
     }
 
     /// Squared distances (each summed in feature order) of up to 4 query rows to every
@@ -202,6 +225,11 @@ impl BruteForce {
 
     /// The `k` nearest training rows of each query row (query `r` is row `first + r` of the
     /// query matrix; with `leave_self_out` the training row of the same index is skipped).
+    ///
+    /// With the dot-product filter, each pair first gets a cheap estimate of its squared
+    /// distance; only pairs whose estimate minus the error bound could beat the current k-th
+    /// distance are computed exactly (the same sequential sum as everywhere), so the results
+    /// are bit-identical to the exact scan.
     fn nearest_block(
         &self,
         queries: &[&[f64]],
@@ -212,17 +240,19 @@ impl BruteForce {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above).
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 unsafe { self.nearest_block_avx2(queries, first, leave_self_out, k, bests) };
                 return;
             }
         }
-        self.nearest_block_generic(queries, first, leave_self_out, k, bests);
+        self.nearest_block_generic::<false>(queries, first, leave_self_out, k, bests);
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn nearest_block_avx2(
         &self,
         queries: &[&[f64]],
@@ -231,11 +261,94 @@ impl BruteForce {
         k: usize,
         bests: &mut [Vec<(f64, usize)>],
     ) {
-        self.nearest_block_generic(queries, first, leave_self_out, k, bests);
+        self.nearest_block_generic::<true>(queries, first, leave_self_out, k, bests);
     }
 
     #[inline(always)]
-    fn nearest_block_generic(
+    fn nearest_block_generic<const FMA: bool>(
+        &self,
+        queries: &[&[f64]],
+        first: usize,
+        leave_self_out: bool,
+        k: usize,
+        bests: &mut [Vec<(f64, usize)>],
+    ) {
+        match &self.filter {
+            Some(filter) => {
+                self.nearest_filtered::<FMA>(filter, queries, first, leave_self_out, k, bests)
+            }
+            None => self.nearest_exact(queries, first, leave_self_out, k, bests),
+        }
+    }
+
+    #[inline(always)]
+    fn nearest_filtered<const FMA: bool>(
+        &self,
+        filter: &DotFilter,
+        queries: &[&[f64]],
+        first: usize,
+        leave_self_out: bool,
+        k: usize,
+        bests: &mut [Vec<(f64, usize)>],
+    ) {
+        let d = self.d;
+        for best in bests.iter_mut() {
+            best.clear();
+        }
+        let centred: Vec<Vec<f64>> = queries
+            .iter()
+            .map(|q| q[..d].iter().zip(&filter.mean).map(|(v, m)| v - m).collect())
+            .collect();
+        let query_norms: Vec<f64> = centred
+            .iter()
+            .map(|q| q.iter().map(|v| v * v).sum())
+            .collect();
+        // The slack is twice the error bound, which also covers this product's rounding.
+        let keep = 1.0 - filter_slack(d);
+        let mut worst = vec![f64::INFINITY; queries.len()];
+        for (t, tile) in filter.tiles.chunks_exact(d * TILE_ROWS).enumerate() {
+            let norms = &filter.norms[t * TILE_ROWS..(t + 1) * TILE_ROWS];
+            for (g, group) in centred.chunks(QUERY_ROWS).enumerate() {
+                let q: [&[f64]; QUERY_ROWS] =
+                    std::array::from_fn(|r| &group.get(r).unwrap_or(&group[0])[..d]);
+                let dots = tile_dots::<FMA>(q, tile, d);
+                for (r, row_dots) in dots.iter().enumerate().take(group.len()) {
+                    let qi = g * QUERY_ROWS + r;
+                    let (qn, limit) = (query_norms[qi], worst[qi]);
+                    // Whether any of the 8 pairs' lower bounds reaches the k-th distance,
+                    // branch-free so that it stays in vector registers.
+                    let mut hopeful = false;
+                    for l in 0..TILE_ROWS {
+                        hopeful |= (qn + norms[l]) * keep - 2.0 * row_dots[l] <= limit;
+                    }
+                    if !hopeful {
+                        continue;
+                    }
+                    // The whole row of the tile exactly: 8 sums side by side cost about what
+                    // one dependent chain of d additions does.
+                    let exact = tile_row_distances(
+                        &queries[qi][..d],
+                        &self.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS],
+                    );
+                    let skip = leave_self_out.then_some(first + qi);
+                    for (l, &d2) in exact.iter().enumerate() {
+                        let j = t * TILE_ROWS + l;
+                        // Equal distances lose to the earlier index, already in the list.
+                        if d2 < worst[qi] && j < self.n && Some(j) != skip {
+                            offer(&mut bests[qi], k, d2, j);
+                            if bests[qi].len() == k {
+                                worst[qi] = bests[qi][k - 1].0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every pair computed exactly (the fallback when the filter's norms could overflow).
+    #[inline(always)]
+    fn nearest_exact(
         &self,
         queries: &[&[f64]],
         first: usize,
@@ -304,6 +417,79 @@ fn tile_distances(
         }
     }
     [a0, a1, a2, a3]
+}
+
+impl DotFilter {
+    /// `None` when a squared norm could overflow (values beyond ~1e150).
+    fn new(train: ArrayView2<f64>, tiles: &[f64]) -> Option<DotFilter> {
+        let (n, d) = train.dim();
+        let mut mean = vec![0.0; d];
+        for row in train.outer_iter() {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+        let mut centred = tiles.to_vec();
+        for tile in centred.chunks_exact_mut(d * TILE_ROWS) {
+            for (f, column) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
+                column.iter_mut().for_each(|v| *v -= mean[f]);
+            }
+        }
+        let mut norms = vec![0.0; centred.len() / d.max(1)];
+        for (t, tile) in centred.chunks_exact(d * TILE_ROWS).enumerate() {
+            for column in tile.chunks_exact(TILE_ROWS) {
+                for (l, v) in column.iter().enumerate() {
+                    norms[t * TILE_ROWS + l] += v * v;
+                }
+            }
+        }
+        // Padding rows hold −mean after centring; their norms are never used (index ≥ n).
+        let largest = norms[..n].iter().copied().fold(0.0, f64::max);
+        (d > 0 && largest.is_finite() && largest < 1e290).then_some(DotFilter {
+            mean,
+            tiles: centred,
+            norms,
+        })
+    }
+}
+
+/// Squared distances of one query row to the 8 rows of a tile, each summed in feature order.
+#[inline(always)]
+fn tile_row_distances(q: &[f64], tile: &[f64]) -> [f64; TILE_ROWS] {
+    let mut acc = [0.0f64; TILE_ROWS];
+    for (x, &v) in tile.chunks_exact(TILE_ROWS).zip(q) {
+        for l in 0..TILE_ROWS {
+            let diff = x[l] - v;
+            acc[l] += diff * diff;
+        }
+    }
+    acc
+}
+
+/// Dot products of 4 centred query rows with the 8 rows of a centred tile: the filter's
+/// kernel, one multiply-add per feature and pair (fused where the CPU has FMA).
+#[inline(always)]
+fn tile_dots<const FMA: bool>(
+    q: [&[f64]; QUERY_ROWS],
+    tile: &[f64],
+    d: usize,
+) -> [[f64; TILE_ROWS]; QUERY_ROWS] {
+    let mut acc = [[0.0f64; TILE_ROWS]; QUERY_ROWS];
+    let (q0, q1, q2, q3) = (&q[0][..d], &q[1][..d], &q[2][..d], &q[3][..d]);
+    for (f, x) in tile[..d * TILE_ROWS].chunks_exact(TILE_ROWS).enumerate() {
+        let v = [q0[f], q1[f], q2[f], q3[f]];
+        for (a, &vr) in acc.iter_mut().zip(&v) {
+            for l in 0..TILE_ROWS {
+                a[l] = if FMA {
+                    x[l].mul_add(vr, a[l])
+                } else {
+                    a[l] + x[l] * vr
+                };
+            }
+        }
+    }
+    acc
 }
 
 /// Fills `best` with the `k` nearest rows as (squared distance, index), sorted: the plain
