@@ -603,6 +603,36 @@ mod tests {
     }
 
     #[test]
+    fn filtered_brute_force_is_exact_with_ties_offsets_and_new_rows() {
+        // 20 integer features (brute force, many exact ties: the filter must keep every
+        // candidate that ties the k-th distance) in two clusters 1e4 apart, so that the
+        // centred norms are ~1e9 and the estimate's rounding (~1e-7) is far from zero: only
+        // the slack keeps the tied candidates. Queried with the training rows left out and
+        // with new rows.
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 33) % 4
+        };
+        let x = Array2::from_shape_fn((603, 20), |(i, _)| (i % 2) as f64 * 1e4 + next() as f64);
+        let queries =
+            Array2::from_shape_fn((37, 20), |(i, _)| (i % 2) as f64 * 1e4 + next() as f64 + 0.5);
+        let ctx = JobCtx::default();
+        let trained = knn_leave_self_out(x.view(), 9, &ctx).unwrap();
+        let queried = knn_query(x.view(), queries.view(), 9, &ctx).unwrap();
+        let mut best = Vec::new();
+        for (matrix, skip_self, found) in [(&x, true, &trained), (&queries, false, &queried)] {
+            for i in 0..matrix.nrows() {
+                nearest(x.view(), matrix.row(i), 9, skip_self.then_some(i), &mut best);
+                let (d, j): (Vec<f64>, Vec<usize>) =
+                    best.iter().map(|&(d2, j)| (d2.sqrt(), j)).unzip();
+                assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
+                assert_eq!(found.distances.row(i).to_vec(), d, "row {i}");
+            }
+        }
+    }
+
+    #[test]
     fn cancellation_stops_the_search() {
         let x = Array2::<f64>::zeros((500, 3));
         let ctx = JobCtx::default();
