@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 
 use super::support::{par_map_rows, Rows};
 use super::{DetectResult, JobCtx};
@@ -317,11 +318,11 @@ fn search(
 ) -> DetectResult<Neighbors> {
     let train = train.as_standard_layout();
     let queries = queries.as_standard_layout();
-    let tree = use_tree.then(|| KdTree::build(train.view()));
+    if !use_tree {
+        return brute_search(train.view(), queries.view(), k, ctx);
+    }
+    let tree = KdTree::build(train.view());
     let rows = Rows::new(train.view());
-    // ArgKmin's strategy with one thread (PyOD's reference pins one): parallel on X unless X is
-    // small (4 · chunk size 256 · 1 thread) and not smaller than Y.
-    let on_y = !(train.nrows() < queries.nrows() || 4 * 256 < queries.nrows());
     let rows = par_map_rows(
         queries.nrows(),
         ctx,
@@ -329,10 +330,7 @@ fn search(
         |(values, indices, pairs), i| {
             let q = queries.row(i);
             let q = q.as_slice().expect("standard layout");
-            match &tree {
-                Some(tree) => tree.query(rows, q, values, indices, pairs),
-                None => brute_query(rows, q, on_y, values, indices, pairs),
-            }
+            tree.query(rows, q, values, indices, pairs);
             (values.clone(), indices.clone())
         },
     )?;
@@ -355,29 +353,66 @@ fn search(
 /// a second one first), then sorted. scikit-learn ranks by `‖x‖² − 2x·y + ‖y‖²` from a GEMM,
 /// which is exact for integer data; here the squared distance is summed directly, so ties on
 /// real-valued data may differ in the last bit.
-fn brute_query(
-    train: Rows,
-    q: &[f64],
-    on_y: bool,
-    values: &mut [f64],
-    indices: &mut [usize],
-    pairs: &mut Vec<(f64, usize)>,
-) {
-    values.fill(f64::MAX);
-    indices.fill(0);
-    for j in 0..train.len() {
-        heap_push(values, indices, rdist(q, train.get(j)), j);
-    }
-    if on_y {
-        pairs.clear();
-        pairs.extend(values.iter().copied().zip(indices.iter().copied()));
-        values.fill(f64::MAX);
-        indices.fill(0);
-        for &(v, j) in pairs.iter() {
-            heap_push(values, indices, v, j);
-        }
-    }
-    sort_heap(values, indices, pairs);
+///
+/// The squared distances of 4 query rows at a time come from the shared tiled kernel (each
+/// still summed in feature order: the same bits as `rdist`).
+fn brute_search(
+    train: ArrayView2<f64>,
+    queries: ArrayView2<f64>,
+    k: usize,
+    ctx: &JobCtx,
+) -> DetectResult<Neighbors> {
+    let n = train.nrows();
+    let nq = queries.nrows();
+    // ArgKmin's strategy with one thread (PyOD's reference pins one): parallel on X unless X is
+    // small (4 · chunk size 256 · 1 thread) and not smaller than Y.
+    let on_y = !(n < nq || 4 * 256 < nq);
+    let kernel = crate::neighbors::BruteForce::new(train);
+    let group = crate::neighbors::QUERY_ROWS;
+    let mut found_d2 = vec![0.0f64; nq * k];
+    let mut found_idx = vec![0usize; nq * k];
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    found_d2
+        .par_chunks_mut(group * k)
+        .zip(found_idx.par_chunks_mut(group * k))
+        .enumerate()
+        .try_for_each_init(
+            || (vec![vec![0.0; n]; group], Vec::with_capacity(k)),
+            |(d2, pairs), (g, (out_d2, out_idx))| {
+                ctx.checkpoint()?;
+                let rows = out_d2.len() / k;
+                let qs: Vec<&[f64]> = (0..rows)
+                    .map(|r| queries.row(g * group + r).to_slice().expect("standard layout"))
+                    .collect();
+                kernel.squared_distances(&qs, d2);
+                for r in 0..rows {
+                    let values = &mut out_d2[r * k..(r + 1) * k];
+                    let indices = &mut out_idx[r * k..(r + 1) * k];
+                    values.fill(f64::MAX);
+                    indices.fill(0);
+                    for (j, &v) in d2[r].iter().enumerate() {
+                        heap_push(values, indices, v, j);
+                    }
+                    if on_y {
+                        pairs.clear();
+                        pairs.extend(values.iter().copied().zip(indices.iter().copied()));
+                        values.fill(f64::MAX);
+                        indices.fill(0);
+                        for &(v, j) in pairs.iter() {
+                            heap_push(values, indices, v, j);
+                        }
+                    }
+                    sort_heap(values, indices, pairs);
+                }
+                let finished = done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+                ctx.report(finished as f64 / nq as f64);
+                Ok(())
+            },
+        )?;
+    let distances = Array2::from_shape_vec((nq, k), found_d2.into_iter().map(f64::sqrt).collect())
+        .expect("shape");
+    let indices = Array2::from_shape_vec((nq, k), found_idx).expect("shape");
+    Ok(Neighbors { distances, indices })
 }
 
 /// `NearestNeighbors(n_neighbors=k).fit(x).kneighbors()` (no argument): k + 1 neighbours of every
