@@ -44,7 +44,10 @@ impl Consensus {
             .filter_map(|name| {
                 let info = registry().iter().find(|d| d.name == *name)?;
                 let params = info.resolve(&BTreeMap::new()).ok()?;
-                let fitted = info.build(&params).fit_on_pool(x, &JobCtx::new(seed)).ok()?;
+                let fitted = info
+                    .build(&params)
+                    .fit_on_pool(x, &JobCtx::new(seed))
+                    .ok()?;
                 Some((
                     name.to_string(),
                     rank_normalise(&fitted.training_scores.to_vec()),

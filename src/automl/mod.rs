@@ -484,7 +484,9 @@ pub fn refit(
     let trial = &trials[index];
     if trial.detector != ENSEMBLE {
         let info = crate::detectors::registry::find(&trial.detector)?;
-        let fitted = info.build(&trial.params).fit_on_pool(x, &JobCtx::new(trial.seed))?;
+        let fitted = info
+            .build(&trial.params)
+            .fit_on_pool(x, &JobCtx::new(trial.seed))?;
         return Ok((fitted.model, fitted.training_scores.to_vec()));
     }
     let members = ensemble_members(&trial.params)

@@ -29,8 +29,8 @@ use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::sktree::{node_heap_pop, node_heap_push, KdTree};
 use super::support::par_map_rows;
 use super::vexp::sum_exp_below;
-use crate::neighbors::{BruteForce, QUERY_ROWS};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::neighbors::{BruteForce, QUERY_ROWS};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "bandwidth",
@@ -387,7 +387,9 @@ mod tests {
         const D: usize = 8;
         let mut state = 5u64;
         let mut uniform = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         let mut rows = Vec::new();
@@ -400,7 +402,7 @@ mod tests {
         for _ in 0..300 {
             rows.extend((0..D).map(|_| 50.0 + 30.0 * uniform()));
         }
-        rows.extend_from_slice(&rows[..2 * D].to_vec());
+        rows.extend_from_within(..2 * D);
         Array2::from_shape_vec((rows.len() / D, D), rows).unwrap()
     }
 
@@ -431,10 +433,16 @@ mod tests {
         };
         let (ours, theirs) = (rank(two_stage.as_slice().unwrap()), rank(&replayed));
         if let Some(p) = (0..ours.len()).find(|&p| ours[p] != theirs[p]) {
-            panic!("rank {p}: row {} vs row {} in the full replay", ours[p], theirs[p]);
+            panic!(
+                "rank {p}: row {} vs row {} in the full replay",
+                ours[p], theirs[p]
+            );
         }
         for (i, (&a, &b)) in two_stage.iter().zip(&replayed).enumerate() {
-            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "row {i}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "row {i}: {a} vs {b}"
+            );
             if replay.contains(&i) {
                 assert_eq!(a.to_bits(), b.to_bits(), "replayed row {i}");
             }

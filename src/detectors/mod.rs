@@ -31,8 +31,8 @@ mod ocsvm;
 mod pca;
 mod sktree;
 mod sod;
-mod vexp;
 mod support;
+mod vexp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -382,7 +382,12 @@ fn brute_search(
                 ctx.checkpoint()?;
                 let rows = out_d2.len() / k;
                 let qs: Vec<&[f64]> = (0..rows)
-                    .map(|r| queries.row(g * group + r).to_slice().expect("standard layout"))
+                    .map(|r| {
+                        queries
+                            .row(g * group + r)
+                            .to_slice()
+                            .expect("standard layout")
+                    })
                     .collect();
                 kernel.squared_distances(&qs, d2);
                 for r in 0..rows {
@@ -678,7 +683,10 @@ mod tests {
                 shortcut += usize::from(expected == if y == 2.0 { x * x } else { x.sqrt() });
             }
         }
-        assert!(shortcut > 3_000_000, "pow should equal the plain square or root for most values");
+        assert!(
+            shortcut > 3_000_000,
+            "pow should equal the plain square or root for most values"
+        );
         for x in [0.0, 1.0, 4.0, f64::MIN_POSITIVE, 1e-310, 2f64.sqrt()] {
             assert_eq!(c_pow(x, 2.0).to_bits(), x.powf(2.0).to_bits());
             assert_eq!(c_pow(x, 0.5).to_bits(), x.powf(0.5).to_bits());

@@ -8,8 +8,8 @@
 
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 split so that `k · LN2_HI` is exact for every |k| < 2^32 (fdlibm's constants).
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// Adding 1.5·2^52 rounds to an integer and leaves it in the low mantissa bits.
 const ROUND_SHIFT: f64 = 6_755_399_441_055_744.0;
 /// Below this, `e^x` < 2.5e-308: the result is flushed to zero (no subnormals).
@@ -105,7 +105,14 @@ mod tests {
             }
             x -= step * 1.000_000_7;
         }
-        for x in [0.0, -0.0, -1e-300, -0.5 * std::f64::consts::LN_2, -1.0, -707.9] {
+        for x in [
+            0.0,
+            -0.0,
+            -1e-300,
+            -0.5 * std::f64::consts::LN_2,
+            -1.0,
+            -707.9,
+        ] {
             worst = worst.max(ulps(exp_nonpositive(x), x.exp()));
         }
         assert!(worst <= 2, "worst error {worst} ulps");

@@ -94,8 +94,13 @@ impl KdTree {
         }
         self.boxes.extend(&lo);
         self.boxes.extend(&hi);
-        self.min_index
-            .push(order[start..end].iter().copied().min().unwrap_or(usize::MAX));
+        self.min_index.push(
+            order[start..end]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(usize::MAX),
+        );
         if end - start > LEAF_SIZE {
             let (split, spread) = (0..d)
                 .map(|j| (j, hi[j] - lo[j]))

@@ -183,7 +183,12 @@ impl BruteForce {
             tiles[(t * d + f) * TILE_ROWS + l] = v;
         }
         let filter = DotFilter::new(train, &tiles);
-        BruteForce { n, d, tiles, filter }
+        BruteForce {
+            n,
+            d,
+            tiles,
+            filter,
+        }
     }
 
     /// Squared distances (each summed in feature order) of up to 4 query rows to every
@@ -297,7 +302,13 @@ impl BruteForce {
         }
         let centred: Vec<Vec<f64>> = queries
             .iter()
-            .map(|q| q[..d].iter().zip(&filter.mean).map(|(v, m)| v - m).collect())
+            .map(|q| {
+                q[..d]
+                    .iter()
+                    .zip(&filter.mean)
+                    .map(|(v, m)| v - m)
+                    .collect()
+            })
             .collect();
         let query_norms: Vec<f64> = centred
             .iter()
@@ -615,15 +626,22 @@ mod tests {
             (state >> 33) % 4
         };
         let x = Array2::from_shape_fn((603, 20), |(i, _)| (i % 2) as f64 * 1e4 + next() as f64);
-        let queries =
-            Array2::from_shape_fn((37, 20), |(i, _)| (i % 2) as f64 * 1e4 + next() as f64 + 0.5);
+        let queries = Array2::from_shape_fn((37, 20), |(i, _)| {
+            (i % 2) as f64 * 1e4 + next() as f64 + 0.5
+        });
         let ctx = JobCtx::default();
         let trained = knn_leave_self_out(x.view(), 9, &ctx).unwrap();
         let queried = knn_query(x.view(), queries.view(), 9, &ctx).unwrap();
         let mut best = Vec::new();
         for (matrix, skip_self, found) in [(&x, true, &trained), (&queries, false, &queried)] {
             for i in 0..matrix.nrows() {
-                nearest(x.view(), matrix.row(i), 9, skip_self.then_some(i), &mut best);
+                nearest(
+                    x.view(),
+                    matrix.row(i),
+                    9,
+                    skip_self.then_some(i),
+                    &mut best,
+                );
                 let (d, j): (Vec<f64>, Vec<usize>) =
                     best.iter().map(|&(d2, j)| (d2.sqrt(), j)).unzip();
                 assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
