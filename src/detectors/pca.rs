@@ -159,22 +159,50 @@ fn scores(z: &Array2<f64>, components: &Array2<f64>, weights: &[f64]) -> Array1<
         .with_min_len(64)
         .map_init(
             || vec![0.0; k],
-            |sums, row| {
-                sums.iter_mut().for_each(|s| *s = 0.0);
-                for (&a, column) in row.iter().zip(transposed.chunks(k)) {
-                    for (s, &v) in sums.iter_mut().zip(column) {
-                        let diff = a - v;
-                        *s += diff * diff;
-                    }
-                }
-                for (s, w) in sums.iter_mut().zip(weights) {
-                    *s = s.sqrt() / w;
-                }
-                pairwise_sum(sums)
-            },
+            |sums, row| row_score(row, &transposed, weights, sums),
         )
         .collect();
     Array1::from(out)
+}
+
+/// One row's score (see [`scores`]); also compiled for AVX2 and chosen at run time (Rust never
+/// fuses the multiply and add, so both versions give the same bits).
+fn row_score(row: &[f64], transposed: &[f64], weights: &[f64], sums: &mut [f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { row_score_avx2(row, transposed, weights, sums) };
+        }
+    }
+    row_score_generic(row, transposed, weights, sums)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_score_avx2(
+    row: &[f64],
+    transposed: &[f64],
+    weights: &[f64],
+    sums: &mut [f64],
+) -> f64 {
+    row_score_generic(row, transposed, weights, sums)
+}
+
+#[inline(always)]
+fn row_score_generic(row: &[f64], transposed: &[f64], weights: &[f64], sums: &mut [f64]) -> f64 {
+    let k = sums.len();
+    sums.iter_mut().for_each(|s| *s = 0.0);
+    for (&a, column) in row.iter().zip(transposed.chunks(k)) {
+        for (s, &v) in sums.iter_mut().zip(column) {
+            let diff = a - v;
+            *s += diff * diff;
+        }
+    }
+    for (s, w) in sums.iter_mut().zip(weights) {
+        *s = s.sqrt() / w;
+    }
+    pairwise_sum(sums)
 }
 
 impl Detector for Pca {
