@@ -66,11 +66,20 @@ fn search(
     let queries = queries.as_standard_layout();
     let use_tree = tree_pays_off(train.nrows(), train.ncols());
     let tree = use_tree.then(|| kdtree::KdTree::build(train.view()));
-    let brute = (!use_tree).then(|| BruteForce::new(train.view()));
+    // Brute force over the training rows themselves: rows stored (and queried) in a kd-tree's
+    // order, so that each block of queries can start with the tiles around it and has a tight
+    // k-th distance from the first tiles on.
+    let spatial_order =
+        (!use_tree && leave_self_out).then(|| kdtree::KdTree::build(train.view()).order().to_vec());
+    let brute = (!use_tree).then(|| match &spatial_order {
+        Some(order) => BruteForce::in_order(train.view(), order),
+        None => BruteForce::new(train.view()),
+    });
     // Training rows are queried in tree order: consecutive queries then walk the same nodes.
     // Results are per query, so the order changes nothing but the cache hits.
-    let query_order: Option<&[usize]> = match &tree {
-        Some(t) if leave_self_out => Some(t.order()),
+    let query_order: Option<&[usize]> = match (&tree, &spatial_order) {
+        (Some(t), _) if leave_self_out => Some(t.order()),
+        (None, Some(order)) => Some(order),
         _ => None,
     };
     let row_at = |pos: usize| query_order.map_or(pos, |order| order[pos]);
@@ -105,7 +114,12 @@ fn search(
                 }
                 (None, Some(b)) => {
                     let rows_of_chunk: Vec<&[f64]> = (first..first + rows)
-                        .map(|qi| queries.row(qi).to_slice().expect("standard layout"))
+                        .map(|pos| {
+                            queries
+                                .row(row_at(pos))
+                                .to_slice()
+                                .expect("standard layout")
+                        })
                         .collect();
                     b.nearest_block(&rows_of_chunk, first, leave_self_out, k, &mut bests);
                 }
@@ -148,6 +162,8 @@ pub(crate) struct BruteForce {
     /// The neighbour search's filter (see [`BruteForce::nearest_block`]); `None` when squared
     /// norms could overflow, and the exact kernel scans everything.
     filter: Option<DotFilter>,
+    /// Original row index of each stored row, when the rows are stored in another order.
+    original: Option<Vec<usize>>,
 }
 
 /// Centred training rows for the dot-product filter: `‖q − x‖² = ‖q'‖² + ‖x'‖² − 2 q'·x'`
@@ -188,7 +204,24 @@ impl BruteForce {
             d,
             tiles,
             filter,
+            original: None,
         }
+    }
+
+    /// Training rows stored in `order` (a permutation); neighbours are still reported, and
+    /// ties still broken, by original row index. Query row `first + r` of `nearest_block` is
+    /// then the stored row at that position.
+    fn in_order(train: ArrayView2<f64>, order: &[usize]) -> Self {
+        let permuted = train.select(ndarray::Axis(0), order);
+        let mut brute = BruteForce::new(permuted.view());
+        brute.original = Some(order.to_vec());
+        brute
+    }
+
+    /// The original row index of stored row `j`.
+    #[inline]
+    fn original_index(&self, j: usize) -> usize {
+        self.original.as_ref().map_or(j, |order| order[j])
     }
 
     /// Squared distances (each summed in feature order) of up to 4 query rows to every
@@ -317,7 +350,12 @@ impl BruteForce {
         // The slack is twice the error bound, which also covers this product's rounding.
         let keep = 1.0 - filter_slack(d);
         let mut worst = vec![f64::INFINITY; queries.len()];
-        for (t, tile) in filter.tiles.chunks_exact(d * TILE_ROWS).enumerate() {
+        // From this block's own tiles onwards (wrapping round): with rows in spatial order,
+        // the nearest rows come first and the k-th distance is tight early.
+        let n_tiles = filter.tiles.len() / (d * TILE_ROWS);
+        let start = (first / TILE_ROWS).min(n_tiles.saturating_sub(1));
+        for t in (start..n_tiles).chain(0..start) {
+            let tile = &filter.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS];
             let norms = &filter.norms[t * TILE_ROWS..(t + 1) * TILE_ROWS];
             for (g, group) in centred.chunks(QUERY_ROWS).enumerate() {
                 let q: [&[f64]; QUERY_ROWS] =
@@ -344,9 +382,10 @@ impl BruteForce {
                     let skip = leave_self_out.then_some(first + qi);
                     for (l, &d2) in exact.iter().enumerate() {
                         let j = t * TILE_ROWS + l;
-                        // Equal distances lose to the earlier index, already in the list.
-                        if d2 < worst[qi] && j < self.n && Some(j) != skip {
-                            offer(&mut bests[qi], k, d2, j);
+                        // Tiles are not visited in index order: an equal distance may still
+                        // win on the index, which `offer` decides.
+                        if d2 <= worst[qi] && j < self.n && Some(j) != skip {
+                            offer(&mut bests[qi], k, d2, self.original_index(j));
                             if bests[qi].len() == k {
                                 worst[qi] = bests[qi][k - 1].0;
                             }
@@ -383,15 +422,16 @@ impl BruteForce {
                 let acc = tile_distances(q, tile, d);
                 for (r, row_acc) in acc.iter().enumerate().take(group.len()) {
                     let qi = g * QUERY_ROWS + r;
-                    // Equal distances lose to the earlier index, which is already in the list.
-                    if !row_acc.iter().any(|&d2| d2 < worst[qi]) {
+                    // An equal distance may still win on the index (rows can be stored out of
+                    // index order); `offer` decides.
+                    if !row_acc.iter().any(|&d2| d2 <= worst[qi]) {
                         continue;
                     }
                     let skip = leave_self_out.then_some(first + qi);
                     for (l, &d2) in row_acc.iter().enumerate() {
                         let j = t * TILE_ROWS + l;
-                        if d2 < worst[qi] && j < self.n && Some(j) != skip {
-                            offer(&mut bests[qi], k, d2, j);
+                        if d2 <= worst[qi] && j < self.n && Some(j) != skip {
+                            offer(&mut bests[qi], k, d2, self.original_index(j));
                             if bests[qi].len() == k {
                                 worst[qi] = bests[qi][k - 1].0;
                             }
