@@ -207,3 +207,36 @@ fn cross_parameter_constraints_fail_before_any_work() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ref_set"));
 }
+
+/// `detect` names the file's columns that did not become features (human output and JSON).
+#[test]
+fn detect_reports_skipped_columns() {
+    let dir = std::env::temp_dir().join(format!("pynomaly-skipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ids.csv");
+    let mut text = String::from("x,y,id\n");
+    for i in 0..40 {
+        text.push_str(&format!("{},{},row-{i}\n", i % 7, (i * 3) % 11));
+    }
+    std::fs::write(&path, text).unwrap();
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pynomaly"));
+        cmd.args(["detect", path.to_str().unwrap(), "-d", "hbos", "--no-store"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let human = run(false);
+    assert!(human.contains("2 features"), "{human}");
+    assert!(human.contains("Skipped     id:"), "{human}");
+    let report: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(report["skipped_columns"][0][0], "id", "{report}");
+    std::fs::remove_dir_all(&dir).ok();
+}

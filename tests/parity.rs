@@ -109,6 +109,17 @@ fn bit_exact(dataset: &str, column: &str) -> bool {
     }
 }
 
+/// Spearman correlation and the largest absolute difference of two score vectors.
+fn spearman_and_max_abs(got: &[f64], expected: &[f64]) -> (f64, f64) {
+    let rho = metrics::spearman(got, expected).unwrap();
+    let max_abs = got
+        .iter()
+        .zip(expected)
+        .map(|(g, e)| (g - e).abs())
+        .fold(0.0, f64::max);
+    (rho, max_abs)
+}
+
 #[test]
 fn training_scores_match_pyod() {
     let mut checked = 0;
@@ -154,12 +165,7 @@ fn training_scores_match_pyod() {
             } else if column == "kde" {
                 // Direct sums (to ~1e-12) where they rank the rows unambiguously, scikit-learn's
                 // tree walk replayed bit for bit where they do not: the ranks must be PyOD's.
-                let rho = metrics::spearman(&got, &expected).unwrap();
-                let max_abs = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(g, e)| (g - e).abs())
-                    .fold(0.0, f64::max);
+                let (rho, max_abs) = spearman_and_max_abs(&got, &expected);
                 if rho < 1.0 - 1e-12 || max_abs > 5e-12 {
                     failures.push(format!(
                         "{cell}: Spearman {rho:.12}, max absolute difference {max_abs:.2e}"
@@ -169,12 +175,7 @@ fn training_scores_match_pyod() {
                 // OCSVM: decision values cross zero, so a relative bound is meaningless near
                 // the boundary. The README promises ~1e-9 absolute from a faithful port of
                 // libsvm's SMO (scores are O(1-300)); BLAS kernels alone move them by 5e-13.
-                let rho = metrics::spearman(&got, &expected).unwrap();
-                let max_abs = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(g, e)| (g - e).abs())
-                    .fold(0.0, f64::max);
+                let (rho, max_abs) = spearman_and_max_abs(&got, &expected);
                 if rho < 0.999 || max_abs > 1e-9 {
                     failures.push(format!(
                         "{cell}: Spearman {rho:.6}, max absolute difference {max_abs:.2e}"

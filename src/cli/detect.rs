@@ -196,6 +196,9 @@ struct DetectReport {
     metrics: Option<Metrics>,
     /// Row ids (0-based rows of the input) of the highest scores, most anomalous first.
     top_anomalies: Vec<(u64, f64)>,
+    /// Columns of the file that are not features, with the reason (as `prepare` reports them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped_columns: Vec<(String, String)>,
 }
 
 pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
@@ -289,6 +292,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         n_anomalies: cut.n_flagged,
         metrics,
         top_anomalies,
+        skipped_columns: prepared.report.dropped_columns.clone(),
     };
     if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
         record::finish(
@@ -346,6 +350,15 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
     )?;
     if !params.is_empty() {
         writeln!(out, "Parameters  {}", params.join(", "))?;
+    }
+    // A column that silently went missing would change the answer unnoticed.
+    for (column, why) in &r.skipped_columns {
+        writeln!(
+            out,
+            "Skipped     {}: {}",
+            output::cell(column, 40),
+            sanitize(why)
+        )?;
     }
     writeln!(
         out,

@@ -17,7 +17,7 @@ pub fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()
 }
 
 /// Safe, bounded text for a table cell.
-fn cell(text: &str, max: usize) -> String {
+pub(crate) fn cell(text: &str, max: usize) -> String {
     truncate(&sanitize(text), max).into_owned()
 }
 

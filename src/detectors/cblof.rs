@@ -320,6 +320,21 @@ fn assign(
     (sums, counts)
 }
 
+/// The new centres: each cluster's mean (its sum times 1 / count, as sklearn), or its old
+/// centre if it is empty.
+fn means(centers: &[f64], sums: &[f64], counts: &[usize], d: usize) -> Vec<f64> {
+    let mut new_centers = centers.to_vec();
+    for (c, &count) in counts.iter().enumerate() {
+        if count > 0 {
+            let w = 1.0 / count as f64;
+            for j in 0..d {
+                new_centers[c * d + j] = sums[c * d + j] * w;
+            }
+        }
+    }
+    new_centers
+}
+
 /// sklearn's Lloyd iterations (`_kmeans_single_lloyd`), returning (centres, labels).
 fn lloyd(
     x: &[f64],
@@ -359,15 +374,7 @@ fn lloyd(
                 counts[old] -= 1;
             }
         }
-        let mut new_centers = centers.clone();
-        for c in 0..k {
-            if counts[c] > 0 {
-                let w = 1.0 / counts[c] as f64;
-                for j in 0..d {
-                    new_centers[c * d + j] = sums[c * d + j] * w;
-                }
-            }
-        }
+        let new_centers = means(&centers, &sums, &counts, d);
         let moves: Vec<f64> = (0..k)
             .map(|c| {
                 sq_dist(
@@ -593,15 +600,7 @@ mod tests {
                 sums.iter_mut().zip(s).for_each(|(a, b)| *a += b);
                 counts.iter_mut().zip(c).for_each(|(a, b)| *a += b);
             }
-            let mut new_centers = centers.clone();
-            for c in 0..k {
-                if counts[c] > 0 {
-                    let w = 1.0 / counts[c] as f64;
-                    for j in 0..d {
-                        new_centers[c * d + j] = sums[c * d + j] * w;
-                    }
-                }
-            }
+            let new_centers = means(&centers, &sums, &counts, d);
             let shift: f64 = (0..k)
                 .map(|c| {
                     sq_dist(

@@ -149,11 +149,11 @@ impl KdTree {
                 // feature order), then the sequential chain of log-additions.
                 let (start, end) = (self.start[node], self.end[node]);
                 let len = end - start;
-                let d2s = &mut s.leaf_d2[..len];
-                d2s.fill(0.0);
                 if len == 0 {
                     continue;
                 }
+                let d2s = &mut s.leaf_d2[..len];
+                d2s.fill(0.0);
                 let block = &leaves[start * pt.len()..end * pt.len()];
                 for (column, &q) in block.chunks_exact(len).zip(pt) {
                     for (acc, &v) in d2s.iter_mut().zip(column) {

@@ -12,7 +12,6 @@
 use std::hint::black_box;
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use super::support::{par_map_rows, Rows};
 use super::{DetectResult, JobCtx};
@@ -369,51 +368,39 @@ fn brute_search(
     let on_y = !(n < nq || 4 * 256 < nq);
     let kernel = crate::neighbors::BruteForce::new(train);
     let group = crate::neighbors::QUERY_ROWS;
-    let mut found_d2 = vec![0.0f64; nq * k];
-    let mut found_idx = vec![0usize; nq * k];
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    found_d2
-        .par_chunks_mut(group * k)
-        .zip(found_idx.par_chunks_mut(group * k))
-        .enumerate()
-        .try_for_each_init(
-            || (vec![vec![0.0; n]; group], Vec::with_capacity(k)),
-            |(d2, pairs), (g, (out_d2, out_idx))| {
-                ctx.checkpoint()?;
-                let rows = out_d2.len() / k;
-                let qs: Vec<&[f64]> = (0..rows)
-                    .map(|r| {
-                        queries
-                            .row(g * group + r)
-                            .to_slice()
-                            .expect("standard layout")
-                    })
-                    .collect();
-                kernel.squared_distances(&qs, d2);
-                for r in 0..rows {
-                    let values = &mut out_d2[r * k..(r + 1) * k];
-                    let indices = &mut out_idx[r * k..(r + 1) * k];
+    let (found_d2, found_idx) = crate::neighbors::for_each_query_block(
+        nq,
+        k,
+        group,
+        ctx,
+        || (vec![vec![0.0; n]; group], Vec::with_capacity(k)),
+        |(d2, pairs), first, out_d2, out_idx| {
+            let rows = out_d2.len() / k;
+            let qs: Vec<&[f64]> = (first..first + rows)
+                .map(|i| queries.row(i).to_slice().expect("standard layout"))
+                .collect();
+            kernel.squared_distances(&qs, d2);
+            for r in 0..rows {
+                let values = &mut out_d2[r * k..(r + 1) * k];
+                let indices = &mut out_idx[r * k..(r + 1) * k];
+                values.fill(f64::MAX);
+                indices.fill(0);
+                for (j, &v) in d2[r].iter().enumerate() {
+                    heap_push(values, indices, v, j);
+                }
+                if on_y {
+                    pairs.clear();
+                    pairs.extend(values.iter().copied().zip(indices.iter().copied()));
                     values.fill(f64::MAX);
                     indices.fill(0);
-                    for (j, &v) in d2[r].iter().enumerate() {
+                    for &(v, j) in pairs.iter() {
                         heap_push(values, indices, v, j);
                     }
-                    if on_y {
-                        pairs.clear();
-                        pairs.extend(values.iter().copied().zip(indices.iter().copied()));
-                        values.fill(f64::MAX);
-                        indices.fill(0);
-                        for &(v, j) in pairs.iter() {
-                            heap_push(values, indices, v, j);
-                        }
-                    }
-                    sort_heap(values, indices, pairs);
                 }
-                let finished = done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
-                ctx.report(finished as f64 / nq as f64);
-                Ok(())
-            },
-        )?;
+                sort_heap(values, indices, pairs);
+            }
+        },
+    )?;
     let distances = Array2::from_shape_vec((nq, k), found_d2.into_iter().map(f64::sqrt).collect())
         .expect("shape");
     let indices = Array2::from_shape_vec((nq, k), found_idx).expect("shape");

@@ -144,7 +144,6 @@ impl KdTree {
         scratch: &mut Vec<f64>,
     ) {
         best.clear();
-        scratch.resize(LEAF_SIZE.max(1) * 2, 0.0);
         self.visit(0, q, k, skip, best, scratch);
     }
 

@@ -84,31 +84,28 @@ fn search(
     };
     let row_at = |pos: usize| query_order.map_or(pos, |order| order[pos]);
     // Results in query-position order, scattered to rows at the end.
-    let mut found_d2 = vec![0.0f64; n_queries * k];
-    let mut found_idx = vec![0usize; n_queries * k];
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    found_d2
-        .par_chunks_mut(ROWS_PER_TASK * k)
-        .zip(found_idx.par_chunks_mut(ROWS_PER_TASK * k))
-        .enumerate()
-        .try_for_each(|(chunk, (d2_chunk, idx_chunk))| {
-            ctx.checkpoint()?;
-            let first = chunk * ROWS_PER_TASK;
-            let rows = d2_chunk.len() / k;
-            let mut bests: Vec<Vec<(f64, usize)>> =
-                (0..rows).map(|_| Vec::with_capacity(k + 1)).collect();
+    let (found_d2, found_idx) = for_each_query_block(
+        n_queries,
+        k,
+        ROWS_PER_TASK,
+        ctx,
+        || (Vec::new(), Vec::new()),
+        |(bests, scratch): &mut (Vec<Vec<(f64, usize)>>, Vec<f64>), first, d2_out, idx_out| {
+            let rows = d2_out.len() / k;
+            bests.resize_with(rows, || Vec::with_capacity(k + 1));
+            let bests = &mut bests[..rows];
             match (&tree, &brute) {
                 (Some(t), _) => {
-                    let mut scratch = Vec::new();
                     for (r, best) in bests.iter_mut().enumerate() {
                         let qi = row_at(first + r);
                         let skip = leave_self_out.then_some(qi);
+                        let q = queries.row(qi);
                         t.query(
-                            queries.row(qi).as_slice().expect("standard layout"),
+                            q.as_slice().expect("standard layout"),
                             k,
                             skip,
                             best,
-                            &mut scratch,
+                            scratch,
                         );
                     }
                 }
@@ -121,20 +118,18 @@ fn search(
                                 .expect("standard layout")
                         })
                         .collect();
-                    b.nearest_block(&rows_of_chunk, first, leave_self_out, k, &mut bests);
+                    b.nearest_block(&rows_of_chunk, first, leave_self_out, k, bests);
                 }
                 (None, None) => unreachable!("a tree or brute force is always built"),
             }
             for (r, best) in bests.iter().enumerate() {
                 for (c, &(d2, j)) in best.iter().enumerate() {
-                    d2_chunk[r * k + c] = d2;
-                    idx_chunk[r * k + c] = j;
+                    d2_out[r * k + c] = d2;
+                    idx_out[r * k + c] = j;
                 }
             }
-            let finished = done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
-            ctx.report((finished + rows) as f64 / n_queries as f64);
-            Ok(())
-        })?;
+        },
+    )?;
     let mut distances = Array2::<f64>::zeros((n_queries, k));
     let mut indices = Array2::<usize>::zeros((n_queries, k));
     for pos in 0..n_queries {
@@ -145,6 +140,40 @@ fn search(
         }
     }
     Ok(Neighbors { distances, indices })
+}
+
+/// The parallel frame of a k-nearest search: `n_queries · k` results in query-position order,
+/// filled by `block(state, first, distances, indices)` for `rows_per_task` consecutive query
+/// positions from `first` at a time (`state` from `init`, one per worker), with a cancellation
+/// checkpoint and a progress report per block.
+pub(crate) fn for_each_query_block<S, I, F>(
+    n_queries: usize,
+    k: usize,
+    rows_per_task: usize,
+    ctx: &JobCtx,
+    init: I,
+    block: F,
+) -> DetectResult<(Vec<f64>, Vec<usize>)>
+where
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, &mut [f64], &mut [usize]) + Sync + Send,
+{
+    let mut found_d2 = vec![0.0f64; n_queries * k];
+    let mut found_idx = vec![0usize; n_queries * k];
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    found_d2
+        .par_chunks_mut(rows_per_task * k)
+        .zip(found_idx.par_chunks_mut(rows_per_task * k))
+        .enumerate()
+        .try_for_each_init(init, |state, (chunk, (d2_out, idx_out))| {
+            ctx.checkpoint()?;
+            block(state, chunk * rows_per_task, d2_out, idx_out);
+            let rows = d2_out.len() / k;
+            let finished = done.fetch_add(rows, std::sync::atomic::Ordering::Relaxed) + rows;
+            ctx.report(finished as f64 / n_queries as f64);
+            Ok(())
+        })?;
+    Ok((found_d2, found_idx))
 }
 
 /// Brute-force search with a register-tiled kernel: 4 query rows against 8 training rows at a
@@ -380,17 +409,32 @@ impl BruteForce {
                         &self.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS],
                     );
                     let skip = leave_self_out.then_some(first + qi);
-                    for (l, &d2) in exact.iter().enumerate() {
-                        let j = t * TILE_ROWS + l;
-                        // Tiles are not visited in index order: an equal distance may still
-                        // win on the index, which `offer` decides.
-                        if d2 <= worst[qi] && j < self.n && Some(j) != skip {
-                            offer(&mut bests[qi], k, d2, self.original_index(j));
-                            if bests[qi].len() == k {
-                                worst[qi] = bests[qi][k - 1].0;
-                            }
-                        }
-                    }
+                    self.offer_tile_row(t, &exact, skip, k, &mut bests[qi], &mut worst[qi]);
+                }
+            }
+        }
+    }
+
+    /// Offers the exact squared distances of one query to the 8 rows of tile `t` (stored row
+    /// `skip` left out, padding rows ignored) and keeps `worst`, the k-th distance, current.
+    /// Tiles are not always visited in index order, so an equal distance may still win on the
+    /// index: `offer` decides.
+    #[inline(always)]
+    fn offer_tile_row(
+        &self,
+        t: usize,
+        row_d2: &[f64; TILE_ROWS],
+        skip: Option<usize>,
+        k: usize,
+        best: &mut Vec<(f64, usize)>,
+        worst: &mut f64,
+    ) {
+        for (l, &d2) in row_d2.iter().enumerate() {
+            let j = t * TILE_ROWS + l;
+            if d2 <= *worst && j < self.n && Some(j) != skip {
+                offer(best, k, d2, self.original_index(j));
+                if best.len() == k {
+                    *worst = best[k - 1].0;
                 }
             }
         }
@@ -422,21 +466,11 @@ impl BruteForce {
                 let acc = tile_distances(q, tile, d);
                 for (r, row_acc) in acc.iter().enumerate().take(group.len()) {
                     let qi = g * QUERY_ROWS + r;
-                    // An equal distance may still win on the index (rows can be stored out of
-                    // index order); `offer` decides.
                     if !row_acc.iter().any(|&d2| d2 <= worst[qi]) {
                         continue;
                     }
                     let skip = leave_self_out.then_some(first + qi);
-                    for (l, &d2) in row_acc.iter().enumerate() {
-                        let j = t * TILE_ROWS + l;
-                        if d2 <= worst[qi] && j < self.n && Some(j) != skip {
-                            offer(&mut bests[qi], k, d2, self.original_index(j));
-                            if bests[qi].len() == k {
-                                worst[qi] = bests[qi][k - 1].0;
-                            }
-                        }
-                    }
+                    self.offer_tile_row(t, row_acc, skip, k, &mut bests[qi], &mut worst[qi]);
                 }
             }
         }
