@@ -1,7 +1,9 @@
 //! The empirical-CDF tail probabilities shared by ECOD and COPOD, exactly as PyOD computes them
 //! (`pyod/utils/stat_models.py`: `column_ecdf`, `ecdf_terminate_equals_inplace`).
 
-use ndarray::{Array2, ArrayView2, Axis};
+#[cfg(test)]
+use ndarray::Array2;
+use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::numeric::linspace;
@@ -28,50 +30,119 @@ pub fn column_ecdfs(x: ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
 }
 
 /// [`column_ecdfs`] with each probability replaced by `table[rank]` of the rank whose
-/// probability it takes: with `table[k] = −ln p_k` the tail scores cost n logarithms per
-/// dataset instead of 2·n·d, bit-identical (same p, same `ln`).
+/// probability it takes.
+#[cfg(test)]
 fn column_ecdfs_mapped(x: ArrayView2<f64>, table: &[f64]) -> (Array2<f64>, Array2<f64>) {
-    let n = x.nrows();
-    let ranks: Vec<usize> = (0..n).collect();
     let mut left = Array2::<f64>::zeros(x.raw_dim());
     let mut right = Array2::<f64>::zeros(x.raw_dim());
-    left.axis_iter_mut(Axis(1))
-        .into_par_iter()
-        .zip(right.axis_iter_mut(Axis(1)).into_par_iter())
-        .zip(x.axis_iter(Axis(1)).into_par_iter())
-        .for_each(|((mut dst_left, mut dst_right), col)| {
-            let values: Vec<f64> = col.to_vec();
-            // Sorting (key, row) pairs by an integer key in total_cmp's order keeps the data
-            // next to the comparison (an index sort chases pointers).
-            let mut keyed: Vec<(u64, u32)> = values
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| (total_order_key(v), i as u32))
-                .collect();
-            keyed.sort_unstable();
-            let order: Vec<usize> = keyed.iter().map(|&(_, i)| i as usize).collect();
-            // Ascending x: a tie group takes the probability of its last (highest) rank.
-            let mut p = ranks.clone();
-            for r in (0..n.saturating_sub(1)).rev() {
-                if values[order[r]] == values[order[r + 1]] {
-                    p[r] = p[r + 1];
-                }
-            }
-            for (rank, &row) in order.iter().enumerate() {
-                dst_left[row] = table[p[rank]];
-            }
-            // Ascending −x is descending x: walk the same order from the end.
-            let mut q = ranks.clone();
-            for r in (0..n.saturating_sub(1)).rev() {
-                if values[order[n - 1 - r]] == values[order[n - 2 - r]] {
-                    q[r] = q[r + 1];
-                }
-            }
-            for (rank, &row) in order.iter().rev().enumerate() {
-                dst_right[row] = table[q[rank]];
-            }
+    let mut scratch = ColumnScratch::default();
+    for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+        column_tail_ranks(col, &mut scratch, |row, left_rank, right_rank| {
+            left[[row, j]] = table[left_rank];
+            right[[row, j]] = table[right_rank];
         });
+    }
     (left, right)
+}
+
+/// Buffers reused from column to column.
+#[derive(Default)]
+struct ColumnScratch {
+    keyed: Vec<(u64, u32)>,
+    spare: Vec<(u64, u32)>,
+    left_rank: Vec<u32>,
+}
+
+/// For every row of one column, the rank whose ECDF probability its value takes in `x`
+/// (`left_rank`) and in `−x` (`right_rank`): probabilities `linspace(1/n, 1, n)` along the
+/// sorted column, tied values all taking the one of the last member of their group. From one
+/// sort: sorting `−x` is sorting `x` backwards (`total_cmp` is a total order that negation
+/// reverses), and values tied in one are tied in the other.
+fn column_tail_ranks(
+    col: ndarray::ArrayView1<f64>,
+    scratch: &mut ColumnScratch,
+    mut emit: impl FnMut(usize, usize, usize),
+) {
+    let n = col.len();
+    if n == 0 {
+        return;
+    }
+    // Sorting (key, row) pairs by an integer key in total_cmp's order keeps the data next to
+    // the comparison (an index sort chases pointers); the radix sort is stable, so rows of
+    // equal keys stay in row order, as `sort_unstable` of the pairs would put them.
+    let keyed = &mut scratch.keyed;
+    keyed.clear();
+    keyed.extend(
+        col.iter()
+            .enumerate()
+            .map(|(i, &v)| (total_order_key(v), i as u32)),
+    );
+    radix_sort_by_key(keyed, &mut scratch.spare);
+    // Equal keys are equal values, except that +0 and −0 (different keys) compare equal too.
+    let tied = |a: (u64, u32), b: (u64, u32)| {
+        a.0 == b.0 || f64::from_bits(key_to_bits(a.0)) == f64::from_bits(key_to_bits(b.0))
+    };
+    // Ascending x: a tie group takes the probability of its last (highest) rank.
+    let left_rank = &mut scratch.left_rank;
+    left_rank.clear();
+    left_rank.resize(n, 0);
+    let mut group_last = n - 1;
+    for r in (0..n).rev() {
+        if r + 1 < n && !tied(keyed[r], keyed[r + 1]) {
+            group_last = r;
+        }
+        left_rank[r] = group_last as u32;
+    }
+    // Ascending −x is descending x: rank n−1−r, a tie group taking its highest rank there,
+    // which is n−1 minus the group's first position in ascending order.
+    let mut group_first = 0;
+    for r in 0..n {
+        if r > 0 && !tied(keyed[r - 1], keyed[r]) {
+            group_first = r;
+        }
+        emit(
+            keyed[r].1 as usize,
+            left_rank[r] as usize,
+            n - 1 - group_first,
+        );
+    }
+}
+
+/// Stable least-significant-digit radix sort of `(key, row)` pairs by key, one byte per pass;
+/// passes in which every key has the same byte are skipped (common: exponent bytes, and the
+/// low bytes of integral values).
+fn radix_sort_by_key(items: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>) {
+    let n = items.len();
+    if n <= 64 {
+        // Keys tie-broken by row: the same order as a stable sort of rows in row order.
+        items.sort_unstable();
+        return;
+    }
+    let mut counts = [[0u32; 256]; 8];
+    for &(key, _) in items.iter() {
+        for (byte, count) in counts.iter_mut().enumerate() {
+            count[((key >> (8 * byte)) & 0xff) as usize] += 1;
+        }
+    }
+    spare.clear();
+    spare.resize(n, (0, 0));
+    for (byte, count) in counts.iter().enumerate() {
+        if count.iter().any(|&c| c as usize == n) {
+            continue;
+        }
+        let mut offsets = [0u32; 256];
+        let mut total = 0;
+        for (offset, &c) in offsets.iter_mut().zip(count) {
+            *offset = total;
+            total += c;
+        }
+        for &item in items.iter() {
+            let digit = ((item.0 >> (8 * byte)) & 0xff) as usize;
+            spare[offsets[digit] as usize] = item;
+            offsets[digit] += 1;
+        }
+        std::mem::swap(items, spare);
+    }
 }
 
 /// An integer with the same order as `f64::total_cmp`: flip all bits of negatives, the sign
@@ -85,22 +156,27 @@ fn total_order_key(v: f64) -> u64 {
     }
 }
 
-/// Sign of each column's skewness (scipy.stats.skew, bias=True): −1, 0 or 1.
-pub fn skew_signs(x: ArrayView2<f64>) -> Vec<f64> {
-    x.axis_iter(Axis(1))
-        .map(|col| {
-            let n = col.len() as f64;
-            let mean = col.sum() / n;
-            let m2 = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-            let m3 = col.iter().map(|v| (v - mean).powi(3)).sum::<f64>() / n;
-            let skew = m3 / m2.powf(1.5);
-            if skew.is_nan() || skew == 0.0 {
-                0.0
-            } else {
-                skew.signum()
-            }
-        })
-        .collect()
+/// The inverse of [`total_order_key`].
+fn key_to_bits(key: u64) -> u64 {
+    if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    }
+}
+
+/// Sign of a column's skewness (scipy.stats.skew, bias=True): −1, 0 or 1.
+fn skew_sign(col: ndarray::ArrayView1<f64>) -> f64 {
+    let n = col.len() as f64;
+    let mean = col.sum() / n;
+    let m2 = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let m3 = col.iter().map(|v| (v - mean).powi(3)).sum::<f64>() / n;
+    let skew = m3 / m2.powf(1.5);
+    if skew.is_nan() || skew == 0.0 {
+        0.0
+    } else {
+        skew.signum()
+    }
 }
 
 trait SignumOrZero {
@@ -170,6 +246,29 @@ mod tests {
     }
 
     #[test]
+    fn radix_sort_orders_like_sorting_the_pairs() {
+        let mut state = 3u64;
+        let mut spare = Vec::new();
+        for n in [0usize, 1, 64, 65, 300, 5000] {
+            for distinct in [1u64, 5, u64::MAX] {
+                let mut items: Vec<(u64, u32)> = (0..n as u32)
+                    .map(|i| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        (total_order_key((state % distinct) as f64 - 2.0), i)
+                    })
+                    .collect();
+                let mut expected = items.clone();
+                expected.sort_unstable();
+                radix_sort_by_key(&mut items, &mut spare);
+                assert_eq!(items, expected, "n = {n}, distinct = {distinct}");
+            }
+        }
+        for v in [-1.5, -0.0, 0.0, 2.0, f64::MIN_POSITIVE] {
+            assert_eq!(key_to_bits(total_order_key(v)), v.to_bits());
+        }
+    }
+
+    #[test]
     fn ties_take_the_last_probability() {
         let x = array![[3.0], [1.0], [3.0], [2.0]];
         let p = column_ecdf(x.view(), false);
@@ -181,35 +280,50 @@ mod tests {
 /// Row sums (numpy's pairwise summation) of a per-cell outlyingness computed from the tail
 /// scores `U_l = −ln ECDF(x)`, `U_r = −ln ECDF(−x)` and the skew-chosen `U_skew` (PyOD:
 /// `U_l * -1 * sign(s - 1) + U_r * sign(s + 1)`, s = the column's skewness sign): the whole of
-/// ECOD and COPOD but for that one function. Computed in place in the left-tail matrix.
+/// ECOD and COPOD but for that one function.
 pub fn tail_scores(
     x: ArrayView2<f64>,
     outlyingness: impl Fn(f64, f64, f64) -> f64 + Sync,
 ) -> ndarray::Array1<f64> {
-    let n = x.nrows();
+    let (n, d) = x.dim();
+    // −ln p_k per rank: n logarithms per dataset instead of 2·n·d, bit-identical (same p,
+    // same `ln`).
     let neg_ln: Vec<f64> = linspace(1.0 / n as f64, 1.0, n)
         .iter()
         .map(|p| -p.ln())
         .collect();
-    let (mut cells, right) = column_ecdfs_mapped(x, &neg_ln);
-    let signs = skew_signs(x);
-    cells
-        .axis_iter_mut(Axis(0))
+    // Cells column by column (column j at j·n), each column written in one place.
+    let mut cells = vec![0.0f64; n * d];
+    cells.par_chunks_mut(n.max(1)).enumerate().for_each_init(
+        ColumnScratch::default,
+        |scratch, (j, out)| {
+            let col = x.column(j);
+            let s = skew_sign(col);
+            let (left_sign, right_sign) = (
+                -1.0 * (s - 1.0).signum_or_zero(),
+                (s + 1.0).signum_or_zero(),
+            );
+            column_tail_ranks(col, scratch, |row, left_rank, right_rank| {
+                let (left, right) = (neg_ln[left_rank], neg_ln[right_rank]);
+                let skewed = left * left_sign + right * right_sign;
+                out[row] = outlyingness(left, right, skewed);
+            });
+        },
+    );
+    (0..n)
         .into_par_iter()
-        .zip(right.axis_iter(Axis(0)).into_par_iter())
-        .for_each(|(mut row, right_row)| {
-            for ((cell, &right), &s) in row.iter_mut().zip(right_row).zip(&signs) {
-                let left = *cell;
-                let skewed =
-                    left * -1.0 * (s - 1.0).signum_or_zero() + right * (s + 1.0).signum_or_zero();
-                *cell = outlyingness(left, right, skewed);
-            }
-        });
-    cells
-        .rows()
-        .into_iter()
-        .map(|r| super::numeric::numpy_sum(r.as_slice().expect("standard layout")))
-        .collect()
+        .with_min_len(1024)
+        .map_init(
+            || vec![0.0f64; d],
+            |row, i| {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = cells[j * n + i];
+                }
+                super::numeric::numpy_sum(row)
+            },
+        )
+        .collect::<Vec<f64>>()
+        .into()
 }
 
 /// Scores new rows the way PyOD's ECOD/COPOD `decision_function` does: ranked together with the

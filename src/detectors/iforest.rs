@@ -16,6 +16,7 @@
 //! Randomness: one ChaCha8 stream from the job seed draws a seed per tree before any parallel
 //! work, so the forest does not depend on the thread count.
 
+use crate::metrics::percentile;
 use ndarray::{Array1, ArrayView2};
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
@@ -138,23 +139,6 @@ pub(crate) fn task_seeds(seed: u64, n: usize) -> Vec<u64> {
 /// The matrix as one row-major slice.
 pub(crate) fn row_major(x: ArrayView2<f64>) -> Vec<f64> {
     x.as_standard_layout().iter().copied().collect()
-}
-
-/// `np.percentile(values, q)` with numpy's default linear interpolation.
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let h = (v.len() - 1) as f64 * (q / 100.0);
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(v.len() - 1);
-    let t = h - lo as f64;
-    let (a, b) = (v[lo], v[hi]);
-    let diff = b - a;
-    if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    }
 }
 
 struct Tree {
@@ -436,11 +420,5 @@ mod tests {
         // PyOD's offset puts 10 % of the training rows above 0.
         let above = fitted.training_scores.iter().filter(|&&s| s > 0.0).count();
         assert!((25..=35).contains(&above), "{above}");
-    }
-
-    #[test]
-    fn percentile_interpolates_like_numpy() {
-        // np.percentile([1, 2, 3, 4, 10], 10) == 1.4
-        assert!((percentile(&[10.0, 2.0, 3.0, 1.0, 4.0], 10.0) - 1.4).abs() < 1e-15);
     }
 }

@@ -128,20 +128,42 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
+    let (lo, hi, gamma) = percentile_position(n, q);
+    lerp(sorted[lo], sorted[hi], gamma)
+}
+
+/// NumPy's percentile (linear interpolation) of unsorted values; see [`percentile_sorted`].
+/// Selects the two values it needs instead of sorting (O(n)).
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let (lo, hi, gamma) = percentile_position(n, q);
+    let mut v = values.to_vec();
+    let (_, &mut below, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let above = if hi > lo {
+        above
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .expect("hi < n, so something lies above lo")
+    } else {
+        below
+    };
+    lerp(below, above, gamma)
+}
+
+/// NumPy's positions for the `q`-th percentile of `n` sorted values: the two neighbouring
+/// indices and the interpolation weight.
+fn percentile_position(n: usize, q: f64) -> (usize, usize, f64) {
     let quantile = (q / 100.0).clamp(0.0, 1.0);
     let virtual_index = (n - 1) as f64 * quantile;
     let previous = virtual_index.floor();
     let gamma = virtual_index - previous;
     let lo = (previous as usize).min(n - 1);
     let hi = (lo + 1).min(n - 1);
-    lerp(sorted[lo], sorted[hi], gamma)
-}
-
-/// NumPy's percentile (linear interpolation) of unsorted values; see [`percentile_sorted`].
-pub fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    percentile_sorted(&sorted, q)
+    (lo, hi, gamma)
 }
 
 /// NumPy's median: the middle value, or the mean of the two middle values.
@@ -549,6 +571,35 @@ mod tests {
         close(median(&v), 3.5);
         close(median(&[3.0, 1.0, 2.0]), 2.0);
         assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn percentile_by_selection_equals_percentile_of_the_sorted_values() {
+        // Ties, signed zeros, both ends and every interpolation weight.
+        let mut state = 11u64;
+        for n in [1usize, 2, 3, 7, 64, 1000] {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    match state >> 62 {
+                        0 => 0.0,
+                        1 => -0.0,
+                        _ => ((state >> 40) % 17) as f64 / 3.0 - 2.0,
+                    }
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            for q in [0.0, 0.1, 10.0, 33.3, 50.0, 90.0, 99.9, 100.0] {
+                assert_eq!(
+                    percentile(&v, q).to_bits(),
+                    percentile_sorted(&sorted, q).to_bits(),
+                    "n = {n}, q = {q}"
+                );
+            }
+        }
     }
 
     #[test]

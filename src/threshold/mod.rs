@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{median_sorted, percentile_sorted};
+use crate::metrics::{median_sorted, percentile, percentile_sorted};
 
 /// How to pick the cut-off. Parse one from CLI text with `str::parse` (see [`FromStr`] below
 /// for the accepted spellings); `Display` writes the canonical spelling back.
@@ -178,22 +178,25 @@ pub fn apply(scores: &[f64], method: ThresholdMethod) -> Result<Threshold, Thres
     if let ThresholdMethod::Contamination(c) = method {
         check_contamination(c)?;
     }
-    let mut sorted = scores.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
+    let (min, max) = scores
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| {
+            (lo.min(s), hi.max(s))
+        });
     // One rule for every method: with no spread there is nothing to single out. It also keeps
     // rounding (e.g. a mean a hair below the constant) from flagging everything.
     let value = if min == max {
         max
     } else {
         match method {
-            ThresholdMethod::Contamination(c) => percentile_sorted(&sorted, 100.0 * (1.0 - c)),
-            ThresholdMethod::Iqr => iqr_value(&sorted),
-            ThresholdMethod::Mad => mad_value(&sorted),
-            ThresholdMethod::ZScore => zscore_value(&sorted),
-            ThresholdMethod::Otsu => otsu_value(&sorted),
-            ThresholdMethod::Knee => knee_value(&sorted),
-            ThresholdMethod::Gap => gap_value(&sorted),
+            // The default method needs two order statistics, not a sort.
+            ThresholdMethod::Contamination(c) => percentile(scores, 100.0 * (1.0 - c)),
+            ThresholdMethod::Iqr => iqr_value(&sorted(scores)),
+            ThresholdMethod::Mad => mad_value(&sorted(scores)),
+            ThresholdMethod::ZScore => zscore_value(&sorted(scores)),
+            ThresholdMethod::Otsu => otsu_value(&sorted(scores)),
+            ThresholdMethod::Knee => knee_value(&sorted(scores)),
+            ThresholdMethod::Gap => gap_value(&sorted(scores)),
         }
     };
     let n_flagged = scores.iter().filter(|&&s| s > value).count();
@@ -202,6 +205,12 @@ pub fn apply(scores: &[f64], method: ThresholdMethod) -> Result<Threshold, Thres
         value,
         n_flagged,
     })
+}
+
+fn sorted(scores: &[f64]) -> Vec<f64> {
+    let mut sorted = scores.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
 }
 
 /// Tukey's upper fence.
