@@ -1,17 +1,17 @@
 //! Small dense linear algebra for the linear detectors (PCA, MCD): no LAPACK, matrices are at
 //! most a few dozen columns wide. Matrices are row-major `d × d` slices.
 //!
-//! * [`sym_eigen`]: cyclic Jacobi with a relative-accuracy stopping rule. For the symmetric
-//!   positive semi-definite covariance matrices used here it gives eigenvalues and eigenvectors
-//!   to ~1e-15 relative, as accurate as LAPACK's `syevd` (what `np.linalg.eigh` calls).
-//! * [`cholesky`], [`logdet_spd`]: for Mahalanobis distances and `log det` of covariances.
 //! * [`sym_eigen_tridiagonal`]: Householder reduction and implicit QL (EISPACK `tred2`/`tql2`,
-//!   after JAMA): backward stable like Jacobi but several times fewer operations; used where
-//!   speed matters more than the last digits of tiny eigenvalues (MCD's C-steps).
+//!   after JAMA): backward stable, used for PCA's covariance (scores within 6e-14 relative of
+//!   PyOD's LAPACK `syevd`, the same level as PyOD's own change between CPUs) and MCD's C-steps.
+//! * [`sym_eigen`] (tests only): cyclic Jacobi with a relative-accuracy stopping rule, the
+//!   independent oracle for the QL version (several times more operations).
+//! * [`cholesky`], [`logdet_spd`]: for Mahalanobis distances and `log det` of covariances.
 //! * [`pinvh`]: scipy's `linalg.pinvh` (eigenvalues below `d·ε·max|λ|` are dropped).
 
-/// Eigen-decomposition of a symmetric matrix: `(values, vectors)` with `vectors` row-major,
-/// column `k` the eigenvector of `values[k]`. Unsorted (see [`sym_eigen_sorted_desc`]).
+/// Eigen-decomposition of a symmetric matrix by cyclic Jacobi: `(values, vectors)` with
+/// `vectors` row-major, column `k` the eigenvector of `values[k]`. Unsorted.
+#[cfg(test)]
 pub fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     assert_eq!(a.len(), d * d);
     let mut m = a.to_vec();
@@ -97,8 +97,8 @@ pub fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// Eigen-decomposition of a symmetric matrix by Householder tridiagonalisation and the
-/// implicit QL algorithm (EISPACK `tred2` / `tql2` as in JAMA). Same output convention as
-/// [`sym_eigen`]: unsorted `values`, `vectors` row-major with column `k` for `values[k]`.
+/// implicit QL algorithm (EISPACK `tred2` / `tql2` as in JAMA): unsorted `values`, `vectors`
+/// row-major with column `k` the eigenvector of `values[k]`.
 pub fn sym_eigen_tridiagonal(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     assert_eq!(a.len(), n * n);
     let mut v = a.to_vec();
@@ -280,10 +280,10 @@ pub fn sym_eigen_tridiagonal(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     (d, v)
 }
 
-/// [`sym_eigen`] with the eigenvalues in descending order (stable for ties) and the vectors
-/// returned as rows: `vectors[k*d..(k+1)*d]` belongs to `values[k]`.
+/// [`sym_eigen_tridiagonal`] with the eigenvalues in descending order (stable for ties) and the
+/// vectors returned as rows: `vectors[k*d..(k+1)*d]` belongs to `values[k]`.
 pub fn sym_eigen_sorted_desc(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let (values, v) = sym_eigen(a, d);
+    let (values, v) = sym_eigen_tridiagonal(a, d);
     let mut order: Vec<usize> = (0..d).collect();
     order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
     let sorted_values = order.iter().map(|&k| values[k]).collect();
@@ -432,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn jacobi_reconstructs_and_is_orthonormal() {
+    fn sorted_eigenpairs_reconstruct_and_are_orthonormal() {
         for d in [1, 2, 5, 12, 36] {
             let a = spd(d, d as u64 + 3);
             let (values, rows) = sym_eigen_sorted_desc(&a, d);

@@ -300,16 +300,40 @@ impl Detector for Pca {
     }
 }
 
-/// `ZᵀZ` (upper triangle computed, mirrored), each entry a sequential sum over the rows. BLAS
-/// (what numpy uses) sums in another order; the difference stays at the 1e-16 level, and the
-/// scores agree with PyOD's to ≤ 5e-14 relative on the reference data sets.
+/// `ZᵀZ` (upper triangle computed, mirrored). Rows are summed in fixed blocks of
+/// [`GRAM_BLOCK_ROWS`] (in parallel), each entry of a block a sequential sum over its rows, and
+/// the block sums added in block order: the same bits at any thread count. BLAS (what numpy
+/// uses) sums in yet another order; the difference stays at the 1e-16 level, and the scores
+/// agree with PyOD's to ≤ 6e-14 relative on the reference data sets.
 fn gram_matrix(z: &Array2<f64>) -> Vec<f64> {
     let d = z.ncols();
     let z = z.as_standard_layout();
     let zs = z.as_slice().expect("standard layout");
+    let blocks: Vec<Vec<f64>> = zs
+        .par_chunks(GRAM_BLOCK_ROWS * d)
+        .map(|block| gram_upper(block, d))
+        .collect();
+    let mut g = vec![0.0; d * d];
+    for block in &blocks {
+        for (total, part) in g.iter_mut().zip(block) {
+            *total += part;
+        }
+    }
+    for i in 0..d {
+        for j in 0..i {
+            g[i * d + j] = g[j * d + i];
+        }
+    }
+    g
+}
+
+const GRAM_BLOCK_ROWS: usize = 512;
+
+/// The upper triangle of `ZᵀZ` over the rows of `zs` (row-major, `d` wide).
+fn gram_upper(zs: &[f64], d: usize) -> Vec<f64> {
     let mut g = vec![0.0; d * d];
     // Four rows per pass over the triangle: each entry still adds its products row by row, in
-    // order (bit-identical), with a quarter of the loads and stores of g.
+    // order, with a quarter of the loads and stores of g.
     let mut blocks = zs.chunks_exact(4 * d);
     for block in &mut blocks {
         let (r0, rest) = block.split_at(d);
@@ -335,11 +359,6 @@ fn gram_matrix(z: &Array2<f64>) -> Vec<f64> {
             for j in i..d {
                 g[i * d + j] += a * row[j];
             }
-        }
-    }
-    for i in 0..d {
-        for j in 0..i {
-            g[i * d + j] = g[j * d + i];
         }
     }
     g
