@@ -13,10 +13,10 @@
 //! Speed, without changing any value that matters: kernel columns are cached in `f64`
 //! (bounded memory, non-support-vector columns dropped first) and reused for the training
 //! scores, which then cost no kernel evaluations for cached support vectors; the initial
-//! gradient reuses the symmetric half of the kernel; columns are computed in parallel; with 16
-//! or more features a matrix-product dot product first spots kernel values below e⁻⁴⁰ (which
-//! cannot move any result), and only the others are computed in libsvm's exact order. Every
-//! sum keeps libsvm's order, so results do not depend on the thread count.
+//! gradient reuses the symmetric half of the kernel; columns are computed in parallel, eight
+//! entries side by side (each dot product still libsvm's sequential sum, so every kernel value
+//! is libsvm's exactly). Every sum keeps libsvm's order, so results do not depend on the
+//! thread count.
 
 use std::collections::BTreeSet;
 
@@ -116,12 +116,8 @@ const PAR_MIN_LEN: usize = 2048;
 const BATCH: usize = 32;
 /// Rows per parallel task.
 const CHUNK: usize = 1024;
-/// From this many features on, batches of columns take their dot products from ndarray's
-/// optimised matrix product first (see [`RbfKernel::columns`]).
-const GEMM_MIN_D: usize = 16;
-/// Below this exponent a kernel value (< 4e-18) cannot move any result beyond rounding, so it
-/// may come from the matrix-product dot; above it, entries are recomputed exactly as libsvm.
-const NEGLIGIBLE_EXPONENT: f64 = -40.0;
+/// Kernel entries computed side by side (see [`RbfKernel::entries`]).
+const LANES: usize = 8;
 
 /// `exp`, short-cutting arguments whose result underflows to +0 anyway (glibc's slow path).
 #[inline]
@@ -176,33 +172,29 @@ impl<'a> RbfKernel<'a> {
         exp(-self.gamma * (self.square[i] + self.square[j] - 2.0 * dot(self.row(i), self.row(j))))
     }
 
-    /// `K(i, j)` for the cache: with wide rows, a quick 4-way dot product first tells whether
-    /// the value is negligible (then it is used as is); otherwise libsvm's exact order.
-    #[inline]
-    fn entry(&self, i: usize, j: usize) -> f64 {
-        if self.d < GEMM_MIN_D {
-            return self.eval(i, j);
+    /// `K(i, j)` for every `j` in `js`, into `out`: libsvm's exact value, computed for
+    /// [`LANES`] rows at a time. Each dot product is still one sequential sum in feature order
+    /// (the same bits as [`Self::eval`]); side by side, the eight sums no longer wait on each
+    /// other's additions (a lone sum is bound by the latency of d dependent additions).
+    fn entries(&self, i: usize, js: &[usize], out: &mut [f64]) {
+        let d = self.d;
+        let a = self.row(i);
+        let mut groups = js.chunks_exact(LANES);
+        let mut outs = out.chunks_exact_mut(LANES);
+        for (group, out) in (&mut groups).zip(&mut outs) {
+            let rows: [&[f64]; LANES] = std::array::from_fn(|l| &self.row(group[l])[..d]);
+            let mut sums = [0.0f64; LANES];
+            for (k, &ak) in a.iter().enumerate() {
+                for (s, row) in sums.iter_mut().zip(&rows) {
+                    *s += ak * row[k];
+                }
+            }
+            for ((o, &j), &dot) in out.iter_mut().zip(group).zip(&sums) {
+                *o = exp(-self.gamma * (self.square[i] + self.square[j] - 2.0 * dot));
+            }
         }
-        let (a, b) = (self.row(i), self.row(j));
-        let (mut s0, mut s1, mut s2, mut s3) = (0.0, 0.0, 0.0, 0.0);
-        let m = self.d / 4 * 4;
-        let mut k = 0;
-        while k < m {
-            s0 += a[k] * b[k];
-            s1 += a[k + 1] * b[k + 1];
-            s2 += a[k + 2] * b[k + 2];
-            s3 += a[k + 3] * b[k + 3];
-            k += 4;
-        }
-        while k < self.d {
-            s0 += a[k] * b[k];
-            k += 1;
-        }
-        let arg = -self.gamma * (self.square[i] + self.square[j] - 2.0 * ((s0 + s1) + (s2 + s3)));
-        if arg > NEGLIGIBLE_EXPONENT {
-            self.eval(i, j)
-        } else {
-            exp(arg)
+        for (o, &j) in outs.into_remainder().iter_mut().zip(groups.remainder()) {
+            *o = self.eval(i, j);
         }
     }
 
@@ -215,56 +207,24 @@ impl<'a> RbfKernel<'a> {
     /// the caller to fill (from the symmetric entries it holds).
     fn columns_from(&self, cols: &[usize], start: usize) -> Vec<Vec<f64>> {
         let l = self.len();
-        let b = cols.len();
-        let d = self.d;
-        // Row block r holds K(cols[c], j) for its rows j at [(j - lo) * b + c].
-        let blocks: Vec<Vec<f64>> = (start / CHUNK..l.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|blk| {
-                let lo = (blk * CHUNK).max(start);
-                let hi = ((blk + 1) * CHUNK).min(l);
-                let mut out = vec![0.0; (hi - lo) * b];
-                if d >= GEMM_MIN_D && b >= 8 {
-                    let rows = ArrayView2::from_shape((hi - lo, d), &self.x[lo * d..hi * d])
-                        .expect("shape");
-                    let sel: Vec<f64> = cols.iter().flat_map(|&i| self.row(i).to_vec()).collect();
-                    let sel = ArrayView2::from_shape((b, d), &sel).expect("shape");
-                    let dots = rows.dot(&sel.t());
-                    for (j, drow) in (lo..hi).zip(dots.rows()) {
-                        for (c, &i) in cols.iter().enumerate() {
-                            let arg =
-                                -self.gamma * (self.square[i] + self.square[j] - 2.0 * drow[c]);
-                            out[(j - lo) * b + c] = if arg > NEGLIGIBLE_EXPONENT {
-                                self.eval(i, j)
-                            } else {
-                                exp(arg)
-                            };
-                        }
-                    }
-                } else {
-                    for j in lo..hi {
-                        for (c, &i) in cols.iter().enumerate() {
-                            out[(j - lo) * b + c] = self.entry(i, j);
-                        }
-                    }
-                }
-                out
-            })
-            .collect();
-        let mut result: Vec<Vec<f64>> = (0..b)
-            .map(|_| {
-                let mut v = Vec::with_capacity(l);
-                v.resize(start, 0.0);
-                v
-            })
-            .collect();
-        for block in &blocks {
-            for row in block.chunks(b) {
-                for (c, &v) in row.iter().enumerate() {
-                    result[c].push(v);
-                }
+        let mut result: Vec<Vec<f64>> = cols.iter().map(|_| vec![0.0; l]).collect();
+        // Row blocks of every column, computed in parallel.
+        let mut pieces: Vec<(usize, usize, &mut [f64])> = Vec::new();
+        for (c, column) in result.iter_mut().enumerate() {
+            let mut lo = start;
+            for piece in column[start..].chunks_mut(CHUNK) {
+                let len = piece.len();
+                pieces.push((cols[c], lo, piece));
+                lo += len;
             }
         }
+        pieces
+            .into_par_iter()
+            .for_each_init(Vec::new, |js, (i, lo, piece)| {
+                js.clear();
+                js.extend(lo..lo + piece.len());
+                self.entries(i, js, piece);
+            });
         result
     }
 }
@@ -378,19 +338,17 @@ impl<'a> ColumnCache<'a> {
             .copied()
             .filter(|&j| col[j].is_nan())
             .collect();
+        let mut values = vec![0.0; missing.len()];
         if missing.len() >= PAR_MIN_LEN {
-            let values: Vec<f64> = missing
-                .par_iter()
-                .with_min_len(512)
-                .map(|&j| kernel.entry(i, j))
-                .collect();
-            for (&j, v) in missing.iter().zip(values) {
-                col[j] = v;
-            }
+            values
+                .par_chunks_mut(512)
+                .zip(missing.par_chunks(512))
+                .for_each(|(out, js)| kernel.entries(i, js, out));
         } else {
-            for &j in &missing {
-                col[j] = kernel.entry(i, j);
-            }
+            kernel.entries(i, &missing, &mut values);
+        }
+        for (&j, v) in missing.iter().zip(values) {
+            col[j] = v;
         }
         if len == l {
             self.complete[i] = true;
