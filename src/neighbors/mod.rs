@@ -199,19 +199,37 @@ pub(crate) struct BruteForce {
 /// with `x' = x − mean`, one fused multiply-add per feature and pair instead of a subtraction,
 /// a multiplication and an addition. Centring keeps the norms, and so the rounding error,
 /// at the scale of the data's spread.
+///
+/// The dot products run in `f32` (eight lanes per vector register instead of four): the
+/// estimate only decides which pairs are computed exactly, and its rounding error — a few
+/// `f32` ulps of `‖q'‖‖x'‖` — is part of the bound. Values are kept in `f32`'s normal range
+/// (see [`f32_safe`]) so that every rounding is relative.
 struct DotFilter {
     mean: Vec<f64>,
-    /// Centred rows, tiled like `BruteForce::tiles`.
-    tiles: Vec<f64>,
-    /// `‖x'‖²` per training row (padding rows 0).
+    /// Centred rows in `f32`, tiled like `BruteForce::tiles`.
+    tiles: Vec<f32>,
+    /// `‖x'‖²` per training row, in `f64` (padding rows 0).
     norms: Vec<f64>,
 }
 
-/// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the centring,
-/// the dot products and norms (d + 2 roundings each, Higham's γ), and the exact sum's own
-/// rounding, with a factor of about two to spare.
+/// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the `f32` dot
+/// product (the two conversions and d multiply-adds: ≤ (d + 3)·u₃₂·‖q'‖‖x'‖, and
+/// 2‖q'‖‖x'‖ ≤ ‖q'‖² + ‖x'‖²), then the centring, norms and the exact sum's own rounding in
+/// `f64` (Higham's γ), each with a factor of about two to spare.
 fn filter_slack(d: usize) -> f64 {
-    8.0 * (d as f64 + 4.0) * f64::EPSILON
+    let d = d as f64;
+    // f32::EPSILON is 2·u₃₂: this is twice (d + 4)·u₃₂, and twice the f64 part.
+    2.0 * (d + 4.0) * f64::from(f32::EPSILON) + 8.0 * (d + 4.0) * f64::EPSILON
+}
+
+/// Whether every non-zero value lies where `f32` rounds relatively: magnitudes in
+/// [2⁻⁶⁰, 2⁵⁰], so that products are normal (≥ 2⁻¹²⁰) and sums of up to 2²⁷ of them finite.
+fn f32_safe(values: &[f64]) -> bool {
+    const LOW: f64 = 8.673_617_379_884_035e-19; // 2^-60
+    const HIGH: f64 = 1.125_899_906_842_624e15; // 2^50
+    values
+        .iter()
+        .all(|&v| v == 0.0 || (v.abs() >= LOW && v.abs() <= HIGH))
 }
 
 const TILE_ROWS: usize = 8;
@@ -372,9 +390,17 @@ impl BruteForce {
                     .collect()
             })
             .collect();
+        if !centred.iter().all(|q| f32_safe(q)) {
+            // A query row outside f32's safe range (new data far from the training data).
+            return self.nearest_exact(queries, first, leave_self_out, k, bests);
+        }
         let query_norms: Vec<f64> = centred
             .iter()
             .map(|q| q.iter().map(|v| v * v).sum())
+            .collect();
+        let centred: Vec<Vec<f32>> = centred
+            .iter()
+            .map(|q| q.iter().map(|&v| v as f32).collect())
             .collect();
         // The slack is twice the error bound, which also covers this product's rounding.
         let keep = 1.0 - filter_slack(d);
@@ -387,7 +413,7 @@ impl BruteForce {
             let tile = &filter.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS];
             let norms = &filter.norms[t * TILE_ROWS..(t + 1) * TILE_ROWS];
             for (g, group) in centred.chunks(QUERY_ROWS).enumerate() {
-                let q: [&[f64]; QUERY_ROWS] =
+                let q: [&[f32]; QUERY_ROWS] =
                     std::array::from_fn(|r| &group.get(r).unwrap_or(&group[0])[..d]);
                 let dots = tile_dots::<FMA>(q, tile, d);
                 for (r, row_dots) in dots.iter().enumerate().take(group.len()) {
@@ -397,7 +423,7 @@ impl BruteForce {
                     // branch-free so that it stays in vector registers.
                     let mut hopeful = false;
                     for l in 0..TILE_ROWS {
-                        hopeful |= (qn + norms[l]) * keep - 2.0 * row_dots[l] <= limit;
+                        hopeful |= (qn + norms[l]) * keep - 2.0 * f64::from(row_dots[l]) <= limit;
                     }
                     if !hopeful {
                         continue;
@@ -505,7 +531,8 @@ fn tile_distances(
 }
 
 impl DotFilter {
-    /// `None` when a squared norm could overflow (values beyond ~1e150).
+    /// `None` when a centred value lies outside `f32`'s safe range ([`f32_safe`]); the
+    /// exact kernel then scans everything.
     fn new(train: ArrayView2<f64>, tiles: &[f64]) -> Option<DotFilter> {
         let (n, d) = train.dim();
         let mut mean = vec![0.0; d];
@@ -529,11 +556,17 @@ impl DotFilter {
                 }
             }
         }
-        // Padding rows hold −mean after centring; their norms are never used (index ≥ n).
-        let largest = norms[..n].iter().copied().fold(0.0, f64::max);
-        (d > 0 && largest.is_finite() && largest < 1e290).then_some(DotFilter {
+        // Padding rows (−mean after centring) are never used (index ≥ n): zero them.
+        let n_tiles = centred.len() / (d.max(1) * TILE_ROWS);
+        if n % TILE_ROWS != 0 && n_tiles > 0 {
+            let last = &mut centred[(n_tiles - 1) * d * TILE_ROWS..];
+            for column in last.chunks_exact_mut(TILE_ROWS) {
+                column[n % TILE_ROWS..].iter_mut().for_each(|v| *v = 0.0);
+            }
+        }
+        (d > 0 && f32_safe(&centred)).then(|| DotFilter {
             mean,
-            tiles: centred,
+            tiles: centred.iter().map(|&v| v as f32).collect(),
             norms,
         })
     }
@@ -552,15 +585,15 @@ fn tile_row_distances(q: &[f64], tile: &[f64]) -> [f64; TILE_ROWS] {
     acc
 }
 
-/// Dot products of 4 centred query rows with the 8 rows of a centred tile: the filter's
-/// kernel, one multiply-add per feature and pair (fused where the CPU has FMA).
+/// Dot products of 4 centred query rows with the 8 rows of a centred tile, in `f32`: the
+/// filter's kernel, one multiply-add per feature and pair (fused where the CPU has FMA).
 #[inline(always)]
 fn tile_dots<const FMA: bool>(
-    q: [&[f64]; QUERY_ROWS],
-    tile: &[f64],
+    q: [&[f32]; QUERY_ROWS],
+    tile: &[f32],
     d: usize,
-) -> [[f64; TILE_ROWS]; QUERY_ROWS] {
-    let mut acc = [[0.0f64; TILE_ROWS]; QUERY_ROWS];
+) -> [[f32; TILE_ROWS]; QUERY_ROWS] {
+    let mut acc = [[0.0f32; TILE_ROWS]; QUERY_ROWS];
     let (q0, q1, q2, q3) = (&q[0][..d], &q[1][..d], &q[2][..d], &q[3][..d]);
     for (f, x) in tile[..d * TILE_ROWS].chunks_exact(TILE_ROWS).enumerate() {
         let v = [q0[f], q1[f], q2[f], q3[f]];
@@ -720,6 +753,38 @@ mod tests {
                     best.iter().map(|&(d2, j)| (d2.sqrt(), j)).unzip();
                 assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
                 assert_eq!(found.distances.row(i).to_vec(), d, "row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_outside_the_f32_range_fall_back_to_the_exact_scan() {
+        // 18 features (brute force). Training values at 1e16 (beyond 2^50): no filter at all.
+        // Training values in range (rows in ± pairs: the mean is exactly 0) but queries
+        // 1e-25 from the mean: their block falls back.
+        let mut state = 9u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) % 1000) as f64
+        };
+        let huge = Array2::from_shape_fn((300, 18), |_| 1e16 * (1.0 + next()));
+        assert!(BruteForce::new(huge.view()).filter.is_none());
+        let half = Array2::from_shape_fn((150, 18), |_| next() + 1.0);
+        let plain = Array2::from_shape_fn((300, 18), |(i, f)| {
+            half[[i / 2, f]] * if i % 2 == 0 { 1.0 } else { -1.0 }
+        });
+        let filter = BruteForce::new(plain.view()).filter.expect("in range");
+        assert!(filter.mean.iter().all(|&m| m == 0.0));
+        let odd_query = Array2::from_shape_fn((3, 18), |(i, f)| 1e-25 * (i + f) as f64);
+        assert!(!f32_safe(odd_query.as_slice().unwrap()));
+        let ctx = JobCtx::default();
+        let mut best = Vec::new();
+        for (train, queries) in [(&huge, &huge), (&plain, &odd_query)] {
+            let found = knn_query(train.view(), queries.view(), 4, &ctx).unwrap();
+            for i in 0..queries.nrows() {
+                nearest(train.view(), queries.row(i), 4, None, &mut best);
+                let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
+                assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
             }
         }
     }
