@@ -296,6 +296,25 @@ pub fn sym_eigen_sorted_desc(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     (sorted_values, rows)
 }
 
+/// scikit-learn's `svd_flip(u_based_decision=False)` sign rule for eigenvectors stored as
+/// rows (`d` wide): each row's largest-magnitude entry (the first of equals) made positive, so
+/// that the signs do not depend on the eigen-solver.
+pub fn flip_signs(rows: &mut [f64], d: usize) {
+    for row in rows.chunks_exact_mut(d) {
+        let mut best = 0;
+        for (i, v) in row.iter().enumerate() {
+            if v.abs() > row[best].abs() {
+                best = i;
+            }
+        }
+        if row[best] < 0.0 {
+            for v in row.iter_mut() {
+                *v = -*v;
+            }
+        }
+    }
+}
+
 /// Lower-triangular `L` with `L Lᵀ = a`, or `None` if `a` is not (numerically) positive
 /// definite: a pivot that is not strictly positive.
 pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {

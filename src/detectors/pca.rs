@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::sym_eigen_sorted_desc;
+use super::linalg::{flip_signs, sym_eigen_sorted_desc};
 use super::numeric::pairwise_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -242,20 +242,7 @@ impl Detector for Pca {
             }
         }
         // svd_flip(u_based_decision=False): the largest-|·| entry of each component positive.
-        for k in 0..d {
-            let row = &mut rows[k * d..(k + 1) * d];
-            let mut best = 0;
-            for (i, v) in row.iter().enumerate() {
-                if v.abs() > row[best].abs() {
-                    best = i;
-                }
-            }
-            if row[best] < 0.0 {
-                for v in row.iter_mut() {
-                    *v = -*v;
-                }
-            }
-        }
+        flip_signs(&mut rows, d);
         // n_components=None keeps min(n, d) components.
         let n_components = n.min(d);
         values.truncate(n_components);

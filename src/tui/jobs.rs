@@ -177,7 +177,9 @@ pub fn pca_2d(x: &Array2<f64>) -> Vec<(f64, f64)> {
     let z = (&x - &mean) / &std;
     let cov = z.t().dot(&z) / (n as f64 - 1.0);
     let flat: Vec<f64> = cov.iter().copied().collect();
-    let (_, vectors) = linalg::sym_eigen_sorted_desc(&flat, d);
+    let (_, mut vectors) = linalg::sym_eigen_sorted_desc(&flat, d);
+    // A fixed sign per axis, whatever the eigen-solver returns: the picture does not flip.
+    linalg::flip_signs(&mut vectors, d);
     let pc = |k: usize, row: ndarray::ArrayView1<f64>| -> f64 {
         if k >= d {
             return 0.0;
