@@ -200,26 +200,49 @@ pub(crate) struct BruteForce {
 /// a multiplication and an addition. Centring keeps the norms, and so the rounding error,
 /// at the scale of the data's spread.
 ///
-/// The dot products run in `f32` (eight lanes per vector register instead of four): the
-/// estimate only decides which pairs are computed exactly, and its rounding error — a few
-/// `f32` ulps of `‖q'‖‖x'‖` — is part of the bound. Values are kept in `f32`'s normal range
-/// (see [`f32_safe`]) so that every rounding is relative.
+/// The filter runs in `f32` (eight lanes per vector register instead of four): it only decides
+/// which pairs are computed exactly, and its rounding error is part of the bound. A pair can
+/// be among the `k` nearest only if `q'·x' − keep·‖x'‖²/2 ≥ (keep·‖q'‖² − limit)/2`, `limit`
+/// the current k-th distance and `keep = 1 − slack`: each accumulator starts at the row's
+/// `−keep·‖x'‖²/2` and the test is one comparison with a per-query threshold. Values are kept in
+/// `f32`'s normal range (see [`f32_safe`]) so that every rounding is relative.
 struct DotFilter {
     mean: Vec<f64>,
-    /// Centred rows in `f32`, tiled like `BruteForce::tiles`.
+    /// `1 − filter_slack(d)`.
+    keep: f64,
+    /// Centred rows in `f32`, [`FILTER_ROWS`] to a tile, feature-major inside a tile: feature
+    /// f of row 16t + l at `(t * d + f) * 16 + l`. Padding rows are zeros.
     tiles: Vec<f32>,
-    /// `‖x'‖²` per training row, in `f64` (padding rows 0).
-    norms: Vec<f64>,
+    /// `−keep·‖x'‖²/2` per training row; padding rows −∞ (never hopeful once a query has
+    /// `k` candidates).
+    start: Vec<f32>,
 }
 
-/// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the `f32` dot
-/// product (the two conversions and d multiply-adds: ≤ (d + 3)·u₃₂·‖q'‖‖x'‖, and
-/// 2‖q'‖‖x'‖ ≤ ‖q'‖² + ‖x'‖²), then the centring, norms and the exact sum's own rounding in
-/// `f64` (Higham's γ), each with a factor of about two to spare.
+/// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the `f32` part
+/// (the two conversions, the `−keep·‖x'‖²/2` start value and d multiply-adds: ≤ (d + 3)·u₃₂·
+/// (‖q'‖² + ‖x'‖²) on the accumulator, doubled in the distance), then the centring, norms and
+/// the exact sum's own rounding in `f64` (Higham's γ), each with a factor of about two to
+/// spare.
 fn filter_slack(d: usize) -> f64 {
     let d = d as f64;
-    // f32::EPSILON is 2·u₃₂: this is twice (d + 4)·u₃₂, and twice the f64 part.
-    2.0 * (d + 4.0) * f64::from(f32::EPSILON) + 8.0 * (d + 4.0) * f64::EPSILON
+    // f32::EPSILON is 2·u₃₂: this is twice 2(d + 5)·u₃₂, and twice the f64 part.
+    2.0 * (d + 5.0) * f64::from(f32::EPSILON) + 8.0 * (d + 4.0) * f64::EPSILON
+}
+
+/// The filter's per-query threshold `(keep·‖q'‖² − limit)/2`, rounded down to `f32` (with
+/// this line's own `f64` rounding allowed for): an accumulator below it cannot be a neighbour.
+fn filter_threshold(query_norm: f64, keep: f64, limit: f64) -> f32 {
+    if limit == f64::INFINITY {
+        return f32::NEG_INFINITY;
+    }
+    let t = (query_norm * keep - limit) * 0.5;
+    let t = t - (query_norm + limit) * 4.0 * f64::EPSILON;
+    let rounded = t as f32;
+    if f64::from(rounded) > t {
+        rounded.next_down()
+    } else {
+        rounded
+    }
 }
 
 /// Whether every non-zero value lies where `f32` rounds relatively: magnitudes in
@@ -232,6 +255,11 @@ fn f32_safe(values: &[f64]) -> bool {
         .all(|&v| v == 0.0 || (v.abs() >= LOW && v.abs() <= HIGH))
 }
 
+/// Training rows per filter tile: two `f32` vector registers.
+const FILTER_ROWS: usize = 16;
+/// Query rows the filter computes together against each tile: 12 accumulator registers,
+/// which with the tile's two and a broadcast fill AVX2's sixteen.
+const FILTER_QUERIES: usize = 6;
 const TILE_ROWS: usize = 8;
 /// Query rows computed together against each tile.
 pub(crate) const QUERY_ROWS: usize = 4;
@@ -245,7 +273,7 @@ impl BruteForce {
             let (t, l) = (j / TILE_ROWS, j % TILE_ROWS);
             tiles[(t * d + f) * TILE_ROWS + l] = v;
         }
-        let filter = DotFilter::new(train, &tiles);
+        let filter = DotFilter::new(train);
         BruteForce {
             n,
             d,
@@ -398,44 +426,69 @@ impl BruteForce {
             .iter()
             .map(|q| q.iter().map(|v| v * v).sum())
             .collect();
-        let centred: Vec<Vec<f32>> = centred
-            .iter()
-            .map(|q| q.iter().map(|&v| v as f32).collect())
+        // Query groups interleaved feature-major, as the kernel reads them: feature f of the
+        // group's query r at `f * FILTER_QUERIES + r`. A short last group repeats its first
+        // row; the extra results are never looked at.
+        let groups: Vec<Vec<f32>> = centred
+            .chunks(FILTER_QUERIES)
+            .map(|group| {
+                (0..d)
+                    .flat_map(|f| {
+                        (0..FILTER_QUERIES)
+                            .map(move |r| group.get(r).unwrap_or(&group[0])[f] as f32)
+                    })
+                    .collect()
+            })
             .collect();
-        // The slack is twice the error bound, which also covers this product's rounding.
-        let keep = 1.0 - filter_slack(d);
         let mut worst = vec![f64::INFINITY; queries.len()];
+        let mut thresholds = vec![f32::NEG_INFINITY; queries.len()];
+        let n_exact_tiles = self.tiles.len() / (d * TILE_ROWS);
         // From this block's own tiles onwards (wrapping round): with rows in spatial order,
         // the nearest rows come first and the k-th distance is tight early.
-        let n_tiles = filter.tiles.len() / (d * TILE_ROWS);
-        let start = (first / TILE_ROWS).min(n_tiles.saturating_sub(1));
+        let n_tiles = filter.start.len() / FILTER_ROWS;
+        let start = (first / FILTER_ROWS).min(n_tiles.saturating_sub(1));
         for t in (start..n_tiles).chain(0..start) {
-            let tile = &filter.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS];
-            let norms = &filter.norms[t * TILE_ROWS..(t + 1) * TILE_ROWS];
-            for (g, group) in centred.chunks(QUERY_ROWS).enumerate() {
-                let q: [&[f32]; QUERY_ROWS] =
-                    std::array::from_fn(|r| &group.get(r).unwrap_or(&group[0])[..d]);
-                let dots = tile_dots::<FMA>(q, tile, d);
-                for (r, row_dots) in dots.iter().enumerate().take(group.len()) {
-                    let qi = g * QUERY_ROWS + r;
-                    let (qn, limit) = (query_norms[qi], worst[qi]);
-                    // Whether any of the 8 pairs' lower bounds reaches the k-th distance,
-                    // branch-free so that it stays in vector registers.
+            let tile = &filter.tiles[t * d * FILTER_ROWS..(t + 1) * d * FILTER_ROWS];
+            let init: &[f32; FILTER_ROWS] = filter.start[t * FILTER_ROWS..(t + 1) * FILTER_ROWS]
+                .try_into()
+                .expect("a whole tile");
+            for (g, group) in groups.iter().enumerate() {
+                let acc = filter_tile_dots::<FMA>(group, tile, init);
+                let members = FILTER_QUERIES.min(queries.len() - g * FILTER_QUERIES);
+                for (r, row_acc) in acc.iter().enumerate().take(members) {
+                    let qi = g * FILTER_QUERIES + r;
+                    let threshold = thresholds[qi];
+                    // Branch-free over the 16 lanes, so that it stays in vector registers.
                     let mut hopeful = false;
-                    for l in 0..TILE_ROWS {
-                        hopeful |= (qn + norms[l]) * keep - 2.0 * f64::from(row_dots[l]) <= limit;
+                    for &a in row_acc {
+                        hopeful |= a >= threshold;
                     }
                     if !hopeful {
                         continue;
                     }
-                    // The whole row of the tile exactly: 8 sums side by side cost about what
-                    // one dependent chain of d additions does.
-                    let exact = tile_row_distances(
-                        &queries[qi][..d],
-                        &self.tiles[t * d * TILE_ROWS..(t + 1) * d * TILE_ROWS],
-                    );
                     let skip = leave_self_out.then_some(first + qi);
-                    self.offer_tile_row(t, &exact, skip, k, &mut bests[qi], &mut worst[qi]);
+                    // Each hopeful half exactly: 8 sums side by side cost about what one
+                    // dependent chain of d additions does.
+                    for (half, lanes) in row_acc.chunks_exact(TILE_ROWS).enumerate() {
+                        let exact_tile = t * (FILTER_ROWS / TILE_ROWS) + half;
+                        if exact_tile >= n_exact_tiles || !lanes.iter().any(|&a| a >= threshold) {
+                            continue;
+                        }
+                        let exact = tile_row_distances(
+                            &queries[qi][..d],
+                            &self.tiles
+                                [exact_tile * d * TILE_ROWS..(exact_tile + 1) * d * TILE_ROWS],
+                        );
+                        self.offer_tile_row(
+                            exact_tile,
+                            &exact,
+                            skip,
+                            k,
+                            &mut bests[qi],
+                            &mut worst[qi],
+                        );
+                    }
+                    thresholds[qi] = filter_threshold(query_norms[qi], filter.keep, worst[qi]);
                 }
             }
         }
@@ -455,8 +508,15 @@ impl BruteForce {
         best: &mut Vec<(f64, usize)>,
         worst: &mut f64,
     ) {
+        // Most rows fail the first test: find those that pass side by side.
+        let mut candidates = 0u32;
         for (l, &d2) in row_d2.iter().enumerate() {
-            let j = t * TILE_ROWS + l;
+            candidates |= u32::from(d2 <= *worst) << l;
+        }
+        while candidates != 0 {
+            let l = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let (d2, j) = (row_d2[l], t * TILE_ROWS + l);
             if d2 <= *worst && j < self.n && Some(j) != skip {
                 offer(best, k, d2, self.original_index(j));
                 if best.len() == k {
@@ -533,8 +593,11 @@ fn tile_distances(
 impl DotFilter {
     /// `None` when a centred value lies outside `f32`'s safe range ([`f32_safe`]); the
     /// exact kernel then scans everything.
-    fn new(train: ArrayView2<f64>, tiles: &[f64]) -> Option<DotFilter> {
+    fn new(train: ArrayView2<f64>) -> Option<DotFilter> {
         let (n, d) = train.dim();
+        if d == 0 {
+            return None;
+        }
         let mut mean = vec![0.0; d];
         for row in train.outer_iter() {
             for (m, v) in mean.iter_mut().zip(row) {
@@ -542,32 +605,30 @@ impl DotFilter {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n.max(1) as f64);
-        let mut centred = tiles.to_vec();
-        for tile in centred.chunks_exact_mut(d * TILE_ROWS) {
-            for (f, column) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
-                column.iter_mut().for_each(|v| *v -= mean[f]);
+        let keep = 1.0 - filter_slack(d);
+        let n_tiles = n.div_ceil(FILTER_ROWS);
+        let mut tiles = vec![0.0f32; n_tiles * d * FILTER_ROWS];
+        let mut start = vec![f32::NEG_INFINITY; n_tiles * FILTER_ROWS];
+        let mut centred = vec![0.0f64; d];
+        for (j, row) in train.outer_iter().enumerate() {
+            for ((c, v), m) in centred.iter_mut().zip(row).zip(&mean) {
+                *c = v - m;
             }
-        }
-        let mut norms = vec![0.0; centred.len() / d.max(1)];
-        for (t, tile) in centred.chunks_exact(d * TILE_ROWS).enumerate() {
-            for column in tile.chunks_exact(TILE_ROWS) {
-                for (l, v) in column.iter().enumerate() {
-                    norms[t * TILE_ROWS + l] += v * v;
-                }
+            if !f32_safe(&centred) {
+                return None;
             }
-        }
-        // Padding rows (−mean after centring) are never used (index ≥ n): zero them.
-        let n_tiles = centred.len() / (d.max(1) * TILE_ROWS);
-        if n % TILE_ROWS != 0 && n_tiles > 0 {
-            let last = &mut centred[(n_tiles - 1) * d * TILE_ROWS..];
-            for column in last.chunks_exact_mut(TILE_ROWS) {
-                column[n % TILE_ROWS..].iter_mut().for_each(|v| *v = 0.0);
+            let (t, l) = (j / FILTER_ROWS, j % FILTER_ROWS);
+            for (f, &c) in centred.iter().enumerate() {
+                tiles[(t * d + f) * FILTER_ROWS + l] = c as f32;
             }
+            let norm: f64 = centred.iter().map(|c| c * c).sum();
+            start[j] = (-0.5 * keep * norm) as f32;
         }
-        (d > 0 && f32_safe(&centred)).then(|| DotFilter {
+        Some(DotFilter {
             mean,
-            tiles: centred.iter().map(|&v| v as f32).collect(),
-            norms,
+            keep,
+            tiles,
+            start,
         })
     }
 }
@@ -585,20 +646,23 @@ fn tile_row_distances(q: &[f64], tile: &[f64]) -> [f64; TILE_ROWS] {
     acc
 }
 
-/// Dot products of 4 centred query rows with the 8 rows of a centred tile, in `f32`: the
-/// filter's kernel, one multiply-add per feature and pair (fused where the CPU has FMA).
+/// The filter's kernel: for each of the group's [`FILTER_QUERIES`] centred query rows
+/// (interleaved, see `nearest_filtered`), the 16 tile rows' starting values plus the dot
+/// products with the query, in `f32`, one multiply-add per feature and pair (fused where the
+/// CPU has FMA).
 #[inline(always)]
-fn tile_dots<const FMA: bool>(
-    q: [&[f32]; QUERY_ROWS],
+fn filter_tile_dots<const FMA: bool>(
+    group: &[f32],
     tile: &[f32],
-    d: usize,
-) -> [[f32; TILE_ROWS]; QUERY_ROWS] {
-    let mut acc = [[0.0f32; TILE_ROWS]; QUERY_ROWS];
-    let (q0, q1, q2, q3) = (&q[0][..d], &q[1][..d], &q[2][..d], &q[3][..d]);
-    for (f, x) in tile[..d * TILE_ROWS].chunks_exact(TILE_ROWS).enumerate() {
-        let v = [q0[f], q1[f], q2[f], q3[f]];
-        for (a, &vr) in acc.iter_mut().zip(&v) {
-            for l in 0..TILE_ROWS {
+    init: &[f32; FILTER_ROWS],
+) -> [[f32; FILTER_ROWS]; FILTER_QUERIES] {
+    let mut acc = [*init; FILTER_QUERIES];
+    for (x, v) in tile
+        .chunks_exact(FILTER_ROWS)
+        .zip(group.chunks_exact(FILTER_QUERIES))
+    {
+        for (a, &vr) in acc.iter_mut().zip(v) {
+            for l in 0..FILTER_ROWS {
                 a[l] = if FMA {
                     x[l].mul_add(vr, a[l])
                 } else {
