@@ -63,6 +63,18 @@ impl KdTree {
         tree
     }
 
+    /// The rows in the order of a kd-tree's leaves (the same median splits on the widest
+    /// feature as [`KdTree::build`]), without the tree itself: brute force stores its rows in
+    /// this order so that rows near in storage are near in space. Large nodes are split in
+    /// parallel; the order is the same at any thread count.
+    pub fn spatial_order(x: ArrayView2<f64>) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..x.nrows()).collect();
+        let x = x.as_standard_layout();
+        let values = x.as_slice().expect("standard layout");
+        split_for_order(values, x.ncols(), &mut order);
+        order
+    }
+
     /// Original row indices in tree order: neighbouring positions are near in space, so
     /// queries taken in this order reuse the same nodes while they are in cache.
     pub fn order(&self) -> &[usize] {
@@ -217,5 +229,45 @@ fn worst_of(best: &[(f64, usize)], k: usize) -> (f64, usize) {
         best[k - 1]
     } else {
         (f64::INFINITY, usize::MAX)
+    }
+}
+
+/// Recursive step of [`KdTree::spatial_order`] on `x`, row-major with `d` features.
+fn split_for_order(x: &[f64], d: usize, order: &mut [usize]) {
+    /// Below this many rows the two halves are split on the calling thread.
+    const PARALLEL_ROWS: usize = 2048;
+    if order.len() <= LEAF_SIZE {
+        return;
+    }
+    let mut lo = vec![f64::INFINITY; d];
+    let mut hi = vec![f64::NEG_INFINITY; d];
+    for &i in order.iter() {
+        let row = &x[i * d..(i + 1) * d];
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let (split, spread) = (0..d)
+        .map(|j| (j, hi[j] - lo[j]))
+        .fold((0, -1.0), |best, c| if c.1 > best.1 { c } else { best });
+    if spread <= 0.0 {
+        return;
+    }
+    let mid = order.len() / 2;
+    order.select_nth_unstable_by(mid, |&a, &b| {
+        x[a * d + split]
+            .total_cmp(&x[b * d + split])
+            .then(a.cmp(&b))
+    });
+    let (left, right) = order.split_at_mut(mid);
+    if left.len() + right.len() >= PARALLEL_ROWS {
+        rayon::join(
+            || split_for_order(x, d, left),
+            || split_for_order(x, d, right),
+        );
+    } else {
+        split_for_order(x, d, left);
+        split_for_order(x, d, right);
     }
 }

@@ -6,7 +6,7 @@
 
 mod kdtree;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use crate::detectors::{DetectResult, JobCtx};
@@ -70,11 +70,9 @@ fn search(
     // order, so that each block of queries can start with the tiles around it and has a tight
     // k-th distance from the first tiles on.
     let spatial_order =
-        (!use_tree && leave_self_out).then(|| kdtree::KdTree::build(train.view()).order().to_vec());
-    let brute = (!use_tree).then(|| match &spatial_order {
-        Some(order) => BruteForce::in_order(train.view(), order),
-        None => BruteForce::new(train.view()),
-    });
+        (!use_tree && leave_self_out).then(|| kdtree::KdTree::spatial_order(train.view()));
+    let brute =
+        (!use_tree).then(|| BruteForce::for_neighbours(train.view(), spatial_order.clone()));
     // Training rows are queried in tree order: consecutive queries then walk the same nodes.
     // Results are per query, so the order changes nothing but the cache hits.
     let query_order: Option<&[usize]> = match (&tree, &spatial_order) {
@@ -265,32 +263,35 @@ const TILE_ROWS: usize = 8;
 pub(crate) const QUERY_ROWS: usize = 4;
 
 impl BruteForce {
+    /// The training rows, tiled, without the neighbour search's filter: for callers that only
+    /// want [`BruteForce::squared_distances`].
     pub(crate) fn new(train: ArrayView2<f64>) -> Self {
         let (n, d) = train.dim();
-        let n_tiles = n.div_ceil(TILE_ROWS);
-        let mut tiles = vec![0.0; n_tiles * d * TILE_ROWS];
-        for ((j, f), &v) in train.indexed_iter() {
-            let (t, l) = (j / TILE_ROWS, j % TILE_ROWS);
-            tiles[(t * d + f) * TILE_ROWS + l] = v;
+        BruteForce {
+            n,
+            d,
+            tiles: tile_rows(n, d, |j| train.row(j)),
+            filter: None,
+            original: None,
         }
-        let filter = DotFilter::new(train);
+    }
+
+    /// The training rows with the neighbour search's filter, stored in `order` (a
+    /// permutation) when given; neighbours are still reported, and ties still broken, by
+    /// original row index. Query row `first + r` of `nearest_block` is then the stored row at
+    /// that position.
+    fn for_neighbours(train: ArrayView2<f64>, order: Option<Vec<usize>>) -> Self {
+        let (n, d) = train.dim();
+        let stored = |j: usize| train.row(order.as_ref().map_or(j, |o| o[j]));
+        let tiles = tile_rows(n, d, stored);
+        let filter = DotFilter::new(n, d, stored);
         BruteForce {
             n,
             d,
             tiles,
             filter,
-            original: None,
+            original: order,
         }
-    }
-
-    /// Training rows stored in `order` (a permutation); neighbours are still reported, and
-    /// ties still broken, by original row index. Query row `first + r` of `nearest_block` is
-    /// then the stored row at that position.
-    fn in_order(train: ArrayView2<f64>, order: &[usize]) -> Self {
-        let permuted = train.select(ndarray::Axis(0), order);
-        let mut brute = BruteForce::new(permuted.view());
-        brute.original = Some(order.to_vec());
-        brute
     }
 
     /// The original row index of stored row `j`.
@@ -432,12 +433,14 @@ impl BruteForce {
         let groups: Vec<Vec<f32>> = centred
             .chunks(FILTER_QUERIES)
             .map(|group| {
-                (0..d)
-                    .flat_map(|f| {
-                        (0..FILTER_QUERIES)
-                            .map(move |r| group.get(r).unwrap_or(&group[0])[f] as f32)
-                    })
-                    .collect()
+                let mut interleaved = vec![0.0f32; d * FILTER_QUERIES];
+                for r in 0..FILTER_QUERIES {
+                    let query = group.get(r).unwrap_or(&group[0]);
+                    for (f, &v) in query.iter().enumerate() {
+                        interleaved[f * FILTER_QUERIES + r] = v as f32;
+                    }
+                }
+                interleaved
             })
             .collect();
         let mut worst = vec![f64::INFINITY; queries.len()];
@@ -593,14 +596,17 @@ fn tile_distances(
 impl DotFilter {
     /// `None` when a centred value lies outside `f32`'s safe range ([`f32_safe`]); the
     /// exact kernel then scans everything.
-    fn new(train: ArrayView2<f64>) -> Option<DotFilter> {
-        let (n, d) = train.dim();
+    fn new<'a>(
+        n: usize,
+        d: usize,
+        row: impl Fn(usize) -> ArrayView1<'a, f64> + Sync,
+    ) -> Option<DotFilter> {
         if d == 0 {
             return None;
         }
         let mut mean = vec![0.0; d];
-        for row in train.outer_iter() {
-            for (m, v) in mean.iter_mut().zip(row) {
+        for j in 0..n {
+            for (m, v) in mean.iter_mut().zip(row(j)) {
                 *m += v;
             }
         }
@@ -609,28 +615,65 @@ impl DotFilter {
         let n_tiles = n.div_ceil(FILTER_ROWS);
         let mut tiles = vec![0.0f32; n_tiles * d * FILTER_ROWS];
         let mut start = vec![f32::NEG_INFINITY; n_tiles * FILTER_ROWS];
-        let mut centred = vec![0.0f64; d];
-        for (j, row) in train.outer_iter().enumerate() {
-            for ((c, v), m) in centred.iter_mut().zip(row).zip(&mean) {
-                *c = v - m;
-            }
-            if !f32_safe(&centred) {
-                return None;
-            }
-            let (t, l) = (j / FILTER_ROWS, j % FILTER_ROWS);
-            for (f, &c) in centred.iter().enumerate() {
-                tiles[(t * d + f) * FILTER_ROWS + l] = c as f32;
-            }
-            let norm: f64 = centred.iter().map(|c| c * c).sum();
-            start[j] = (-0.5 * keep * norm) as f32;
-        }
-        Some(DotFilter {
+        let all_safe = tiles
+            .par_chunks_mut(d * FILTER_ROWS)
+            .zip(start.par_chunks_mut(FILTER_ROWS))
+            .enumerate()
+            .with_min_len(16)
+            .map(|(t, (tile, start))| {
+                let mut centred = vec![0.0f64; d];
+                for (l, s) in start.iter_mut().enumerate() {
+                    let j = t * FILTER_ROWS + l;
+                    if j >= n {
+                        break;
+                    }
+                    for ((c, v), m) in centred.iter_mut().zip(row(j)).zip(&mean) {
+                        *c = v - m;
+                    }
+                    if !f32_safe(&centred) {
+                        return false;
+                    }
+                    for (f, &c) in centred.iter().enumerate() {
+                        tile[f * FILTER_ROWS + l] = c as f32;
+                    }
+                    let norm: f64 = centred.iter().map(|c| c * c).sum();
+                    *s = (-0.5 * keep * norm) as f32;
+                }
+                true
+            })
+            .reduce(|| true, |a, b| a && b);
+        all_safe.then_some(DotFilter {
             mean,
             keep,
             tiles,
             start,
         })
     }
+}
+
+/// Rows `row(0..n)` in tiles of 8, feature-major inside a tile (see `BruteForce::tiles`),
+/// tiles filled in parallel.
+fn tile_rows<'a>(
+    n: usize,
+    d: usize,
+    row: impl Fn(usize) -> ArrayView1<'a, f64> + Sync,
+) -> Vec<f64> {
+    let mut tiles = vec![0.0; n.div_ceil(TILE_ROWS) * d * TILE_ROWS];
+    if d == 0 {
+        return tiles;
+    }
+    tiles
+        .par_chunks_mut(d * TILE_ROWS)
+        .enumerate()
+        .with_min_len(32)
+        .for_each(|(t, tile)| {
+            for l in 0..TILE_ROWS.min(n - t * TILE_ROWS) {
+                for (f, &v) in row(t * TILE_ROWS + l).iter().enumerate() {
+                    tile[f * TILE_ROWS + l] = v;
+                }
+            }
+        });
+    tiles
 }
 
 /// Squared distances of one query row to the 8 rows of a tile, each summed in feature order.
@@ -712,11 +755,17 @@ fn offer(best: &mut Vec<(f64, usize)>, k: usize, d2: f64, j: usize) {
     if best.len() == k && (d2, j) >= best[k - 1] {
         return;
     }
-    let pos = best.partition_point(|&(d, i)| (d, i) < (d2, j));
-    best.insert(pos, (d2, j));
-    if best.len() > k {
-        best.pop();
+    // Insertion by moving the larger entries up one at a time: k is small, and a call to
+    // `memmove` (what `Vec::insert` becomes) costs more than the few moves.
+    if best.len() < k {
+        best.push((d2, j));
     }
+    let mut pos = best.len() - 1;
+    while pos > 0 && (d2, j) < best[pos - 1] {
+        best[pos] = best[pos - 1];
+        pos -= 1;
+    }
+    best[pos] = (d2, j);
 }
 
 #[cfg(test)]
@@ -832,12 +881,16 @@ mod tests {
             ((state >> 33) % 1000) as f64
         };
         let huge = Array2::from_shape_fn((300, 18), |_| 1e16 * (1.0 + next()));
-        assert!(BruteForce::new(huge.view()).filter.is_none());
+        assert!(BruteForce::for_neighbours(huge.view(), None)
+            .filter
+            .is_none());
         let half = Array2::from_shape_fn((150, 18), |_| next() + 1.0);
         let plain = Array2::from_shape_fn((300, 18), |(i, f)| {
             half[[i / 2, f]] * if i % 2 == 0 { 1.0 } else { -1.0 }
         });
-        let filter = BruteForce::new(plain.view()).filter.expect("in range");
+        let filter = BruteForce::for_neighbours(plain.view(), None)
+            .filter
+            .expect("in range");
         assert!(filter.mean.iter().all(|&m| m == 0.0));
         let odd_query = Array2::from_shape_fn((3, 18), |(i, f)| 1e-25 * (i + f) as f64);
         assert!(!f32_safe(odd_query.as_slice().unwrap()));
