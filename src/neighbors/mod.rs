@@ -444,7 +444,9 @@ impl BruteForce {
             })
             .collect();
         let mut worst = vec![f64::INFINITY; queries.len()];
-        let mut thresholds = vec![f32::NEG_INFINITY; queries.len()];
+        // Rows of a short last group never pass (+∞).
+        let mut thresholds = vec![f32::INFINITY; groups.len() * FILTER_QUERIES];
+        thresholds[..queries.len()].fill(f32::NEG_INFINITY);
         let n_exact_tiles = self.tiles.len() / (d * TILE_ROWS);
         // From this block's own tiles onwards (wrapping round): with rows in spatial order,
         // the nearest rows come first and the k-th distance is tight early.
@@ -456,25 +458,23 @@ impl BruteForce {
                 .try_into()
                 .expect("a whole tile");
             for (g, group) in groups.iter().enumerate() {
-                let acc = filter_tile_dots::<FMA>(group, tile, init);
+                let group_thresholds: &[f32; FILTER_QUERIES] = thresholds
+                    [g * FILTER_QUERIES..(g + 1) * FILTER_QUERIES]
+                    .try_into()
+                    .expect("a whole group");
+                let masks = filter_tile_masks::<FMA>(group, tile, init, group_thresholds);
                 let members = FILTER_QUERIES.min(queries.len() - g * FILTER_QUERIES);
-                for (r, row_acc) in acc.iter().enumerate().take(members) {
-                    let qi = g * FILTER_QUERIES + r;
-                    let threshold = thresholds[qi];
-                    // Branch-free over the 16 lanes, so that it stays in vector registers.
-                    let mut hopeful = false;
-                    for &a in row_acc {
-                        hopeful |= a >= threshold;
-                    }
-                    if !hopeful {
+                for (r, &mask) in masks.iter().enumerate().take(members) {
+                    if mask == 0 {
                         continue;
                     }
+                    let qi = g * FILTER_QUERIES + r;
                     let skip = leave_self_out.then_some(first + qi);
                     // Each hopeful half exactly: 8 sums side by side cost about what one
                     // dependent chain of d additions does.
-                    for (half, lanes) in row_acc.chunks_exact(TILE_ROWS).enumerate() {
+                    for half in 0..FILTER_ROWS / TILE_ROWS {
                         let exact_tile = t * (FILTER_ROWS / TILE_ROWS) + half;
-                        if exact_tile >= n_exact_tiles || !lanes.iter().any(|&a| a >= threshold) {
+                        if exact_tile >= n_exact_tiles || (mask >> (half * TILE_ROWS)) & 0xff == 0 {
                             continue;
                         }
                         let exact = tile_row_distances(
@@ -690,15 +690,22 @@ fn tile_row_distances(q: &[f64], tile: &[f64]) -> [f64; TILE_ROWS] {
 }
 
 /// The filter's kernel: for each of the group's [`FILTER_QUERIES`] centred query rows
-/// (interleaved, see `nearest_filtered`), the 16 tile rows' starting values plus the dot
-/// products with the query, in `f32`, one multiply-add per feature and pair (fused where the
-/// CPU has FMA).
+/// (interleaved, see `nearest_filtered`), which of the tile's 16 rows may be neighbours — bit
+/// `l` of `masks[r]` set when row `l`'s starting value plus its dot product with query `r`,
+/// in `f32`, reaches the query's threshold. One multiply-add per feature and pair (fused where
+/// the CPU has FMA).
 #[inline(always)]
-fn filter_tile_dots<const FMA: bool>(
+fn filter_tile_masks<const FMA: bool>(
     group: &[f32],
     tile: &[f32],
     init: &[f32; FILTER_ROWS],
-) -> [[f32; FILTER_ROWS]; FILTER_QUERIES] {
+    thresholds: &[f32; FILTER_QUERIES],
+) -> [u32; FILTER_QUERIES] {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: FMA is only set on the AVX2 and FMA path (`nearest_block`).
+        return unsafe { avx2::filter_tile_masks(group, tile, init, thresholds) };
+    }
     let mut acc = [*init; FILTER_QUERIES];
     for (x, v) in tile
         .chunks_exact(FILTER_ROWS)
@@ -714,7 +721,57 @@ fn filter_tile_dots<const FMA: bool>(
             }
         }
     }
-    acc
+    std::array::from_fn(|r| {
+        acc[r].iter().enumerate().fold(0, |mask, (l, &a)| {
+            mask | (u32::from(a >= thresholds[r]) << l)
+        })
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{FILTER_QUERIES, FILTER_ROWS};
+    use std::arch::x86_64::*;
+
+    /// [`super::filter_tile_masks`] with the 12 accumulators held in registers (the compiler
+    /// left to itself splits the 16 lanes into two passes and loads every broadcast twice).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn filter_tile_masks(
+        group: &[f32],
+        tile: &[f32],
+        init: &[f32; FILTER_ROWS],
+        thresholds: &[f32; FILTER_QUERIES],
+    ) -> [u32; FILTER_QUERIES] {
+        const _: () = assert!(FILTER_ROWS == 16 && FILTER_QUERIES == 6);
+        let d = group.len() / FILTER_QUERIES;
+        assert!(tile.len() >= d * FILTER_ROWS);
+        let (g, x) = (group.as_ptr(), tile.as_ptr());
+        // SAFETY (all loads): feature f < d reads group[6f..6f + 6] and tile[16f..16f + 16],
+        // in bounds by the lengths checked above.
+        let start_lo = unsafe { _mm256_loadu_ps(init.as_ptr()) };
+        let start_hi = unsafe { _mm256_loadu_ps(init.as_ptr().add(8)) };
+        let mut lo = [start_lo; FILTER_QUERIES];
+        let mut hi = [start_hi; FILTER_QUERIES];
+        for f in 0..d {
+            let (x_lo, x_hi) = unsafe {
+                (
+                    _mm256_loadu_ps(x.add(f * FILTER_ROWS)),
+                    _mm256_loadu_ps(x.add(f * FILTER_ROWS + 8)),
+                )
+            };
+            for r in 0..FILTER_QUERIES {
+                let v = unsafe { _mm256_broadcast_ss(&*g.add(f * FILTER_QUERIES + r)) };
+                lo[r] = _mm256_fmadd_ps(x_lo, v, lo[r]);
+                hi[r] = _mm256_fmadd_ps(x_hi, v, hi[r]);
+            }
+        }
+        std::array::from_fn(|r| {
+            let t = _mm256_set1_ps(thresholds[r]);
+            let pass_lo = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(lo[r], t)) as u32;
+            let pass_hi = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(hi[r], t)) as u32;
+            pass_lo | (pass_hi << 8)
+        })
+    }
 }
 
 /// Fills `best` with the `k` nearest rows as (squared distance, index), sorted: the plain
@@ -867,6 +924,30 @@ mod tests {
                 assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
                 assert_eq!(found.distances.row(i).to_vec(), d, "row {i}");
             }
+        }
+    }
+
+    #[test]
+    fn portable_filter_agrees_with_the_dispatched_one() {
+        // The kernel without AVX2 (other CPUs) against whatever this CPU runs, and both
+        // against the plain scan: 23 features, ties, a short last query group.
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) % 7) as f64
+        };
+        let x = Array2::from_shape_fn((301, 23), |(i, _)| (i % 3) as f64 * 50.0 + next());
+        let brute = BruteForce::for_neighbours(x.view(), None);
+        assert!(brute.filter.is_some());
+        let rows: Vec<&[f64]> = (0..29).map(|i| x.row(i).to_slice().unwrap()).collect();
+        let (mut portable, mut dispatched) = (vec![Vec::new(); 29], vec![Vec::new(); 29]);
+        brute.nearest_block_generic::<false>(&rows, 0, true, 7, &mut portable);
+        brute.nearest_block(&rows, 0, true, 7, &mut dispatched);
+        assert_eq!(portable, dispatched);
+        let mut best = Vec::new();
+        for (i, found) in portable.iter().enumerate() {
+            nearest(x.view(), x.row(i), 7, Some(i), &mut best);
+            assert_eq!(found, &best, "row {i}");
         }
     }
 
