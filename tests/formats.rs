@@ -159,6 +159,38 @@ fn late_type_changes_fall_back_to_full_inference() {
 }
 
 #[test]
+fn missing_markers_keep_numeric_columns_numeric() {
+    // pandas writes missing floats as `nan` (or `NaN`, `NA`, `null` …): the column is still
+    // numeric, those cells are missing (median-imputed by default, and counted).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("markers.csv");
+    std::fs::write(
+        &path,
+        "a,b,c,name\n1,2,nan,x\n4,NaN,6,NA\n7,8,null,y\n10,NA,3,x\n5,N/A,9,y\n",
+    )
+    .unwrap();
+    let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
+    let df = &loaded.df;
+    assert!(df.column("b").unwrap().dtype().is_primitive_numeric());
+    assert!(df.column("c").unwrap().dtype().is_primitive_numeric());
+    assert_eq!(df.column("b").unwrap().null_count(), 3);
+    assert_eq!(df.column("c").unwrap().null_count(), 2);
+    assert_eq!(df.column("name").unwrap().null_count(), 1);
+    let prepared = PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap();
+    assert_eq!(
+        prepared.report.imputed,
+        vec![("b".to_string(), 3), ("c".to_string(), 2)]
+    );
+    let m = prepared.matrix;
+    let b = m.feature_names.iter().position(|f| f == "b").unwrap();
+    // Median of the present values 2 and 8.
+    assert_eq!(m.x[[1, b]], 5.0);
+    assert!(m.x.iter().all(|v| v.is_finite()));
+}
+
+#[test]
 fn stdin_reads_csv() {
     let bytes = std::fs::read(common::shared_dataset("cardio")).unwrap();
     let mut child = Command::new(common::bin())

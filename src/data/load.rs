@@ -461,7 +461,10 @@ fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(Data
             .with_separator(dialect.delimiter)
             .with_quote_char(Some(b'"'))
             .with_try_parse_dates(true)
-            .with_missing_is_null(true);
+            .with_missing_is_null(true)
+            .with_null_values(Some(NullValues::AllColumns(
+                MISSING_MARKERS.iter().map(|&m| m.into()).collect(),
+            )));
         CsvReadOptions::default()
             .with_has_header(dialect.has_header)
             .with_infer_schema_length(infer_rows)
@@ -494,6 +497,14 @@ fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(Data
         }
     }
 }
+
+/// Field texts read as missing values, in any column: pandas' default `na_values` (what our
+/// users' files were written with), so that a numeric column holding `nan` or `NA` stays
+/// numeric, with those cells missing, instead of turning into text.
+pub const MISSING_MARKERS: &[&str] = &[
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+];
 
 fn check_unique_names(df: &DataFrame, name: &str) -> DataResult<()> {
     check_unique(df.get_column_names().into_iter().map(|s| s.as_str()), name)
