@@ -11,7 +11,7 @@ use crate::detectors::{Model, Params};
 use crate::saved_model::{
     ModelEnvelope, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
 };
-use crate::store::{DatasetRecord, NewRun, RunKind, RunOutcome, Store, StoreResult};
+use crate::store::{DatasetRecord, NewRun, RunEnd, RunKind, RunOutcome, Store, StoreResult};
 
 /// Paths are stored absolute so that runs from different folders stay distinguishable.
 pub fn dataset_path(source: &str) -> String {
@@ -157,6 +157,22 @@ pub fn finish<M: Serialize, T: Serialize>(
 
 /// AutoML trials as the store keeps them (`fit_rows` joins the metrics: successive halving's
 /// subsample trials are told apart from full ones).
+/// Ends an AutoML run in which no trial finished: its trials recorded, the run `cancelled` when
+/// the search was stopped, `failed` otherwise.
+pub fn end_search_without_best(
+    store: &mut Store,
+    id: i64,
+    outcome: &crate::automl::Outcome,
+) -> StoreResult<()> {
+    store.record_trials(id, &trial_records(&outcome.trials))?;
+    let end = if outcome.stopped_early {
+        RunEnd::Cancelled
+    } else {
+        RunEnd::Failed
+    };
+    store.end_run(id, end, outcome.no_best_reason())
+}
+
 pub fn trial_records(trials: &[crate::automl::Trial]) -> Vec<crate::store::TrialRecord> {
     use crate::automl::TrialStatus;
     trials

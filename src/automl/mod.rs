@@ -110,6 +110,9 @@ pub enum AutomlError {
     Invalid(String),
     #[error(transparent)]
     Detect(#[from] DetectError),
+    /// Thresholding the refitted best trial's scores failed: not the user's input.
+    #[error("threshold: {0}")]
+    Threshold(#[from] crate::threshold::ThresholdError),
 }
 
 #[derive(Debug, Clone)]
@@ -475,6 +478,51 @@ pub fn best_trial(trials: &[Trial]) -> Option<usize> {
 
 /// Refits trial `index` on every row: the model to save and the scores to store. An ensemble
 /// trial refits each of its members.
+/// A search's best trial refitted on every row and cut at PyOD's default contamination (0.1):
+/// how the CLI and the TUI both finish a search.
+pub struct BestRefit {
+    /// Index of the best trial in the outcome's trials.
+    pub index: usize,
+    pub model: Model,
+    pub scores: Vec<f64>,
+    pub threshold: crate::threshold::Threshold,
+    pub flags: Vec<u8>,
+    /// Seconds the refit took.
+    pub fit_s: f64,
+}
+
+/// The best trial refitted and thresholded, or `None` when no trial finished.
+pub fn refit_best(x: ArrayView2<f64>, outcome: &Outcome) -> Result<Option<BestRefit>, AutomlError> {
+    use crate::threshold::{self, ThresholdMethod};
+    let Some(index) = outcome.best else {
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let (model, scores) = refit(x, &outcome.trials, index)?;
+    let fit_s = started.elapsed().as_secs_f64();
+    let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))?;
+    let flags = threshold::flags(&scores, cut.value);
+    Ok(Some(BestRefit {
+        index,
+        model,
+        scores,
+        threshold: cut,
+        flags,
+        fit_s,
+    }))
+}
+
+impl Outcome {
+    /// Why a search ended without a best trial, for the user and the store.
+    pub fn no_best_reason(&self) -> &'static str {
+        if self.stopped_early {
+            "AutoML was cancelled before any trial finished"
+        } else {
+            "no trial finished; every candidate failed on this data (see the errors in the trial list)"
+        }
+    }
+}
+
 pub fn refit(
     x: ArrayView2<f64>,
     trials: &[Trial],

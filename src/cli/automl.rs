@@ -17,7 +17,6 @@ use crate::detectors::JobCtx;
 use crate::record::{self, FinishedRun};
 use crate::store::{RunEnd, RunKind};
 use crate::text::sanitize;
-use crate::threshold::{self, ThresholdMethod};
 
 impl From<automl::AutomlError> for CliError {
     fn from(e: automl::AutomlError) -> Self {
@@ -262,20 +261,16 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     let search_s = search_started.elapsed().as_secs_f64();
 
     let refit_started = Instant::now();
-    let best_trial = outcome.best.map(|i| &outcome.trials[i]);
+    let refitted = automl::refit_best(m.x.view(), &outcome).map_err(|e| match e {
+        automl::AutomlError::Threshold(_) => CliError::internal(e.to_string()),
+        e => CliError::from(e),
+    })?;
     let mut best = None;
     let mut top_anomalies = Vec::new();
-    if let Some(t) = best_trial {
-        let (model, scores) = automl::refit(
-            m.x.view(),
-            &outcome.trials,
-            outcome.best.expect("a best trial"),
-        )?;
-        let metrics = labels.as_deref().map(|l| Metrics::of(&scores, l));
-        let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
-            .map_err(|e| CliError::internal(format!("threshold: {e}")))?;
-        let flags = threshold::flags(&scores, cut.value);
-        top_anomalies = top_rows(&m.row_ids, &scores, 10);
+    if let Some(refit) = refitted {
+        let t = &outcome.trials[refit.index];
+        let metrics = labels.as_deref().map(|l| Metrics::of(&refit.scores, l));
+        top_anomalies = top_rows(&m.row_ids, &refit.scores, 10);
         if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
             s.record_trials(id, &record::trial_records(&outcome.trials))?;
             record::finish(
@@ -287,17 +282,17 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
                     seed: t.seed,
                     loaded: &loaded,
                     prepared: &prepared,
-                    model,
-                    threshold_method: cut.method.to_string(),
-                    threshold_value: cut.value,
-                    n_anomalies: cut.n_flagged,
+                    model: refit.model,
+                    threshold_method: refit.threshold.method.to_string(),
+                    threshold_value: refit.threshold.value,
+                    n_anomalies: refit.threshold.n_flagged,
                     metrics: &metrics,
                     timing: &serde_json::json!({
                         "load_s": load_s, "search_s": search_s,
                         "objective": t.objective, "metric": metric.name(),
                     }),
-                    scores: &scores,
-                    flags: &flags,
+                    scores: &refit.scores,
+                    flags: &refit.flags,
                 },
             )?;
         }
@@ -308,8 +303,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             metrics,
         });
     } else if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-        s.record_trials(id, &record::trial_records(&outcome.trials))?;
-        s.end_run(id, RunEnd::Failed, "no trial finished")?;
+        record::end_search_without_best(s, id, &outcome)?;
     }
     let refit_s = refit_started.elapsed().as_secs_f64();
 
@@ -349,9 +343,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     };
     written.map_err(output_error)?;
     if report.best.is_none() {
-        return Err(CliError::internal(
-            "no trial finished; see the errors in the trial list",
-        ));
+        return Err(CliError::internal(outcome.no_best_reason()));
     }
     Ok(())
 }

@@ -404,30 +404,15 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
         }
     };
     let search_s = started.elapsed().as_secs_f64();
-    let trials = record::trial_records(&outcome.trials);
-    let Some((best_index, best)) = outcome.best.map(|i| (i, &outcome.trials[i])) else {
+    let refit = automl::refit_best(m.x.view(), &outcome).map_err(|e| e.to_string())?;
+    let Some(refit) = refit else {
         if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-            let _ = s.record_trials(id, &trials);
-            let end = if outcome.stopped_early {
-                RunEnd::Cancelled
-            } else {
-                RunEnd::Failed
-            };
-            let _ = s.end_run(id, end, "no trial finished");
+            let _ = record::end_search_without_best(s, id, &outcome);
         }
-        return Err(if outcome.stopped_early {
-            "AutoML cancelled before any trial finished".into()
-        } else {
-            "AutoML: no trial finished; every candidate failed on this data".into()
-        });
+        return Err(outcome.no_best_reason().to_string());
     };
-    let refit_started = Instant::now();
-    let (model, scores) =
-        automl::refit(m.x.view(), &outcome.trials, best_index).map_err(|e| e.to_string())?;
-    let fit_s = refit_started.elapsed().as_secs_f64();
-    let cut = threshold::apply(&scores, ThresholdMethod::Contamination(0.1))
-        .map_err(|e| format!("threshold: {e}"))?;
-    let flags = threshold::flags(&scores, cut.value);
+    let best = &outcome.trials[refit.index];
+    let fit_s = refit.fit_s;
     let chart = ChartInput {
         job: req.job,
         detector: &best.detector,
@@ -436,9 +421,10 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
         prepared: &req.data.prepared,
         projection: &req.data.projection,
     };
-    let mut result = chart.result(scores, cut.n_flagged, fit_s, None);
+    let mut result = chart.result(refit.scores, refit.threshold.n_flagged, fit_s, None);
     if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-        s.record_trials(id, &trials).map_err(|e| e.to_string())?;
+        s.record_trials(id, &record::trial_records(&outcome.trials))
+            .map_err(|e| e.to_string())?;
         record::finish(
             s,
             id,
@@ -448,17 +434,17 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> Result<Box<AutomlFinished>, Stri
                 seed: best.seed,
                 loaded: &req.loaded,
                 prepared: &req.data.prepared,
-                model,
-                threshold_method: cut.method.to_string(),
-                threshold_value: cut.value,
-                n_anomalies: cut.n_flagged,
+                model: refit.model,
+                threshold_method: refit.threshold.method.to_string(),
+                threshold_value: refit.threshold.value,
+                n_anomalies: refit.threshold.n_flagged,
                 metrics: &result.metrics_json(),
                 timing: &serde_json::json!({
                     "search_s": search_s, "fit_s": fit_s,
                     "objective": best.objective, "metric": req.config.metric.name(),
                 }),
                 scores: &result.scores,
-                flags: &flags,
+                flags: &refit.flags,
             },
         )
         .map_err(|e| e.to_string())?;
