@@ -188,6 +188,20 @@ fn missing_markers_keep_numeric_columns_numeric() {
     // Median of the present values 2 and 8.
     assert_eq!(m.x[[1, b]], 5.0);
     assert!(m.x.iter().all(|v| v.is_finite()));
+
+    // A marker after the rows that types are inferred from: still a numeric column.
+    let late = dir.path().join("late_marker.csv");
+    let mut text = String::from("x,y\n");
+    for i in 0..12_000 {
+        text.push_str(&format!("{i},{}\n", i % 7));
+    }
+    text.push_str("NA,1\n");
+    std::fs::write(&late, text).unwrap();
+    let loaded = load(&Source::Path(late), &LoadOptions::default()).unwrap();
+    let x = loaded.df.column("x").unwrap();
+    assert_eq!(x.dtype(), &DataType::Float64);
+    assert_eq!(x.null_count(), 1);
+    assert_eq!(x.f64().unwrap().get(11_999), Some(11_999.0));
 }
 
 #[test]
