@@ -140,69 +140,127 @@ fn standardize(x: ArrayView2<f64>, mean: &[f64], scale: &[f64]) -> Array2<f64> {
 }
 
 /// `Σ_j ‖z − v_j‖ / w_j` per row, numpy's order: sequential squared differences per distance,
-/// pairwise sum over components. The components are stored transposed (feature-major) so that
-/// one pass over a row's features advances all k distances at once: k independent sums the
-/// compiler vectorises, each still adding its squared differences in feature order, so the
-/// result is the same bit for bit as one distance at a time — only without a dependency chain
-/// of d additions per distance.
+/// pairwise sum over components. Rows are scored [`SCORE_LANES`] at a time, one per vector
+/// lane (the group transposed to feature-major first), so each distance's sum over the features
+/// runs in registers, four rows side by side, and the k distances are independent chains —
+/// each still adding its squared differences in feature order, so the result is the same bit
+/// for bit as one distance at a time.
 fn scores(z: &Array2<f64>, components: &Array2<f64>, weights: &[f64]) -> Array1<f64> {
     let z = z.as_standard_layout();
     let d = z.ncols();
     let k = components.nrows();
-    let transposed: Vec<f64> = (0..d)
-        .flat_map(|f| (0..k).map(move |j| (f, j)))
-        .map(|(f, j)| components[[j, f]])
-        .collect();
+    let components = components.as_standard_layout();
+    let components = components.as_slice().expect("standard layout");
     let zs = z.as_slice().expect("standard layout");
-    let out: Vec<f64> = zs
-        .par_chunks(d)
-        .with_min_len(64)
-        .map_init(
-            || vec![0.0; k],
-            |sums, row| row_score(row, &transposed, weights, sums),
-        )
-        .collect();
+    let mut out = vec![0.0; z.nrows()];
+    if d == 0 {
+        return Array1::from(out);
+    }
+    out.par_chunks_mut(SCORE_BLOCK_ROWS)
+        .zip(zs.par_chunks(SCORE_BLOCK_ROWS * d))
+        .for_each_init(
+            || (vec![0.0; d * SCORE_LANES], vec![0.0; k * SCORE_LANES]),
+            |(transposed, distances), (out, rows)| {
+                for (out, group) in out
+                    .chunks_mut(SCORE_LANES)
+                    .zip(rows.chunks(SCORE_LANES * d))
+                {
+                    group_scores(group, d, components, weights, transposed, distances, out);
+                }
+            },
+        );
     Array1::from(out)
 }
 
-/// One row's score (see [`scores`]); also compiled for AVX2 and chosen at run time (Rust never
-/// fuses the multiply and add, so both versions give the same bits).
-fn row_score(row: &[f64], transposed: &[f64], weights: &[f64], sums: &mut [f64]) -> f64 {
+/// Rows scored together, one per `f64` lane of an AVX2 register.
+const SCORE_LANES: usize = 4;
+/// Rows per parallel task.
+const SCORE_BLOCK_ROWS: usize = 256;
+
+/// The scores of up to [`SCORE_LANES`] rows (`rows`, row-major, `d` wide) into `out`; also
+/// compiled for AVX2 and chosen at run time (Rust never fuses the multiply and add, so both
+/// versions give the same bits).
+fn group_scores(
+    rows: &[f64],
+    d: usize,
+    components: &[f64],
+    weights: &[f64],
+    transposed: &mut [f64],
+    distances: &mut [f64],
+    out: &mut [f64],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { row_score_avx2(row, transposed, weights, sums) };
+            return unsafe {
+                group_scores_avx2(rows, d, components, weights, transposed, distances, out)
+            };
         }
     }
-    row_score_generic(row, transposed, weights, sums)
+    group_scores_generic(rows, d, components, weights, transposed, distances, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_score_avx2(
-    row: &[f64],
-    transposed: &[f64],
+unsafe fn group_scores_avx2(
+    rows: &[f64],
+    d: usize,
+    components: &[f64],
     weights: &[f64],
-    sums: &mut [f64],
-) -> f64 {
-    row_score_generic(row, transposed, weights, sums)
+    transposed: &mut [f64],
+    distances: &mut [f64],
+    out: &mut [f64],
+) {
+    group_scores_generic(rows, d, components, weights, transposed, distances, out)
 }
 
 #[inline(always)]
-fn row_score_generic(row: &[f64], transposed: &[f64], weights: &[f64], sums: &mut [f64]) -> f64 {
-    let k = sums.len();
-    sums.iter_mut().for_each(|s| *s = 0.0);
-    for (&a, column) in row.iter().zip(transposed.chunks(k)) {
-        for (s, &v) in sums.iter_mut().zip(column) {
-            let diff = a - v;
-            *s += diff * diff;
+fn group_scores_generic(
+    rows: &[f64],
+    d: usize,
+    components: &[f64],
+    weights: &[f64],
+    transposed: &mut [f64],
+    distances: &mut [f64],
+    out: &mut [f64],
+) {
+    let k = weights.len();
+    let n_rows = out.len();
+    // Feature f of lane r at f·4 + r; missing lanes of a short group repeat the first row.
+    for r in 0..SCORE_LANES {
+        let row = &rows[(if r < n_rows { r } else { 0 }) * d..][..d];
+        for (f, &v) in row.iter().enumerate() {
+            transposed[f * SCORE_LANES + r] = v;
         }
     }
-    for (s, w) in sums.iter_mut().zip(weights) {
-        *s = s.sqrt() / w;
+    // Two components at a time: two independent chains of d additions in flight.
+    let mut j = 0;
+    while j < k {
+        let pair = if j + 1 < k { 2 } else { 1 };
+        let (first, second) = (
+            &components[j * d..(j + 1) * d],
+            &components[(j + pair - 1) * d..(j + pair) * d],
+        );
+        let mut acc = [[0.0f64; SCORE_LANES]; 2];
+        for (f, lanes) in transposed.chunks_exact(SCORE_LANES).enumerate() {
+            let (c0, c1) = (first[f], second[f]);
+            for r in 0..SCORE_LANES {
+                let (e0, e1) = (lanes[r] - c0, lanes[r] - c1);
+                acc[0][r] += e0 * e0;
+                acc[1][r] += e1 * e1;
+            }
+        }
+        for (p, sums) in acc.iter().enumerate().take(pair) {
+            for (r, &a) in sums.iter().enumerate() {
+                distances[r * k + j + p] = a.sqrt() / weights[j + p];
+            }
+        }
+        j += pair;
     }
-    pairwise_sum(sums)
+    for (r, score) in out.iter_mut().enumerate() {
+        *score = pairwise_sum(&distances[r * k..(r + 1) * k]);
+    }
 }
 
 impl Detector for Pca {
