@@ -104,6 +104,44 @@ fn planted_outlier_ranks_first() {
 }
 
 #[test]
+fn column_major_input_gives_the_same_scores() {
+    // Library callers may pass any ndarray layout (a transposed view, Fortran order): the
+    // same numbers must give the same scores, not a panic.
+    let x = planted(120, 4);
+    let mut column_major = Array2::<f64>::zeros((4, 120));
+    column_major.assign(&x.t());
+    let column_major = column_major.reversed_axes();
+    assert!(column_major.as_slice().is_none());
+    for info in registry() {
+        let row_major = fit(info.name, x.view(), 3).unwrap();
+        let other = fit(info.name, column_major.view(), 3).unwrap();
+        assert_eq!(
+            row_major.training_scores, other.training_scores,
+            "{}",
+            info.name
+        );
+        let new = ndarray::array![[0.1, 0.2, 0.3, 0.4], [5.0, 5.0, 5.0, 5.0]];
+        let mut new_cm = Array2::<f64>::zeros((4, 2));
+        new_cm.assign(&new.t());
+        let new_cm = new_cm.reversed_axes();
+        assert_eq!(
+            row_major.model.score(new.view()).unwrap(),
+            other.model.score(new_cm.view()).unwrap(),
+            "{}",
+            info.name
+        );
+    }
+    // PCA without standardisation copies the matrix itself.
+    let params = BTreeMap::from([("standardization".to_string(), ParamValue::Bool(false))]);
+    let (pca, _) = detectors::build("pca", &params).unwrap();
+    let ctx = JobCtx::new(0);
+    assert_eq!(
+        pca.fit(x.view(), &ctx).unwrap().training_scores,
+        pca.fit(column_major.view(), &ctx).unwrap().training_scores
+    );
+}
+
+#[test]
 fn models_round_trip_and_score_new_rows() {
     let x = planted(200, 3);
     let new = ndarray::array![[0.0, 0.0, 0.0], [9.0, 9.0, 9.0]];

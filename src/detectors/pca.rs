@@ -272,7 +272,7 @@ impl Detector for Pca {
             let (mean, scale) = standard_scaler(x);
             (standardize(x, &mean, &scale), Some(mean), Some(scale))
         } else {
-            (x.to_owned(), None, None)
+            (x.as_standard_layout().into_owned(), None, None)
         };
         // sklearn PCA (covariance_eigh): C = (ZᵀZ − n μ μᵀ) / (n − 1).
         let nf = n as f64;
@@ -417,7 +417,7 @@ impl PcaModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let z = match (&self.mean, &self.scale) {
             (Some(mean), Some(scale)) => standardize(x, mean, scale),
-            _ => x.to_owned(),
+            _ => x.as_standard_layout().into_owned(),
         };
         Ok(scores(&z, &self.components, &self.weights))
     }
