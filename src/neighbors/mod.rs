@@ -927,6 +927,39 @@ mod tests {
     }
 
     #[test]
+    fn few_features_and_k_up_to_n_minus_one_match_the_plain_scan() {
+        // Brute force now also serves low-dimensional data of moderate size: 1 to 4
+        // features, heavy ties, k from 1 to n − 1, training rows and new rows.
+        let mut state = 5u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) % 5) as f64 * 0.25
+        };
+        let ctx = JobCtx::default();
+        for d in 1..=4 {
+            let n = 150 + 7 * d;
+            assert!(!tree_pays_off(n, d));
+            let x = Array2::from_shape_fn((n, d), |_| next());
+            let new = Array2::from_shape_fn((9, d), |_| next() + 0.1);
+            for k in [1, 3, 20, n - 1] {
+                let trained = knn_leave_self_out(x.view(), k, &ctx).unwrap();
+                let queried = knn_query(x.view(), new.view(), k.min(n), &ctx).unwrap();
+                let mut best = Vec::new();
+                for i in 0..n {
+                    nearest(x.view(), x.row(i), k, Some(i), &mut best);
+                    let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
+                    assert_eq!(trained.indices.row(i).to_vec(), j, "d {d} k {k} row {i}");
+                }
+                for i in 0..new.nrows() {
+                    nearest(x.view(), new.row(i), k.min(n), None, &mut best);
+                    let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
+                    assert_eq!(queried.indices.row(i).to_vec(), j, "d {d} k {k} new {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn portable_filter_agrees_with_the_dispatched_one() {
         // The kernel without AVX2 (other CPUs) against whatever this CPU runs, and both
         // against the plain scan: 23 features, ties, a short last query group.
