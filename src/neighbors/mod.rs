@@ -733,6 +733,7 @@ mod avx2 {
 
     /// [`super::filter_tile_masks`] with the 12 accumulators held in registers (the compiler
     /// left to itself splits the 16 lanes into two passes and loads every broadcast twice).
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn filter_tile_masks(
         group: &[f32],
