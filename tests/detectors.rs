@@ -252,7 +252,8 @@ fn detect_reports_skipped_columns() {
     let dir = std::env::temp_dir().join(format!("pynomaly-skipped-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ids.csv");
-    let mut text = String::from("x,y,id\n");
+    // Also a missing value (pandas' `nan`) and an infinity: filled in, and said so.
+    let mut text = String::from("x,y,id\n1,nan,row-x\n2,inf,row-y\n");
     for i in 0..40 {
         text.push_str(&format!("{},{},row-{i}\n", i % 7, (i * 3) % 11));
     }
@@ -274,7 +275,22 @@ fn detect_reports_skipped_columns() {
     let human = run(false);
     assert!(human.contains("2 features"), "{human}");
     assert!(human.contains("Skipped     id:"), "{human}");
+    assert!(
+        human.contains("Imputed     2 missing values in y"),
+        "{human}"
+    );
+    assert!(
+        human.contains("Infinite    1 values in y treated as missing"),
+        "{human}"
+    );
     let report: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
     assert_eq!(report["skipped_columns"][0][0], "id", "{report}");
+    assert_eq!(report["imputed"], serde_json::json!([["y", 2]]), "{report}");
+    assert_eq!(
+        report["infinite"],
+        serde_json::json!([["y", 1]]),
+        "{report}"
+    );
+    assert_eq!(report["n_rows"], 42, "{report}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -199,6 +199,19 @@ struct DetectReport {
     /// Columns of the file that are not features, with the reason (as `prepare` reports them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped_columns: Vec<(String, String)>,
+    /// (column, count) of missing values filled in (as `prepare` reports them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    imputed: Vec<(String, usize)>,
+    /// (column, count) of ±infinity values, treated as missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    infinite: Vec<(String, usize)>,
+    /// Rows left out because a feature was missing (missing-value policy `drop_row`).
+    #[serde(skip_serializing_if = "is_zero")]
+    dropped_rows: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
@@ -293,6 +306,9 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         metrics,
         top_anomalies,
         skipped_columns: prepared.report.dropped_columns.clone(),
+        imputed: prepared.report.imputed.clone(),
+        infinite: prepared.report.infinite.clone(),
+        dropped_rows: prepared.report.dropped_rows,
     };
     if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
         record::finish(
@@ -358,6 +374,28 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
             "Skipped     {}: {}",
             output::cell(column, 40),
             sanitize(why)
+        )?;
+    }
+    // So are filled-in values: the scores are of the prepared matrix, not of the file.
+    for (column, n) in &r.infinite {
+        writeln!(
+            out,
+            "Infinite    {n} values in {} treated as missing",
+            output::cell(column, 40)
+        )?;
+    }
+    for (column, n) in &r.imputed {
+        writeln!(
+            out,
+            "Imputed     {n} missing values in {}",
+            output::cell(column, 40)
+        )?;
+    }
+    if r.dropped_rows > 0 {
+        writeln!(
+            out,
+            "Dropped     {} rows with missing values",
+            r.dropped_rows
         )?;
     }
     writeln!(
