@@ -155,8 +155,6 @@ pub fn finish<M: Serialize, T: Serialize>(
     )
 }
 
-/// AutoML trials as the store keeps them (`fit_rows` joins the metrics: successive halving's
-/// subsample trials are told apart from full ones).
 /// Ends an AutoML run in which no trial finished: its trials recorded, the run `cancelled` when
 /// the search was stopped, `failed` otherwise.
 pub fn end_search_without_best(
@@ -173,6 +171,8 @@ pub fn end_search_without_best(
     store.end_run(id, end, outcome.no_best_reason())
 }
 
+/// AutoML trials as the store keeps them (`fit_rows` joins the metrics: successive halving's
+/// subsample trials are told apart from full ones).
 pub fn trial_records(trials: &[crate::automl::Trial]) -> Vec<crate::store::TrialRecord> {
     use crate::automl::TrialStatus;
     trials

@@ -476,8 +476,6 @@ pub fn best_trial(trials: &[Trial]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// Refits trial `index` on every row: the model to save and the scores to store. An ensemble
-/// trial refits each of its members.
 /// A search's best trial refitted on every row and cut at PyOD's default contamination (0.1):
 /// how the CLI and the TUI both finish a search.
 pub struct BestRefit {
@@ -523,6 +521,8 @@ impl Outcome {
     }
 }
 
+/// Refits trial `index` on every row: the model to save and the scores to store. An ensemble
+/// trial refits each of its members.
 pub fn refit(
     x: ArrayView2<f64>,
     trials: &[Trial],

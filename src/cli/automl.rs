@@ -20,7 +20,11 @@ use crate::text::sanitize;
 
 impl From<automl::AutomlError> for CliError {
     fn from(e: automl::AutomlError) -> Self {
-        CliError::bad_input(e.to_string())
+        match e {
+            // Thresholding our own refitted scores: not the user's input.
+            automl::AutomlError::Threshold(_) => CliError::internal(e.to_string()),
+            e => CliError::bad_input(e.to_string()),
+        }
     }
 }
 
@@ -261,10 +265,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     let search_s = search_started.elapsed().as_secs_f64();
 
     let refit_started = Instant::now();
-    let refitted = automl::refit_best(m.x.view(), &outcome).map_err(|e| match e {
-        automl::AutomlError::Threshold(_) => CliError::internal(e.to_string()),
-        e => CliError::from(e),
-    })?;
+    let refitted = automl::refit_best(m.x.view(), &outcome)?;
     let mut best = None;
     let mut top_anomalies = Vec::new();
     if let Some(refit) = refitted {

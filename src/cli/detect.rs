@@ -377,27 +377,7 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
         )?;
     }
     // So are filled-in values: the scores are of the prepared matrix, not of the file.
-    for (column, n) in &r.infinite {
-        writeln!(
-            out,
-            "Infinite    {n} values in {} treated as missing",
-            output::cell(column, 40)
-        )?;
-    }
-    for (column, n) in &r.imputed {
-        writeln!(
-            out,
-            "Imputed     {n} missing values in {}",
-            output::cell(column, 40)
-        )?;
-    }
-    if r.dropped_rows > 0 {
-        writeln!(
-            out,
-            "Dropped     {} rows with missing values",
-            r.dropped_rows
-        )?;
-    }
+    output::write_missing_values(out, 12, r.dropped_rows, &r.imputed, &r.infinite)?;
     writeln!(
         out,
         "Time        load {:.3} s, fit {:.3} s, threshold {:.3} s",

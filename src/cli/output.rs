@@ -223,29 +223,7 @@ pub fn write_prepare_summary(
             .map(|c| cell(c, 40))
             .unwrap_or_else(|| "none".into())
     )?;
-    if r.dropped_rows > 0 {
-        writeln!(
-            out,
-            "Dropped   {} rows with missing values",
-            thousands(r.dropped_rows)
-        )?;
-    }
-    for (c, n) in &r.imputed {
-        writeln!(
-            out,
-            "Imputed   {} missing values in {}",
-            thousands(*n),
-            cell(c, 40)
-        )?;
-    }
-    for (c, n) in &r.infinite {
-        writeln!(
-            out,
-            "Infinite  {} values in {} treated as missing",
-            thousands(*n),
-            cell(c, 40)
-        )?;
-    }
+    write_missing_values(out, 10, r.dropped_rows, &r.imputed, &r.infinite)?;
     for (c, n) in &r.unseen_categories {
         writeln!(
             out,
@@ -262,6 +240,34 @@ pub fn write_prepare_summary(
     }
     let names: Vec<String> = m.feature_names.iter().map(|f| cell(f, 30)).collect();
     writeln!(out, "Features  {}", names.join(", "))?;
+    Ok(())
+}
+
+/// How missing and infinite values were handled, as `prepare` and `detect` print it: rows
+/// dropped, values filled in and infinities treated as missing, each label padded to `width`.
+pub fn write_missing_values(
+    out: &mut impl Write,
+    width: usize,
+    dropped_rows: usize,
+    imputed: &[(String, usize)],
+    infinite: &[(String, usize)],
+) -> io::Result<()> {
+    if dropped_rows > 0 {
+        let n = thousands(dropped_rows);
+        writeln!(out, "{:<width$}{n} rows with missing values", "Dropped")?;
+    }
+    for (c, n) in imputed {
+        let (n, c) = (thousands(*n), cell(c, 40));
+        writeln!(out, "{:<width$}{n} missing values in {c}", "Imputed")?;
+    }
+    for (c, n) in infinite {
+        let (n, c) = (thousands(*n), cell(c, 40));
+        writeln!(
+            out,
+            "{:<width$}{n} values in {c} treated as missing",
+            "Infinite"
+        )?;
+    }
     Ok(())
 }
 

@@ -281,7 +281,9 @@ pub fn sym_eigen_tridiagonal(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// [`sym_eigen_tridiagonal`] with the eigenvalues in descending order (stable for ties) and the
-/// vectors returned as rows: `vectors[k*d..(k+1)*d]` belongs to `values[k]`.
+/// vectors returned as rows: `vectors[k*d..(k+1)*d]` belongs to `values[k]`. Each vector's sign
+/// is fixed by scikit-learn's `svd_flip(u_based_decision=False)` rule (see [`flip_signs`]),
+/// so callers (PCA, the TUI's projection) get signs that do not depend on the solver.
 pub fn sym_eigen_sorted_desc(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     let (values, v) = sym_eigen_tridiagonal(a, d);
     let mut order: Vec<usize> = (0..d).collect();
@@ -293,13 +295,13 @@ pub fn sym_eigen_sorted_desc(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
             rows[out * d + r] = v[r * d + k];
         }
     }
+    flip_signs(&mut rows, d);
     (sorted_values, rows)
 }
 
 /// scikit-learn's `svd_flip(u_based_decision=False)` sign rule for eigenvectors stored as
-/// rows (`d` wide): each row's largest-magnitude entry (the first of equals) made positive, so
-/// that the signs do not depend on the eigen-solver.
-pub fn flip_signs(rows: &mut [f64], d: usize) {
+/// rows (`d` wide): each row's largest-magnitude entry (the first of equals) made positive.
+fn flip_signs(rows: &mut [f64], d: usize) {
     for row in rows.chunks_exact_mut(d) {
         let mut best = 0;
         for (i, v) in row.iter().enumerate() {

@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::{flip_signs, sym_eigen_sorted_desc};
+use super::linalg::sym_eigen_sorted_desc;
 use super::numeric::pairwise_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
@@ -147,28 +147,19 @@ fn standardize(x: ArrayView2<f64>, mean: &[f64], scale: &[f64]) -> Array2<f64> {
 /// for bit as one distance at a time.
 fn scores(z: &Array2<f64>, components: &Array2<f64>, weights: &[f64]) -> Array1<f64> {
     let z = z.as_standard_layout();
-    let d = z.ncols();
-    let k = components.nrows();
     let components = components.as_standard_layout();
-    let components = components.as_slice().expect("standard layout");
+    let scorer = RowScorer {
+        d: z.ncols(),
+        components: components.as_slice().expect("standard layout"),
+        weights,
+    };
     let zs = z.as_slice().expect("standard layout");
     let mut out = vec![0.0; z.nrows()];
-    if d == 0 {
-        return Array1::from(out);
+    if scorer.d > 0 {
+        out.par_chunks_mut(SCORE_BLOCK_ROWS)
+            .zip(zs.par_chunks(SCORE_BLOCK_ROWS * scorer.d))
+            .for_each(|(out, rows)| scorer.score_block(rows, out));
     }
-    out.par_chunks_mut(SCORE_BLOCK_ROWS)
-        .zip(zs.par_chunks(SCORE_BLOCK_ROWS * d))
-        .for_each_init(
-            || (vec![0.0; d * SCORE_LANES], vec![0.0; k * SCORE_LANES]),
-            |(transposed, distances), (out, rows)| {
-                for (out, group) in out
-                    .chunks_mut(SCORE_LANES)
-                    .zip(rows.chunks(SCORE_LANES * d))
-                {
-                    group_scores(group, d, components, weights, transposed, distances, out);
-                }
-            },
-        );
     Array1::from(out)
 }
 
@@ -177,89 +168,85 @@ const SCORE_LANES: usize = 4;
 /// Rows per parallel task.
 const SCORE_BLOCK_ROWS: usize = 256;
 
-/// The scores of up to [`SCORE_LANES`] rows (`rows`, row-major, `d` wide) into `out`; also
-/// compiled for AVX2 and chosen at run time (Rust never fuses the multiply and add, so both
-/// versions give the same bits).
-fn group_scores(
-    rows: &[f64],
+/// The fitted components (row-major, `d` wide) and their weights: what [`scores`] needs.
+struct RowScorer<'a> {
     d: usize,
-    components: &[f64],
-    weights: &[f64],
-    transposed: &mut [f64],
-    distances: &mut [f64],
-    out: &mut [f64],
-) {
+    components: &'a [f64],
+    weights: &'a [f64],
+}
+
+impl RowScorer<'_> {
+    /// The scores of `rows` (row-major) into `out`; also compiled for AVX2 and chosen at run
+    /// time (Rust never fuses the multiply and add, so both versions give the same bits).
+    fn score_block(&self, rows: &[f64], out: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.score_block_avx2(rows, out) };
+            }
+        }
+        self.score_block_generic(rows, out)
+    }
+
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe {
-                group_scores_avx2(rows, d, components, weights, transposed, distances, out)
-            };
-        }
+    #[target_feature(enable = "avx2")]
+    unsafe fn score_block_avx2(&self, rows: &[f64], out: &mut [f64]) {
+        self.score_block_generic(rows, out)
     }
-    group_scores_generic(rows, d, components, weights, transposed, distances, out)
-}
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn group_scores_avx2(
-    rows: &[f64],
-    d: usize,
-    components: &[f64],
-    weights: &[f64],
-    transposed: &mut [f64],
-    distances: &mut [f64],
-    out: &mut [f64],
-) {
-    group_scores_generic(rows, d, components, weights, transposed, distances, out)
-}
-
-#[inline(always)]
-fn group_scores_generic(
-    rows: &[f64],
-    d: usize,
-    components: &[f64],
-    weights: &[f64],
-    transposed: &mut [f64],
-    distances: &mut [f64],
-    out: &mut [f64],
-) {
-    let k = weights.len();
-    let n_rows = out.len();
-    // Feature f of lane r at f·4 + r; missing lanes of a short group repeat the first row.
-    for r in 0..SCORE_LANES {
-        let row = &rows[(if r < n_rows { r } else { 0 }) * d..][..d];
-        for (f, &v) in row.iter().enumerate() {
-            transposed[f * SCORE_LANES + r] = v;
-        }
-    }
-    // Two components at a time: two independent chains of d additions in flight.
-    let mut j = 0;
-    while j < k {
-        let pair = if j + 1 < k { 2 } else { 1 };
-        let (first, second) = (
-            &components[j * d..(j + 1) * d],
-            &components[(j + pair - 1) * d..(j + pair) * d],
-        );
-        let mut acc = [[0.0f64; SCORE_LANES]; 2];
-        for (f, lanes) in transposed.chunks_exact(SCORE_LANES).enumerate() {
-            let (c0, c1) = (first[f], second[f]);
+    #[inline(always)]
+    fn score_block_generic(&self, rows: &[f64], out: &mut [f64]) {
+        let (d, k) = (self.d, self.weights.len());
+        // Feature f of lane r at f·4 + r; the k distances of lane r at r·k.
+        let mut transposed = vec![0.0; d * SCORE_LANES];
+        let mut distances = vec![0.0; k * SCORE_LANES];
+        for (out, group) in out
+            .chunks_mut(SCORE_LANES)
+            .zip(rows.chunks(SCORE_LANES * d))
+        {
+            // Missing lanes of a short group repeat the first row.
             for r in 0..SCORE_LANES {
-                let (e0, e1) = (lanes[r] - c0, lanes[r] - c1);
-                acc[0][r] += e0 * e0;
-                acc[1][r] += e1 * e1;
+                let row = &group[(if r < out.len() { r } else { 0 }) * d..][..d];
+                for (f, &v) in row.iter().enumerate() {
+                    transposed[f * SCORE_LANES + r] = v;
+                }
+            }
+            self.group_distances(&transposed, &mut distances);
+            for (r, score) in out.iter_mut().enumerate() {
+                *score = pairwise_sum(&distances[r * k..(r + 1) * k]);
             }
         }
-        for (p, sums) in acc.iter().enumerate().take(pair) {
-            for (r, &a) in sums.iter().enumerate() {
-                distances[r * k + j + p] = a.sqrt() / weights[j + p];
-            }
-        }
-        j += pair;
     }
-    for (r, score) in out.iter_mut().enumerate() {
-        *score = pairwise_sum(&distances[r * k..(r + 1) * k]);
+
+    /// `‖z_r − v_j‖ / w_j` of the four lanes' rows to every component, two components at a
+    /// time: two independent chains of d additions in flight.
+    #[inline(always)]
+    fn group_distances(&self, transposed: &[f64], distances: &mut [f64]) {
+        let (d, k) = (self.d, self.weights.len());
+        let mut j = 0;
+        while j < k {
+            let pair = if j + 1 < k { 2 } else { 1 };
+            let (first, second) = (
+                &self.components[j * d..(j + 1) * d],
+                &self.components[(j + pair - 1) * d..(j + pair) * d],
+            );
+            let mut acc = [[0.0f64; SCORE_LANES]; 2];
+            for (f, lanes) in transposed.chunks_exact(SCORE_LANES).enumerate() {
+                let (c0, c1) = (first[f], second[f]);
+                for r in 0..SCORE_LANES {
+                    let (e0, e1) = (lanes[r] - c0, lanes[r] - c1);
+                    acc[0][r] += e0 * e0;
+                    acc[1][r] += e1 * e1;
+                }
+            }
+            for (p, sums) in acc.iter().enumerate().take(pair) {
+                for (r, &a) in sums.iter().enumerate() {
+                    distances[r * k + j + p] = a.sqrt() / self.weights[j + p];
+                }
+            }
+            j += pair;
+        }
     }
 }
 
@@ -299,8 +286,7 @@ impl Detector for Pca {
                 *v = 0.0;
             }
         }
-        // svd_flip(u_based_decision=False): the largest-|·| entry of each component positive.
-        flip_signs(&mut rows, d);
+        // Signs already follow svd_flip(u_based_decision=False) (`sym_eigen_sorted_desc`).
         // n_components=None keeps min(n, d) components.
         let n_components = n.min(d);
         values.truncate(n_components);

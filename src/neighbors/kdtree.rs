@@ -39,6 +39,8 @@ struct Node {
 impl KdTree {
     pub fn build(x: ArrayView2<f64>) -> KdTree {
         let (n, d) = x.dim();
+        let x = x.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
         let mut order: Vec<usize> = (0..n).collect();
         let mut tree = KdTree {
             d,
@@ -54,8 +56,8 @@ impl KdTree {
             let len = node.end - node.start;
             let block = &mut tree.leaf_points[node.start * d..node.end * d];
             for (p, &row) in order[node.start..node.end].iter().enumerate() {
-                for f in 0..d {
-                    block[f * len + p] = x[[row, f]];
+                for (f, &v) in x[row * d..(row + 1) * d].iter().enumerate() {
+                    block[f * len + p] = v;
                 }
             }
         }
@@ -81,13 +83,8 @@ impl KdTree {
         &self.index
     }
 
-    fn build_node(
-        &mut self,
-        x: ArrayView2<f64>,
-        order: &mut [usize],
-        start: usize,
-        end: usize,
-    ) -> usize {
+    /// Builds the node over `order[start..end]` (`x` row-major, `d` wide) and its children.
+    fn build_node(&mut self, x: &[f64], order: &mut [usize], start: usize, end: usize) -> usize {
         let d = self.d;
         let id = self.nodes.len();
         self.nodes.push(Node {
@@ -95,15 +92,7 @@ impl KdTree {
             end,
             children: None,
         });
-        let mut lo = vec![f64::INFINITY; d];
-        let mut hi = vec![f64::NEG_INFINITY; d];
-        for &i in &order[start..end] {
-            for j in 0..d {
-                let v = x[[i, j]];
-                lo[j] = lo[j].min(v);
-                hi[j] = hi[j].max(v);
-            }
-        }
+        let (lo, hi) = bounding_box(x, d, &order[start..end]);
         self.boxes.extend(&lo);
         self.boxes.extend(&hi);
         self.min_index.push(
@@ -114,14 +103,8 @@ impl KdTree {
                 .unwrap_or(usize::MAX),
         );
         if end - start > LEAF_SIZE {
-            let (split, spread) = (0..d)
-                .map(|j| (j, hi[j] - lo[j]))
-                .fold((0, -1.0), |best, c| if c.1 > best.1 { c } else { best });
-            if spread > 0.0 {
-                let mid = start + (end - start) / 2;
-                order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
-                    x[[a, split]].total_cmp(&x[[b, split]]).then(a.cmp(&b))
-                });
+            if let Some(half) = split_at_median(x, d, &mut order[start..end], &lo, &hi) {
+                let mid = start + half;
                 let left = self.build_node(x, order, start, mid);
                 let right = self.build_node(x, order, mid, end);
                 self.nodes[id].children = Some((left, right));
@@ -232,27 +215,33 @@ fn worst_of(best: &[(f64, usize)], k: usize) -> (f64, usize) {
     }
 }
 
-/// Recursive step of [`KdTree::spatial_order`] on `x`, row-major with `d` features.
-fn split_for_order(x: &[f64], d: usize, order: &mut [usize]) {
-    /// Below this many rows the two halves are split on the calling thread.
-    const PARALLEL_ROWS: usize = 2048;
-    if order.len() <= LEAF_SIZE {
-        return;
-    }
+/// Lower and upper corner of the box around rows `order` of `x` (row-major, `d` wide).
+fn bounding_box(x: &[f64], d: usize, order: &[usize]) -> (Vec<f64>, Vec<f64>) {
     let mut lo = vec![f64::INFINITY; d];
     let mut hi = vec![f64::NEG_INFINITY; d];
-    for &i in order.iter() {
-        let row = &x[i * d..(i + 1) * d];
-        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+    for &i in order {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(&x[i * d..(i + 1) * d]) {
             *l = l.min(v);
             *h = h.max(v);
         }
     }
+    (lo, hi)
+}
+
+/// Puts the lower half of `order` (by the box's widest feature, ties by row index) before the
+/// upper half and returns the size of the lower half; `None` when every feature is constant.
+fn split_at_median(
+    x: &[f64],
+    d: usize,
+    order: &mut [usize],
+    lo: &[f64],
+    hi: &[f64],
+) -> Option<usize> {
     let (split, spread) = (0..d)
         .map(|j| (j, hi[j] - lo[j]))
         .fold((0, -1.0), |best, c| if c.1 > best.1 { c } else { best });
     if spread <= 0.0 {
-        return;
+        return None;
     }
     let mid = order.len() / 2;
     order.select_nth_unstable_by(mid, |&a, &b| {
@@ -260,6 +249,20 @@ fn split_for_order(x: &[f64], d: usize, order: &mut [usize]) {
             .total_cmp(&x[b * d + split])
             .then(a.cmp(&b))
     });
+    Some(mid)
+}
+
+/// Recursive step of [`KdTree::spatial_order`]: the same splits as [`KdTree::build_node`].
+fn split_for_order(x: &[f64], d: usize, order: &mut [usize]) {
+    /// Below this many rows the two halves are split on the calling thread.
+    const PARALLEL_ROWS: usize = 2048;
+    if order.len() <= LEAF_SIZE {
+        return;
+    }
+    let (lo, hi) = bounding_box(x, d, order);
+    let Some(mid) = split_at_median(x, d, order, &lo, &hi) else {
+        return;
+    };
     let (left, right) = order.split_at_mut(mid);
     if left.len() + right.len() >= PARALLEL_ROWS {
         rayon::join(

@@ -69,13 +69,12 @@ fn search(
     // k-th distance from the first tiles on.
     let spatial_order =
         (!use_tree && leave_self_out).then(|| kdtree::KdTree::spatial_order(train.view()));
-    let brute =
-        (!use_tree).then(|| BruteForce::for_neighbours(train.view(), spatial_order.clone()));
+    let brute = (!use_tree).then(|| BruteForce::for_neighbours(train.view(), spatial_order));
     // Training rows are queried in tree order: consecutive queries then walk the same nodes.
     // Results are per query, so the order changes nothing but the cache hits.
-    let query_order: Option<&[usize]> = match (&tree, &spatial_order) {
+    let query_order: Option<&[usize]> = match (&tree, &brute) {
         (Some(t), _) if leave_self_out => Some(t.order()),
-        (None, Some(order)) => Some(order),
+        (None, Some(b)) => b.original.as_deref(),
         _ => None,
     };
     let row_at = |pos: usize| query_order.map_or(pos, |order| order[pos]);
@@ -472,7 +471,10 @@ impl BruteForce {
                     // dependent chain of d additions does.
                     for half in 0..FILTER_ROWS / TILE_ROWS {
                         let exact_tile = t * (FILTER_ROWS / TILE_ROWS) + half;
-                        if exact_tile >= n_exact_tiles || (mask >> (half * TILE_ROWS)) & 0xff == 0 {
+                        let half_mask = (1 << TILE_ROWS) - 1;
+                        if exact_tile >= n_exact_tiles
+                            || (mask >> (half * TILE_ROWS)) & half_mask == 0
+                        {
                             continue;
                         }
                         let exact = tile_row_distances(
@@ -829,6 +831,41 @@ mod tests {
     use super::*;
     use ndarray::array;
 
+    /// A deterministic stream of pseudo-random integers (an LCG's upper 31 bits).
+    fn lcg(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            state >> 33
+        }
+    }
+
+    /// Asserts that `found` holds the plain scan's `k` neighbours in `train` (indices and
+    /// distances) of every row of `queries`, each left out of its own list when
+    /// `leave_self_out`.
+    fn assert_matches_plain_scan(
+        train: &Array2<f64>,
+        queries: &Array2<f64>,
+        k: usize,
+        leave_self_out: bool,
+        found: &Neighbors,
+        context: &str,
+    ) {
+        let mut best = Vec::new();
+        for i in 0..queries.nrows() {
+            nearest(
+                train.view(),
+                queries.row(i),
+                k,
+                leave_self_out.then_some(i),
+                &mut best,
+            );
+            let (d, j): (Vec<f64>, Vec<usize>) = best.iter().map(|&(d2, j)| (d2.sqrt(), j)).unzip();
+            assert_eq!(found.indices.row(i).to_vec(), j, "{context} row {i}");
+            assert_eq!(found.distances.row(i).to_vec(), d, "{context} row {i}");
+        }
+    }
+
     #[test]
     fn finds_neighbours_leaving_self_out() {
         let x = array![[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]];
@@ -850,26 +887,11 @@ mod tests {
     #[test]
     fn tree_and_brute_force_agree_exactly() {
         // Integer-valued points: many exact distance ties, the hard case for a tree.
-        let mut state = 7u64;
-        let x = Array2::from_shape_fn((2000, 3), |_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            ((state >> 33) % 6) as f64
-        });
+        let mut next = lcg(7);
+        let x = Array2::from_shape_fn((2000, 3), |_| (next() % 6) as f64);
         assert!(tree_pays_off(2000, 3), "this test is about the tree");
-        let ctx = JobCtx::default();
-        let with_tree = knn_leave_self_out(x.view(), 7, &ctx).unwrap();
-        let mut brute_d = Array2::zeros((2000, 7));
-        let mut brute_i = Array2::zeros((2000, 7));
-        let mut best = Vec::new();
-        for i in 0..2000 {
-            nearest(x.view(), x.row(i), 7, Some(i), &mut best);
-            for (c, &(d2, j)) in best.iter().enumerate() {
-                brute_d[[i, c]] = f64::sqrt(d2);
-                brute_i[[i, c]] = j;
-            }
-        }
-        assert_eq!(with_tree.indices, brute_i);
-        assert_eq!(with_tree.distances, brute_d);
+        let with_tree = knn_leave_self_out(x.view(), 7, &JobCtx::default()).unwrap();
+        assert_matches_plain_scan(&x, &x, 7, true, &with_tree, "tree");
     }
 
     #[test]
@@ -897,65 +919,38 @@ mod tests {
         // centred norms are ~1e9 and the estimate's rounding (~1e-7) is far from zero: only
         // the slack keeps the tied candidates. Queried with the training rows left out and
         // with new rows.
-        let mut state = 3u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            (state >> 33) % 4
-        };
-        let x = Array2::from_shape_fn((603, 20), |(i, _)| (i % 2) as f64 * 1e4 + next() as f64);
+        let mut next = lcg(3);
+        let x = Array2::from_shape_fn((603, 20), |(i, _)| {
+            (i % 2) as f64 * 1e4 + (next() % 4) as f64
+        });
         let queries = Array2::from_shape_fn((37, 20), |(i, _)| {
-            (i % 2) as f64 * 1e4 + next() as f64 + 0.5
+            (i % 2) as f64 * 1e4 + (next() % 4) as f64 + 0.5
         });
         let ctx = JobCtx::default();
         let trained = knn_leave_self_out(x.view(), 9, &ctx).unwrap();
         let queried = knn_query(x.view(), queries.view(), 9, &ctx).unwrap();
-        let mut best = Vec::new();
-        for (matrix, skip_self, found) in [(&x, true, &trained), (&queries, false, &queried)] {
-            for i in 0..matrix.nrows() {
-                nearest(
-                    x.view(),
-                    matrix.row(i),
-                    9,
-                    skip_self.then_some(i),
-                    &mut best,
-                );
-                let (d, j): (Vec<f64>, Vec<usize>) =
-                    best.iter().map(|&(d2, j)| (d2.sqrt(), j)).unzip();
-                assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
-                assert_eq!(found.distances.row(i).to_vec(), d, "row {i}");
-            }
-        }
+        assert_matches_plain_scan(&x, &x, 9, true, &trained, "training");
+        assert_matches_plain_scan(&x, &queries, 9, false, &queried, "new");
     }
 
     #[test]
     fn few_features_and_k_up_to_n_minus_one_match_the_plain_scan() {
         // Brute force now also serves low-dimensional data of moderate size: 1 to 4
         // features, heavy ties, k from 1 to n − 1, training rows and new rows.
-        let mut state = 5u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            ((state >> 33) % 5) as f64 * 0.25
-        };
+        let mut next = lcg(5);
+        let mut value = move || (next() % 5) as f64 * 0.25;
         let ctx = JobCtx::default();
         for d in 1..=4 {
             let n = 150 + 7 * d;
             assert!(!tree_pays_off(n, d));
-            let x = Array2::from_shape_fn((n, d), |_| next());
-            let new = Array2::from_shape_fn((9, d), |_| next() + 0.1);
+            let x = Array2::from_shape_fn((n, d), |_| value());
+            let new = Array2::from_shape_fn((9, d), |_| value() + 0.1);
             for k in [1, 3, 20, n - 1] {
                 let trained = knn_leave_self_out(x.view(), k, &ctx).unwrap();
-                let queried = knn_query(x.view(), new.view(), k.min(n), &ctx).unwrap();
-                let mut best = Vec::new();
-                for i in 0..n {
-                    nearest(x.view(), x.row(i), k, Some(i), &mut best);
-                    let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
-                    assert_eq!(trained.indices.row(i).to_vec(), j, "d {d} k {k} row {i}");
-                }
-                for i in 0..new.nrows() {
-                    nearest(x.view(), new.row(i), k.min(n), None, &mut best);
-                    let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
-                    assert_eq!(queried.indices.row(i).to_vec(), j, "d {d} k {k} new {i}");
-                }
+                let queried = knn_query(x.view(), new.view(), k, &ctx).unwrap();
+                let context = format!("d {d} k {k}");
+                assert_matches_plain_scan(&x, &x, k, true, &trained, &context);
+                assert_matches_plain_scan(&x, &new, k, false, &queried, &context);
             }
         }
     }
@@ -964,12 +959,10 @@ mod tests {
     fn portable_filter_agrees_with_the_dispatched_one() {
         // The kernel without AVX2 (other CPUs) against whatever this CPU runs, and both
         // against the plain scan: 23 features, ties, a short last query group.
-        let mut state = 11u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            ((state >> 33) % 7) as f64
-        };
-        let x = Array2::from_shape_fn((301, 23), |(i, _)| (i % 3) as f64 * 50.0 + next());
+        let mut next = lcg(11);
+        let x = Array2::from_shape_fn((301, 23), |(i, _)| {
+            (i % 3) as f64 * 50.0 + (next() % 7) as f64
+        });
         let brute = BruteForce::for_neighbours(x.view(), None);
         assert!(brute.filter.is_some());
         let rows: Vec<&[f64]> = (0..29).map(|i| x.row(i).to_slice().unwrap()).collect();
@@ -989,11 +982,8 @@ mod tests {
         // 18 features (brute force). Training values at 1e16 (beyond 2^50): no filter at all.
         // Training values in range (rows in ± pairs: the mean is exactly 0) but queries
         // 1e-25 from the mean: their block falls back.
-        let mut state = 9u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-            ((state >> 33) % 1000) as f64
-        };
+        let mut lcg = lcg(9);
+        let mut next = move || (lcg() % 1000) as f64;
         let huge = Array2::from_shape_fn((300, 18), |_| 1e16 * (1.0 + next()));
         assert!(BruteForce::for_neighbours(huge.view(), None)
             .filter
@@ -1009,14 +999,9 @@ mod tests {
         let odd_query = Array2::from_shape_fn((3, 18), |(i, f)| 1e-25 * (i + f) as f64);
         assert!(!f32_safe(odd_query.as_slice().unwrap()));
         let ctx = JobCtx::default();
-        let mut best = Vec::new();
         for (train, queries) in [(&huge, &huge), (&plain, &odd_query)] {
             let found = knn_query(train.view(), queries.view(), 4, &ctx).unwrap();
-            for i in 0..queries.nrows() {
-                nearest(train.view(), queries.row(i), 4, None, &mut best);
-                let j: Vec<usize> = best.iter().map(|&(_, j)| j).collect();
-                assert_eq!(found.indices.row(i).to_vec(), j, "row {i}");
-            }
+            assert_matches_plain_scan(train, queries, 4, false, &found, "fallback");
         }
     }
 

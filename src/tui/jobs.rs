@@ -177,9 +177,8 @@ pub fn pca_2d(x: &Array2<f64>) -> Vec<(f64, f64)> {
     let z = (&x - &mean) / &std;
     let cov = z.t().dot(&z) / (n as f64 - 1.0);
     let flat: Vec<f64> = cov.iter().copied().collect();
-    let (_, mut vectors) = linalg::sym_eigen_sorted_desc(&flat, d);
-    // A fixed sign per axis, whatever the eigen-solver returns: the picture does not flip.
-    linalg::flip_signs(&mut vectors, d);
+    // Signs fixed by the solver's sign rule: the picture does not flip between versions.
+    let (_, vectors) = linalg::sym_eigen_sorted_desc(&flat, d);
     let pc = |k: usize, row: ndarray::ArrayView1<f64>| -> f64 {
         if k >= d {
             return 0.0;
