@@ -211,6 +211,39 @@ struct DotFilter {
     /// `−keep·‖x'‖²/2` per training row; padding rows −∞ (never hopeful once a query has
     /// `k` candidates).
     start: Vec<f32>,
+    /// Bounding box of each filter tile's rows (original values), for [`box_gap_bounds`]:
+    /// tiles in chunks of [`BOX_LANES`], feature f of chunk c at `(c * d + f) * 2 * BOX_LANES`
+    /// (lows of the chunk's tiles) and `+ BOX_LANES` (highs). Tiles past the end have low +∞
+    /// and high −∞.
+    boxes: Vec<f64>,
+}
+
+/// Filter tiles whose box bounds are computed side by side.
+const BOX_LANES: usize = 8;
+
+/// Per filter tile, a lower bound on the exact squared distance (as [`tile_row_distances`]
+/// computes it) from any query inside the box `[low, high]` to any row of the tile: the
+/// per-feature gaps between the two boxes, squared and summed in feature order. Every step
+/// rounds monotonically and the exact distance's steps are each at least as large (a
+/// difference of a row and a query is at least the gap between their boxes), so the computed
+/// bound never exceeds the computed distance: a tile whose bound is above a query's k-th
+/// distance offers it nothing, and skipping it changes no result, not even a tie.
+#[inline(always)]
+fn box_gap_bounds(boxes: &[f64], d: usize, low: &[f64], high: &[f64], out: &mut [f64]) {
+    for (chunk, bounds) in boxes
+        .chunks_exact(d * 2 * BOX_LANES)
+        .zip(out.chunks_mut(BOX_LANES))
+    {
+        let mut acc = [0.0f64; BOX_LANES];
+        for ((tile_box, &lo), &hi) in chunk.chunks_exact(2 * BOX_LANES).zip(low).zip(high) {
+            let (tile_low, tile_high) = tile_box.split_at(BOX_LANES);
+            for l in 0..BOX_LANES {
+                let gap = (tile_low[l] - hi).max(lo - tile_high[l]).max(0.0);
+                acc[l] += gap * gap;
+            }
+        }
+        bounds.copy_from_slice(&acc[..bounds.len()]);
+    }
 }
 
 /// Bound on |filter value − exact distance| as a multiple of `‖q'‖² + ‖x'‖²`: the `f32` part
@@ -444,10 +477,29 @@ impl BruteForce {
         // Rows of a short last group never pass (+∞).
         let mut thresholds = vec![f32::INFINITY; groups.len() * FILTER_QUERIES];
         thresholds[..queries.len()].fill(f32::NEG_INFINITY);
+        // Per group, a lower bound on its distances to each filter tile: a tile whose bound
+        // is above every member's k-th distance is skipped.
+        let n_tiles = filter.start.len() / FILTER_ROWS;
+        let n_bounds = n_tiles.next_multiple_of(BOX_LANES);
+        let mut tile_bounds = vec![0.0f64; groups.len() * n_bounds];
+        let (mut low, mut high) = (vec![0.0f64; d], vec![0.0f64; d]);
+        for (group, bounds) in queries
+            .chunks(FILTER_QUERIES)
+            .zip(tile_bounds.chunks_exact_mut(n_bounds))
+        {
+            low.fill(f64::INFINITY);
+            high.fill(f64::NEG_INFINITY);
+            for q in group {
+                for ((lo, hi), &v) in low.iter_mut().zip(high.iter_mut()).zip(&q[..d]) {
+                    *lo = lo.min(v);
+                    *hi = hi.max(v);
+                }
+            }
+            box_gap_bounds(&filter.boxes, d, &low, &high, bounds);
+        }
         let n_exact_tiles = self.tiles.len() / (d * TILE_ROWS);
         // From this block's own tiles onwards (wrapping round): with rows in spatial order,
         // the nearest rows come first and the k-th distance is tight early.
-        let n_tiles = filter.start.len() / FILTER_ROWS;
         let start = (first / FILTER_ROWS).min(n_tiles.saturating_sub(1));
         for t in (start..n_tiles).chain(0..start) {
             let tile = &filter.tiles[t * d * FILTER_ROWS..(t + 1) * d * FILTER_ROWS];
@@ -455,12 +507,18 @@ impl BruteForce {
                 .try_into()
                 .expect("a whole tile");
             for (g, group) in groups.iter().enumerate() {
+                let members = FILTER_QUERIES.min(queries.len() - g * FILTER_QUERIES);
+                let group_worst = worst[g * FILTER_QUERIES..g * FILTER_QUERIES + members]
+                    .iter()
+                    .fold(0.0f64, |a, &b| a.max(b));
+                if tile_bounds[g * n_bounds + t] > group_worst {
+                    continue;
+                }
                 let group_thresholds: &[f32; FILTER_QUERIES] = thresholds
                     [g * FILTER_QUERIES..(g + 1) * FILTER_QUERIES]
                     .try_into()
                     .expect("a whole group");
                 let masks = filter_tile_masks::<FMA>(group, tile, init, group_thresholds);
-                let members = FILTER_QUERIES.min(queries.len() - g * FILTER_QUERIES);
                 for (r, &mask) in masks.iter().enumerate().take(members) {
                     if mask == 0 {
                         continue;
@@ -615,20 +673,33 @@ impl DotFilter {
         let n_tiles = n.div_ceil(FILTER_ROWS);
         let mut tiles = vec![0.0f32; n_tiles * d * FILTER_ROWS];
         let mut start = vec![f32::NEG_INFINITY; n_tiles * FILTER_ROWS];
+        // Per tile and feature, the low and high of its rows' original values.
+        let mut tile_boxes = vec![0.0f64; n_tiles * d * 2];
         let all_safe = tiles
             .par_chunks_mut(d * FILTER_ROWS)
             .zip(start.par_chunks_mut(FILTER_ROWS))
+            .zip(tile_boxes.par_chunks_mut(d * 2))
             .enumerate()
             .with_min_len(16)
-            .map(|(t, (tile, start))| {
+            .map(|(t, ((tile, start), tile_box))| {
+                for bounds in tile_box.chunks_exact_mut(2) {
+                    bounds.copy_from_slice(&[f64::INFINITY, f64::NEG_INFINITY]);
+                }
                 let mut centred = vec![0.0f64; d];
                 for (l, s) in start.iter_mut().enumerate() {
                     let j = t * FILTER_ROWS + l;
                     if j >= n {
                         break;
                     }
-                    for ((c, v), m) in centred.iter_mut().zip(row(j)).zip(&mean) {
+                    for (((c, v), m), bounds) in centred
+                        .iter_mut()
+                        .zip(row(j))
+                        .zip(&mean)
+                        .zip(tile_box.chunks_exact_mut(2))
+                    {
                         *c = v - m;
+                        bounds[0] = bounds[0].min(*v);
+                        bounds[1] = bounds[1].max(*v);
                     }
                     if !f32_safe(&centred) {
                         return false;
@@ -642,11 +713,31 @@ impl DotFilter {
                 true
             })
             .reduce(|| true, |a, b| a && b);
-        all_safe.then_some(DotFilter {
+        if !all_safe {
+            return None;
+        }
+        // Gathered side by side for `box_gap_bounds` (a serial pass: 2·d values per tile).
+        let mut boxes = vec![0.0f64; n_tiles.div_ceil(BOX_LANES) * d * 2 * BOX_LANES];
+        for (c, chunk) in boxes.chunks_exact_mut(d * 2 * BOX_LANES).enumerate() {
+            for l in 0..BOX_LANES {
+                let t = c * BOX_LANES + l;
+                for f in 0..d {
+                    let (lo, hi) = if t < n_tiles {
+                        (tile_boxes[(t * d + f) * 2], tile_boxes[(t * d + f) * 2 + 1])
+                    } else {
+                        (f64::INFINITY, f64::NEG_INFINITY)
+                    };
+                    chunk[f * 2 * BOX_LANES + l] = lo;
+                    chunk[f * 2 * BOX_LANES + BOX_LANES + l] = hi;
+                }
+            }
+        }
+        Some(DotFilter {
             mean,
             keep,
             tiles,
             start,
+            boxes,
         })
     }
 }
