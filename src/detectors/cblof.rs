@@ -128,16 +128,11 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
     best
 }
 
-/// Squared distance of every row to `point`, or the smaller of it and `closest`.
-fn min_sq_dists(x: &[f64], d: usize, point: &[f64], closest: Option<&[f64]>) -> Vec<f64> {
-    let one = |(i, r): (usize, &[f64])| {
-        let s = sq_dist(r, point);
-        closest.map_or(s, |c| s.min(c[i]))
-    };
+/// Squared distance of every row to `point`.
+fn sq_dists_to(x: &[f64], d: usize, point: &[f64]) -> Vec<f64> {
     x.par_chunks(d)
-        .enumerate()
         .with_min_len(CHUNK)
-        .map(one)
+        .map(|r| sq_dist(r, point))
         .collect()
 }
 
@@ -148,8 +143,9 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
-    let mut closest = min_sq_dists(x, d, &centers[..d], None);
+    let mut closest = sq_dists_to(x, d, &centers[..d]);
     let mut current_pot: f64 = closest.iter().sum();
+    let mut trial = vec![0.0f64; n * n_local_trials];
     for _ in 1..k {
         let mut cumsum = Vec::with_capacity(n);
         let mut acc = 0.0;
@@ -163,12 +159,27 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
                 cumsum.partition_point(|&c| c < r).min(n - 1)
             })
             .collect();
-        // Potential of each candidate: Σ min(closest, d(candidate, ·)).
-        let dists: Vec<Vec<f64>> = candidates
-            .iter()
-            .map(|&c| min_sq_dists(x, d, &x[c * d..(c + 1) * d], Some(&closest)))
+        // Every candidate in one pass over the rows: trial[i·T + t] = min(closest[i],
+        // d(candidate t, row i)).
+        let transposed: Vec<f64> = (0..d)
+            .flat_map(|f| candidates.iter().map(move |&c| x[c * d + f]))
             .collect();
-        let pots: Vec<f64> = dists.iter().map(|v| v.iter().sum()).collect();
+        trial
+            .par_chunks_mut(n_local_trials)
+            .zip(x.par_chunks(d))
+            .zip(closest.par_iter())
+            .with_min_len(CHUNK)
+            .for_each(|((out, row), &close)| {
+                sq_dists_to_all(row, &transposed, out);
+                out.iter_mut().for_each(|o| *o = o.min(close));
+            });
+        // Potential of each candidate: Σ min(closest, d(candidate, ·)), summed in row order.
+        let mut pots = vec![0.0f64; n_local_trials];
+        for row in trial.chunks_exact(n_local_trials) {
+            for (p, &v) in pots.iter_mut().zip(row) {
+                *p += v;
+            }
+        }
         let mut best = 0;
         for (t, &p) in pots.iter().enumerate() {
             if p < pots[best] {
@@ -176,7 +187,9 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
             }
         }
         current_pot = pots[best];
-        closest = dists.into_iter().nth(best).expect("candidate");
+        for (c, row) in closest.iter_mut().zip(trial.chunks_exact(n_local_trials)) {
+            *c = row[best];
+        }
         let c = candidates[best];
         centers.extend_from_slice(&x[c * d..(c + 1) * d]);
     }
@@ -270,13 +283,39 @@ unsafe fn sq_dists_to_all_avx2(row: &[f64], transposed: &[f64], out: &mut [f64])
 #[inline(always)]
 fn sq_dists_to_all_generic(row: &[f64], transposed: &[f64], out: &mut [f64]) {
     let k = out.len();
-    out.iter_mut().for_each(|s| *s = 0.0);
+    let mut first = 0;
+    while first < k {
+        first += match k - first {
+            8.. => sq_dists_to_some::<8>(row, transposed, k, first, out),
+            4.. => sq_dists_to_some::<4>(row, transposed, k, first, out),
+            _ => sq_dists_to_some::<1>(row, transposed, k, first, out),
+        };
+    }
+}
+
+/// Centres `first..first + L` of [`sq_dists_to_all`]: the `L` sums stay in registers across
+/// the features (summed in `out` itself, each feature's update would wait for the previous
+/// one's store).
+#[inline(always)]
+fn sq_dists_to_some<const L: usize>(
+    row: &[f64],
+    transposed: &[f64],
+    k: usize,
+    first: usize,
+    out: &mut [f64],
+) -> usize {
+    let mut acc = [0.0f64; L];
     for (&a, centre_values) in row.iter().zip(transposed.chunks_exact(k)) {
-        for (s, &c) in out.iter_mut().zip(centre_values) {
+        let values: &[f64; L] = centre_values[first..first + L]
+            .try_into()
+            .expect("L centres");
+        for (s, &c) in acc.iter_mut().zip(values) {
             let t = a - c;
             *s += t * t;
         }
     }
+    out[first..first + L].copy_from_slice(&acc);
+    L
 }
 
 /// Index of the smallest value (first on ties), the smallest and the second smallest value;
