@@ -957,6 +957,93 @@ mod tests {
         }
     }
 
+    /// The box bound never exceeds a computed distance, and equals it (to the bit) when a
+    /// tile row and a query sit at the two boxes' facing corners: a bound any larger, however
+    /// slightly, would fail here.
+    #[test]
+    fn box_bound_is_at_most_the_computed_distance() {
+        let mut next = lcg(3);
+        // Values with long mantissas and mixed signs, so that the differences round.
+        let mut value = || (next() as f64 / 7.0 - 1.5e8) * 1e-7;
+        let d = 9;
+        let mut tight = 0;
+        for case in 0..200 {
+            // Odd cases: the query group lies above the tile in every feature (values span
+            // about ±15).
+            let shift = if case % 2 == 0 {
+                0.0
+            } else {
+                40.0 + value().abs()
+            };
+            let tile: Vec<Vec<f64>> = (0..TILE_ROWS)
+                .map(|_| (0..d).map(|_| value()).collect())
+                .collect();
+            let mut queries: Vec<Vec<f64>> = (0..FILTER_QUERIES)
+                .map(|_| (0..d).map(|_| value() + shift).collect())
+                .collect();
+            // Query 0 at the group's low corner; tile row 0 at the tile's high corner.
+            let tile_low: Vec<f64> = (0..d)
+                .map(|f| tile.iter().map(|r| r[f]).fold(f64::INFINITY, f64::min))
+                .collect();
+            let mut tile_high: Vec<f64> = (0..d)
+                .map(|f| tile.iter().map(|r| r[f]).fold(f64::NEG_INFINITY, f64::max))
+                .collect();
+            let mut tile = tile;
+            tile[0].clone_from(&tile_high);
+            for f in 0..d {
+                queries[0][f] = queries.iter().map(|q| q[f]).fold(f64::INFINITY, f64::min);
+                tile_high[f] = tile_high[f].max(tile[0][f]);
+            }
+            let low: Vec<f64> = (0..d)
+                .map(|f| queries.iter().map(|q| q[f]).fold(f64::INFINITY, f64::min))
+                .collect();
+            let high: Vec<f64> = (0..d)
+                .map(|f| {
+                    queries
+                        .iter()
+                        .map(|q| q[f])
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .collect();
+            // One tile in lane 0; the other lanes empty (low +∞, high −∞).
+            let mut boxes = vec![0.0; d * 2 * BOX_LANES];
+            for f in 0..d {
+                let at = f * 2 * BOX_LANES;
+                boxes[at..at + BOX_LANES].fill(f64::INFINITY);
+                boxes[at + BOX_LANES..at + 2 * BOX_LANES].fill(f64::NEG_INFINITY);
+                boxes[at] = tile_low[f];
+                boxes[at + BOX_LANES] = tile_high[f];
+            }
+            let mut bounds = [0.0; BOX_LANES];
+            box_gap_bounds(&boxes, d, &low, &high, &mut bounds);
+            assert!(
+                bounds[1..].iter().all(|b| b.is_infinite()),
+                "empty lanes never pass"
+            );
+            let mut stored = vec![0.0; d * TILE_ROWS];
+            for (l, row) in tile.iter().enumerate() {
+                for (f, &v) in row.iter().enumerate() {
+                    stored[f * TILE_ROWS + l] = v;
+                }
+            }
+            for (r, q) in queries.iter().enumerate() {
+                let exact = tile_row_distances(q, &stored);
+                for (l, &d2) in exact.iter().enumerate() {
+                    assert!(
+                        bounds[0] <= d2,
+                        "case {case} query {r} row {l}: {} > {d2}",
+                        bounds[0]
+                    );
+                }
+                if r == 0 && bounds[0] > 0.0 && bounds[0] == exact[0] {
+                    tight += 1;
+                }
+            }
+        }
+        // In the shifted cases the corner pair meets the bound exactly.
+        assert!(tight >= 100, "only {tight} exact corner cases");
+    }
+
     #[test]
     fn finds_neighbours_leaving_self_out() {
         let x = array![[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]];
