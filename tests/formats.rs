@@ -16,6 +16,16 @@ fn matrix_of(path: &Path) -> data::Matrix {
         .matrix
 }
 
+/// Loads CSV text as if read from a file called `name`.
+fn load_csv_text(name: &str, text: &str, options: &LoadOptions) -> data::load::Loaded {
+    data::load::load_from_memory(text.as_bytes(), name, Some("csv"), options).unwrap()
+}
+
+/// The values of a text column.
+fn text_column<'a>(df: &'a DataFrame, name: &str) -> Vec<Option<&'a str>> {
+    df.column(name).unwrap().str().unwrap().iter().collect()
+}
+
 fn cardio_frame() -> DataFrame {
     load(
         &Source::Path(common::shared_dataset("cardio")),
@@ -98,10 +108,8 @@ fn csv_dialects_are_sniffed() {
 
 #[test]
 fn headerless_csv_gets_generated_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nohead.csv");
-    std::fs::write(&path, "1.5,2,0\n2.5,3,1\n3.5,4,0\n").unwrap();
-    let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
+    let text = "1.5,2,0\n2.5,3,1\n3.5,4,0\n";
+    let loaded = load_csv_text("nohead.csv", text, &LoadOptions::default());
     assert!(!loaded.dialect.unwrap().has_header);
     assert_eq!(loaded.df.height(), 3);
     assert_eq!(loaded.df.width(), 3);
@@ -110,50 +118,36 @@ fn headerless_csv_gets_generated_names() {
         has_header: Some(true),
         ..LoadOptions::default()
     };
-    assert_eq!(load(&Source::Path(path), &forced).unwrap().df.height(), 2);
+    assert_eq!(load_csv_text("nohead.csv", text, &forced).df.height(), 2);
 }
 
 #[test]
 fn quoted_fields_keep_delimiters_and_newlines() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("quoted.csv");
-    std::fs::write(
-        &path,
+    let loaded = load_csv_text(
+        "quoted.csv",
         "name,value,note\n\"Smith, J\",1.5,\"said \"\"hi\"\"\"\n\"multi\nline\",2.5,x\n",
-    )
-    .unwrap();
-    let loaded = load(&Source::Path(path), &LoadOptions::default()).unwrap();
-    let names: Vec<Option<&str>> = loaded
-        .df
-        .column("name")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .collect();
-    assert_eq!(names, vec![Some("Smith, J"), Some("multi\nline")]);
-    let notes: Vec<Option<&str>> = loaded
-        .df
-        .column("note")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .collect();
+        &LoadOptions::default(),
+    );
+    assert_eq!(
+        text_column(&loaded.df, "name"),
+        vec![Some("Smith, J"), Some("multi\nline")]
+    );
+    let notes = text_column(&loaded.df, "note");
     assert_eq!(notes[0], Some("said \"hi\""));
 }
 
 #[test]
 fn late_type_changes_fall_back_to_full_inference() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("late.csv");
     let mut text = String::from("x,y\n");
     for i in 0..20_000 {
         text.push_str(&format!("{i},{}\n", i * 2));
     }
     text.push_str("1.5,7\n");
-    std::fs::write(&path, text).unwrap();
-    let m = matrix_of(&path);
+    let loaded = load_csv_text("late.csv", &text, &LoadOptions::default());
+    let m = PrepareSpec::default()
+        .apply(&loaded.df, &loaded.source)
+        .unwrap()
+        .matrix;
     assert_eq!(m.x.nrows(), 20_001);
     assert_eq!(m.x[[20_000, 0]], 1.5);
 }
@@ -162,14 +156,11 @@ fn late_type_changes_fall_back_to_full_inference() {
 fn missing_markers_keep_numeric_columns_numeric() {
     // pandas writes missing floats as `nan` (or `NaN`, `NA`, `null` …): the column is still
     // numeric, those cells are missing (median-imputed by default, and counted).
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("markers.csv");
-    std::fs::write(
-        &path,
+    let loaded = load_csv_text(
+        "markers.csv",
         "a,b,c,name\n1,2,nan,x\n4,NaN,6,NA\n7,8,null,y\n10,NA,3,x\n5,N/A,9,y\n",
-    )
-    .unwrap();
-    let loaded = load(&Source::Path(path.clone()), &LoadOptions::default()).unwrap();
+        &LoadOptions::default(),
+    );
     let df = &loaded.df;
     assert!(df.column("b").unwrap().dtype().is_primitive_numeric());
     assert!(df.column("c").unwrap().dtype().is_primitive_numeric());
@@ -190,14 +181,12 @@ fn missing_markers_keep_numeric_columns_numeric() {
     assert!(m.x.iter().all(|v| v.is_finite()));
 
     // A marker after the rows that types are inferred from: still a numeric column.
-    let late = dir.path().join("late_marker.csv");
     let mut text = String::from("x,y\n");
     for i in 0..12_000 {
         text.push_str(&format!("{i},{}\n", i % 7));
     }
     text.push_str("NA,1\n");
-    std::fs::write(&late, text).unwrap();
-    let loaded = load(&Source::Path(late), &LoadOptions::default()).unwrap();
+    let loaded = load_csv_text("late_marker.csv", &text, &LoadOptions::default());
     let x = loaded.df.column("x").unwrap();
     assert_eq!(x.dtype(), &DataType::Float64);
     assert_eq!(x.null_count(), 1);
@@ -272,12 +261,6 @@ fn wide_headers_are_not_mistaken_for_a_huge_field() {
     let values = vec!["1"; 120_000].join(",");
     let csv = format!("{}\n{values}\n", names.join(","));
     assert!(csv.find('\n').unwrap() > data::load::DEFAULT_MAX_FIELD_BYTES);
-    let loaded = data::load::load_from_memory(
-        csv.as_bytes(),
-        "wide.csv",
-        Some("csv"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    let loaded = load_csv_text("wide.csv", &csv, &LoadOptions::default());
     assert_eq!(loaded.df.width(), 120_000);
 }
