@@ -8,15 +8,21 @@
 //! libsvm's initial α (the first ⌊ν·l⌋ set to 1, the next one fractional) and its ρ. The kernel
 //! matrix entries are rounded to `f32` as libsvm's `Qfloat` cache stores them, so the
 //! optimisation path (and ρ) follows libsvm's: on the reference data sets the scores agree
-//! with PyOD's to ≤ 7e-13 absolute (bit for bit on three of them).
+//! with PyOD's to ≤ 7e-13 absolute.
 //!
-//! Speed, without changing any value that matters: kernel columns are cached in `f64`
-//! (bounded memory, non-support-vector columns dropped first) and reused for the training
-//! scores, which then cost no kernel evaluations for cached support vectors; the initial
-//! gradient reuses the symmetric half of the kernel; columns are computed in parallel, eight
-//! entries side by side (each dot product still libsvm's sequential sum, so every kernel value
-//! is libsvm's exactly). Every sum keeps libsvm's order, so results do not depend on the
-//! thread count.
+//! Speed, without changing any value the solver sees:
+//! - Kernel entries are computed 32 side by side from feature-major rows, with a vectorised
+//!   `exp` (a few ulps from glibc's). Each entry is checked to round to the same `f32` as
+//!   glibc's value, and recomputed with glibc's `exp` when it might not; so every cached
+//!   `Qfloat` is libsvm's exactly. Each dot product is still libsvm's sequential sum.
+//! - The cache (libsvm's 200 MB of `f32`) lays columns out by solver position, like
+//!   libsvm's; the solver's loops run over contiguous memory. Shrinking re-orders a column
+//!   lazily, when it is next used, instead of swapping entries in every column.
+//! - The initial gradient reuses the symmetric half of the kernel.
+//! - The training scores are summed in `f64` with the vectorised `exp` (not from the `f32`
+//!   cache), within ~1e-14 of glibc's.
+//!
+//! Every sum keeps libsvm's order, so results do not depend on the thread count.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::vexp::{exp_nonpositive_fma, with_avx2_fma};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -107,16 +114,16 @@ pub struct OcsvmModel {
 
 /// libsvm's `TAU`: the replacement for a non-positive quadratic coefficient.
 const TAU: f64 = 1e-12;
-/// Memory for cached kernel columns (libsvm's default `cache_size` is 200 MB of `f32`; these
-/// are `f64` so that the training scores can reuse them).
-const CACHE_BYTES: usize = 320 << 20;
-/// Work below this many kernel entries stays on one thread.
-const PAR_MIN_LEN: usize = 2048;
-/// Columns computed together (initial gradient, training scores).
+/// Memory for cached kernel columns: libsvm's default `cache_size`, 200 MB of `f32`.
+const CACHE_BYTES: usize = 200 << 20;
+/// Kernel entries below this many stay on one thread (a column of a few thousand entries
+/// costs less than waking the pool).
+const PAR_MIN_LEN: usize = 16384;
+/// Columns computed together for the initial gradient.
 const BATCH: usize = 32;
 /// Rows per parallel task.
 const CHUNK: usize = 1024;
-/// Kernel entries computed side by side (see [`RbfKernel::entries`]).
+/// Rows scored side by side (see [`RbfKernel::kernel_sums`]).
 const LANES: usize = 8;
 
 /// `exp`, short-cutting arguments whose result underflows to +0 anyway (glibc's slow path).
@@ -127,6 +134,36 @@ fn exp(arg: f64) -> f64 {
     } else {
         arg.exp()
     }
+}
+
+/// Whether `value`, [`exp_nonpositive_fma`]`(arg)`, rounds to the same `f32` as glibc's
+/// `arg.exp()`, which libsvm caches (as `Qfloat`). Both are within a few ulps of the true
+/// value (`f64` ulps, tested in `vexp`), so they round alike unless a rounding boundary of
+/// `f32` lies within [`SAFETY_MARGIN`] of `value`: then the two ends of that interval
+/// round differently. This also covers `f32` subnormals and values that round to zero.
+/// Below −708 both are (or round to) zero. The refused ones take glibc's `exp`.
+#[inline(always)]
+fn fast_exp_is_safe(arg: f64, value: f64) -> bool {
+    let low = (value * (1.0 - SAFETY_MARGIN)) as f32;
+    let high = (value * (1.0 + SAFETY_MARGIN)) as f32;
+    arg <= 0.0 && low == high
+}
+
+/// 2^-45 relative, 128 `f64` ulps: far wider than the few ulps between the two `exp`s.
+const SAFETY_MARGIN: f64 = 1.0 / (1u64 << 45) as f64;
+
+/// Arguments passed to the exponential at once: its polynomial is a long chain of dependent
+/// operations, so several vectors must be in flight to keep the units busy.
+const EXP_BLOCK: usize = 4 * LANES;
+
+/// [`exp_nonpositive_fma`] of each argument, in one loop of pure arithmetic (so it vectorises).
+#[inline(always)]
+fn exp_block(args: &[f64; EXP_BLOCK]) -> [f64; EXP_BLOCK] {
+    let mut out = [0.0f64; EXP_BLOCK];
+    for (o, &a) in out.iter_mut().zip(args) {
+        *o = exp_nonpositive_fma(a);
+    }
+    out
 }
 
 /// `Σ a_k b_k` in index order (libsvm's dense `dot`).
@@ -167,49 +204,90 @@ impl<'a> RbfKernel<'a> {
         &self.x[i * self.d..(i + 1) * self.d]
     }
 
+    #[inline(always)]
+    fn arg(&self, i: usize, j: usize, dot: f64) -> f64 {
+        -self.gamma * (self.square[i] + self.square[j] - 2.0 * dot)
+    }
+
     #[inline]
     fn eval(&self, i: usize, j: usize) -> f64 {
-        exp(-self.gamma * (self.square[i] + self.square[j] - 2.0 * dot(self.row(i), self.row(j))))
+        exp(self.arg(i, j, dot(self.row(i), self.row(j))))
     }
 
-    /// `K(i, j)` for every `j` in `js`, into `out`: libsvm's exact value, computed for
-    /// [`LANES`] rows at a time. Each dot product is still one sequential sum in feature order
-    /// (the same bits as [`Self::eval`]); side by side, the eight sums no longer wait on each
-    /// other's additions (a lone sum is bound by the latency of d dependent additions).
-    fn entries(&self, i: usize, js: &[usize], out: &mut [f64]) {
-        let d = self.d;
+    /// libsvm's cached value `(Qfloat) K(i, j)` for the rows `j` at positions
+    /// `from..from + out.len()` of `rows`, into `out`. Each dot product is still one
+    /// sequential sum in feature order (the same bits as [`Self::eval`]); [`EXP_BLOCK`] sums
+    /// side by side fill the vector units, reading the features of consecutive positions from
+    /// contiguous memory. The exponential is the vectorised [`exp_nonpositive_fma`], checked by
+    /// [`fast_exp_is_safe`] so that every entry is exactly glibc's value rounded to `f32`.
+    fn column_range(&self, i: usize, rows: &PositionedRows, from: usize, out: &mut [f32]) {
+        with_avx2_fma(
+            #[inline(always)]
+            || self.column_range_blocks(i, rows, from, out),
+        )
+    }
+
+    #[inline(always)]
+    fn column_range_blocks(&self, i: usize, rows: &PositionedRows, from: usize, out: &mut [f32]) {
         let a = self.row(i);
-        let mut groups = js.chunks_exact(LANES);
-        let mut outs = out.chunks_exact_mut(LANES);
-        for (group, out) in (&mut groups).zip(&mut outs) {
-            let rows: [&[f64]; LANES] = std::array::from_fn(|l| &self.row(group[l])[..d]);
-            let mut sums = [0.0f64; LANES];
+        let square_i = self.square[i];
+        let l = rows.square.len();
+        let mut blocks = out.chunks_exact_mut(EXP_BLOCK);
+        let mut p0 = from;
+        for out in &mut blocks {
+            let mut sums = [0.0f64; EXP_BLOCK];
             for (k, &ak) in a.iter().enumerate() {
-                for (s, row) in sums.iter_mut().zip(&rows) {
-                    *s += ak * row[k];
+                let feature: &[f64; EXP_BLOCK] = rows.xt[k * l + p0..k * l + p0 + EXP_BLOCK]
+                    .try_into()
+                    .expect("a block");
+                for (s, &v) in sums.iter_mut().zip(feature) {
+                    *s += ak * v;
                 }
             }
-            for ((o, &j), &dot) in out.iter_mut().zip(group).zip(&sums) {
-                *o = exp(-self.gamma * (self.square[i] + self.square[j] - 2.0 * dot));
+            let squares: &[f64; EXP_BLOCK] =
+                rows.square[p0..p0 + EXP_BLOCK].try_into().expect("a block");
+            let mut args = [0.0f64; EXP_BLOCK];
+            for ((arg, &square_j), &sum) in args.iter_mut().zip(squares).zip(&sums) {
+                *arg = -self.gamma * (square_i + square_j - 2.0 * sum);
             }
+            let values = exp_block(&args);
+            let mut all_safe = true;
+            for (&arg, &value) in args.iter().zip(&values) {
+                all_safe &= fast_exp_is_safe(arg, value);
+            }
+            for (o, (&arg, &value)) in out.iter_mut().zip(args.iter().zip(&values)) {
+                *o = if all_safe || fast_exp_is_safe(arg, value) {
+                    value as f32
+                } else {
+                    exp(arg) as f32
+                };
+            }
+            p0 += EXP_BLOCK;
         }
-        for (o, &j) in outs.into_remainder().iter_mut().zip(groups.remainder()) {
-            *o = self.eval(i, j);
+        for (o, &j) in blocks.into_remainder().iter_mut().zip(&rows.row[p0..]) {
+            *o = self.eval(i, j) as f32;
         }
     }
 
-    /// Whole columns `K(i, ·)` for every `i` in `cols`, in parallel over row blocks.
-    fn columns(&self, cols: &[usize]) -> Vec<Vec<f64>> {
-        self.columns_from(cols, 0)
+    /// [`Self::column_range`] for positions `from..from + out.len()`, in parallel over
+    /// blocks of positions when there are many.
+    fn column_range_par(&self, i: usize, rows: &PositionedRows, from: usize, out: &mut [f32]) {
+        if out.len() >= PAR_MIN_LEN {
+            out.par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(c, out)| self.column_range(i, rows, from + c * CHUNK, out));
+        } else {
+            self.column_range(i, rows, from, out);
+        }
     }
 
-    /// [`Self::columns`] for the rows from `start` on; the rows before are left at zero for
-    /// the caller to fill (from the symmetric entries it holds).
-    fn columns_from(&self, cols: &[usize], start: usize) -> Vec<Vec<f64>> {
+    /// Whole columns `(Qfloat) K(i, ·)` for every `i` in `cols`, the rows from `start` on,
+    /// in parallel over row blocks; the rows before `start` are left at zero for the caller
+    /// to fill (from the symmetric entries it holds). `rows` is in original order.
+    fn columns_from(&self, cols: &[usize], rows: &PositionedRows, start: usize) -> Vec<Vec<f32>> {
         let l = self.len();
-        let mut result: Vec<Vec<f64>> = cols.iter().map(|_| vec![0.0; l]).collect();
-        // Row blocks of every column, computed in parallel.
-        let mut pieces: Vec<(usize, usize, &mut [f64])> = Vec::new();
+        let mut result: Vec<Vec<f32>> = cols.iter().map(|_| vec![0.0; l]).collect();
+        let mut pieces: Vec<(usize, usize, &mut [f32])> = Vec::new();
         for (c, column) in result.iter_mut().enumerate() {
             let mut lo = start;
             for piece in column[start..].chunks_mut(CHUNK) {
@@ -220,159 +298,259 @@ impl<'a> RbfKernel<'a> {
         }
         pieces
             .into_par_iter()
-            .for_each_init(Vec::new, |js, (i, lo, piece)| {
-                js.clear();
-                js.extend(lo..lo + piece.len());
-                self.entries(i, js, piece);
-            });
+            .for_each(|(i, lo, piece)| self.column_range(i, rows, lo, piece));
         result
+    }
+
+    /// `Σ_s coef_s K(sv_s, j)` in `f64` for the rows `j` in `rows` (at most [`LANES`]), the
+    /// sum over the support vectors in order (libsvm `predict_values`). The exponential is
+    /// the vectorised one: a few ulps per term from glibc's, far inside the scores' tolerance.
+    #[inline(always)]
+    fn kernel_sums(&self, rows: &[usize], sv: &[usize], coef: &[f64]) -> [f64; LANES] {
+        let d = self.d;
+        // The rows transposed, feature by feature, so each feature is one vector load; short
+        // groups repeat their last row.
+        let lane_row = |l: usize| rows[l.min(rows.len() - 1)];
+        let mut columns = [[0.0f64; LANES]; 64];
+        let wide = d > columns.len();
+        if !wide {
+            for (k, column) in columns.iter_mut().enumerate().take(d) {
+                for (l, v) in column.iter_mut().enumerate() {
+                    *v = self.x[lane_row(l) * d + k];
+                }
+            }
+        }
+        let mut acc = [0.0f64; LANES];
+        // EXP_BLOCK / LANES support vectors per pass of the exponential; each row still
+        // adds its terms in support-vector order.
+        let per_pass = EXP_BLOCK / LANES;
+        let mut args = [0.0f64; EXP_BLOCK];
+        for (svs, coefs) in sv.chunks(per_pass).zip(coef.chunks(per_pass)) {
+            for (&s, args) in svs.iter().zip(args.chunks_exact_mut(LANES)) {
+                let a = self.row(s);
+                let mut sums = [0.0f64; LANES];
+                if wide {
+                    for (k, &ak) in a.iter().enumerate() {
+                        for (l, sum) in sums.iter_mut().enumerate() {
+                            *sum += ak * self.x[lane_row(l) * d + k];
+                        }
+                    }
+                } else {
+                    for (&ak, column) in a.iter().zip(&columns) {
+                        for (sum, &v) in sums.iter_mut().zip(column) {
+                            *sum += ak * v;
+                        }
+                    }
+                }
+                for (l, arg) in args.iter_mut().enumerate() {
+                    *arg = self.arg(s, lane_row(l), sums[l]);
+                }
+            }
+            let values = exp_block(&args);
+            for (&c, values) in coefs.iter().zip(values.chunks_exact(LANES)) {
+                for (a, &e) in acc.iter_mut().zip(values) {
+                    *a += c * e;
+                }
+            }
+        }
+        acc
     }
 }
 
-/// Kernel columns by original row index, in original row order, kept in `f64` (the solver
-/// reads them rounded to `f32`, libsvm's `Qfloat`). Entries not computed yet are NaN (a finite
-/// kernel is never NaN). Beyond the memory budget the least recently used column of a row
-/// that is not a support vector (α = 0) is dropped first: support-vector columns serve the
-/// gradient reconstruction and the training scores. A dropped column is recomputed
+/// The training rows in solver position order, feature by feature (`xt[k·l + p]` is
+/// feature `k` of the row at position `p`), so that a column's entries for consecutive
+/// positions read contiguous memory.
+struct PositionedRows {
+    xt: Vec<f64>,
+    square: Vec<f64>,
+    /// The original row at each position.
+    row: Vec<usize>,
+}
+
+impl PositionedRows {
+    fn new(kernel: &RbfKernel, order: &[usize]) -> Self {
+        let (l, d) = (order.len(), kernel.d);
+        let mut xt = vec![0.0; l * d];
+        for (p, &row) in order.iter().enumerate() {
+            for (k, &v) in kernel.row(row).iter().enumerate() {
+                xt[k * l + p] = v;
+            }
+        }
+        PositionedRows {
+            xt,
+            square: order.iter().map(|&row| kernel.square[row]).collect(),
+            row: order.to_vec(),
+        }
+    }
+}
+
+/// libsvm's kernel cache: columns of `(Qfloat) K(i, ·)` by original row `i`, each laid out
+/// by solver position and valid for a prefix of positions, like libsvm's `Cache`. libsvm
+/// swaps two entries in every cached column whenever shrinking swaps two positions; here a
+/// shrink that moves positions starts a new layout, and a column from an older layout is
+/// re-ordered in one pass the next time it is used. Loops over a column then run over
+/// contiguous memory. Beyond the memory budget the least recently used column is dropped
+/// (never the two most recent: the working pair); a dropped column is recomputed
 /// identically.
 struct ColumnCache<'a> {
     kernel: RbfKernel<'a>,
-    columns: Vec<Option<Vec<f64>>>,
-    /// Column holds every row (no NaN left).
-    complete: Vec<bool>,
+    columns: Vec<Option<Column>>,
+    /// For each layout so far, the position of every original row.
+    layouts: Vec<Vec<u32>>,
+    /// The rows in the current layout.
+    rows: PositionedRows,
     last_used: Vec<u64>,
-    /// Row currently has α > 0.
-    support: Vec<bool>,
-    /// Eviction order of the held columns: (support vector, last use, row).
-    lru: BTreeSet<(bool, u64, usize)>,
+    /// Held columns by (last use, row), oldest first.
+    lru: BTreeSet<(u64, usize)>,
     clock: u64,
     held: usize,
     capacity: usize,
+    /// Buffers of dropped columns, for reuse (fresh memory is slow to touch).
+    spare: Vec<Vec<f32>>,
+    /// The target of a re-ordering pass.
+    scratch: Vec<f32>,
+}
+
+struct Column {
+    data: Vec<f32>,
+    /// Positions `0..valid` hold their entries.
+    valid: usize,
+    layout: usize,
 }
 
 impl<'a> ColumnCache<'a> {
     fn new(kernel: RbfKernel<'a>) -> Self {
         let l = kernel.len();
-        let capacity = (CACHE_BYTES / (8 * l.max(1))).max(3);
+        let capacity = (CACHE_BYTES / (4 * l.max(1))).max(3);
+        let identity: Vec<usize> = (0..l).collect();
         ColumnCache {
+            rows: PositionedRows::new(&kernel, &identity),
             kernel,
-            columns: vec![None; l],
-            complete: vec![false; l],
+            columns: (0..l).map(|_| None).collect(),
+            layouts: vec![(0..l as u32).collect()],
             last_used: vec![0; l],
-            support: vec![false; l],
             lru: BTreeSet::new(),
             clock: 0,
             held: 0,
             capacity,
+            spare: Vec::new(),
+            scratch: Vec::new(),
         }
+    }
+
+    fn current_layout(&self) -> usize {
+        self.layouts.len() - 1
+    }
+
+    /// Starts a new layout after the solver moved positions: `order[p]` is the row at `p`.
+    fn relayout(&mut self, order: &[usize]) {
+        let mut position = vec![0u32; order.len()];
+        for (p, &row) in order.iter().enumerate() {
+            position[row] = p as u32;
+        }
+        self.layouts.push(position);
+        self.rows = PositionedRows::new(&self.kernel, order);
     }
 
     /// Records a use of column `i` (held or about to be).
     fn touch(&mut self, i: usize) {
         self.clock += 1;
         if self.columns[i].is_some() {
-            self.lru.remove(&(self.support[i], self.last_used[i], i));
-            self.lru.insert((self.support[i], self.clock, i));
+            self.lru.remove(&(self.last_used[i], i));
+            self.lru.insert((self.clock, i));
         }
         self.last_used[i] = self.clock;
     }
 
-    fn set_support(&mut self, i: usize, support: bool) {
-        if self.support[i] != support {
-            if self.columns[i].is_some() {
-                self.lru.remove(&(self.support[i], self.last_used[i], i));
-                self.lru.insert((support, self.last_used[i], i));
-            }
-            self.support[i] = support;
-        }
-    }
-
-    /// Stores column `i`, dropping another one if the budget is used up.
-    fn store(&mut self, i: usize, column: Vec<f64>, complete: bool) {
+    /// Takes a buffer for a new column, dropping the oldest column if the budget is used up.
+    fn new_buffer(&mut self, i: usize) -> Vec<f32> {
         if self.held >= self.capacity {
             // The two most recently requested columns (the working pair) stay.
             let victim = self
                 .lru
                 .iter()
-                .find(|&&(_, used, c)| c != i && used + 1 < self.clock)
+                .find(|&&(used, c)| c != i && used + 1 < self.clock)
                 .copied()
                 .expect("the cache holds at least three columns");
             self.lru.remove(&victim);
-            self.columns[victim.2] = None;
-            self.complete[victim.2] = false;
+            let column = self.columns[victim.1].take().expect("held");
             self.held -= 1;
+            self.spare.push(column.data);
         }
-        self.columns[i] = Some(column);
-        self.complete[i] = complete;
-        self.held += 1;
-        self.lru.insert((self.support[i], self.last_used[i], i));
+        self.spare
+            .pop()
+            .unwrap_or_else(|| vec![0.0; self.kernel.len()])
     }
 
-    /// Stores a fully computed column if there is room without evicting anything.
-    fn insert_complete(&mut self, i: usize, column: Vec<f64>) {
+    fn store(&mut self, i: usize, data: Vec<f32>, valid: usize, layout: usize) {
+        self.columns[i] = Some(Column {
+            data,
+            valid,
+            layout,
+        });
+        self.held += 1;
+        self.lru.insert((self.last_used[i], i));
+    }
+
+    /// Stores a whole column in the first layout if there is room without dropping another.
+    fn insert_complete(&mut self, i: usize, data: Vec<f32>) {
         if self.held < self.capacity && self.columns[i].is_none() {
             self.touch(i);
-            self.store(i, column, true);
+            let l = self.kernel.len();
+            self.store(i, data, l, 0);
         }
     }
 
-    /// Makes column `i` hold `K(i, order[k])` for `k < len`.
+    /// Makes column `i` hold its entries for positions `0..len` of the current layout, where
+    /// `order[p]` is the row at position `p`.
     fn ensure(&mut self, i: usize, order: &[usize], len: usize) {
         self.touch(i);
-        if self.complete[i] {
-            return;
-        }
-        let l = self.columns.len();
         if self.columns[i].is_none() {
-            if len == l {
-                let column = self.kernel.columns(&[i]).pop().expect("one column");
-                self.store(i, column, true);
-                return;
+            let data = self.new_buffer(i);
+            let layout = self.current_layout();
+            self.store(i, data, 0, layout);
+        }
+        let current = self.current_layout();
+        let l = self.kernel.len();
+        let column = self.columns[i].as_mut().expect("just stored");
+        if column.layout != current {
+            // Entries keep their value; only their positions change. The valid prefix is
+            // what still maps onto valid entries.
+            let old_position = &self.layouts[column.layout];
+            self.scratch.resize(l, 0.0);
+            let mut valid = 0;
+            for (slot, &row) in self.scratch.iter_mut().zip(order) {
+                let q = old_position[row] as usize;
+                if q >= column.valid {
+                    break;
+                }
+                *slot = column.data[q];
+                valid += 1;
             }
-            self.store(i, vec![f64::NAN; l], false);
+            std::mem::swap(&mut column.data, &mut self.scratch);
+            column.valid = valid;
+            column.layout = current;
         }
-        let kernel = &self.kernel;
-        let col = self.columns[i].as_mut().expect("just inserted");
-        let missing: Vec<usize> = order[..len]
-            .iter()
-            .copied()
-            .filter(|&j| col[j].is_nan())
-            .collect();
-        let mut values = vec![0.0; missing.len()];
-        if missing.len() >= PAR_MIN_LEN {
-            values
-                .par_chunks_mut(512)
-                .zip(missing.par_chunks(512))
-                .for_each(|(out, js)| kernel.entries(i, js, out));
-        } else {
-            kernel.entries(i, &missing, &mut values);
-        }
-        for (&j, v) in missing.iter().zip(values) {
-            col[j] = v;
-        }
-        if len == l {
-            self.complete[i] = true;
+        if column.valid < len {
+            let from = column.valid;
+            self.kernel
+                .column_range_par(i, &self.rows, from, &mut column.data[from..len]);
+            column.valid = len;
         }
     }
 
-    fn get(&self, i: usize) -> &[f64] {
-        self.columns[i].as_deref().expect("ensured")
+    /// Column `i` by position (valid up to what the last `ensure` asked for).
+    fn get(&self, i: usize) -> &[f32] {
+        &self.columns[i].as_ref().expect("ensured").data
     }
 
-    /// Complete cached column `i`, if any.
-    fn complete_column(&self, i: usize) -> Option<&[f64]> {
-        if self.complete[i] {
-            self.columns[i].as_deref()
-        } else {
-            None
+    /// Column `i` if it is held whole in the first layout (during the initial gradient).
+    fn complete_column(&self, i: usize) -> Option<&[f32]> {
+        match &self.columns[i] {
+            Some(c) if c.layout == 0 && c.valid == self.kernel.len() => Some(&c.data),
+            _ => None,
         }
     }
-}
-
-/// libsvm's `Qfloat` rounding of a cached kernel value.
-#[inline]
-fn qf(v: f64) -> f64 {
-    v as f32 as f64
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -399,11 +577,9 @@ struct Solver<'a, 'c> {
     unshrink: bool,
 }
 
-struct Solution<'a> {
+struct Solution {
     alpha: Vec<f64>,
     rho: f64,
-    /// The kernel columns still cached, for the training scores.
-    cache: ColumnCache<'a>,
 }
 
 fn status_of(alpha: f64) -> Status {
@@ -418,6 +594,7 @@ fn status_of(alpha: f64) -> Status {
 }
 
 impl<'a, 'c> Solver<'a, 'c> {
+    /// Ensures the column of position `pos` for positions `0..len`; returns its row.
     fn q_col(&mut self, pos: usize, len: usize) -> usize {
         let orig = self.active_set[pos];
         self.cache.ensure(orig, &self.active_set, len);
@@ -446,13 +623,13 @@ impl<'a, 'c> Solver<'a, 'c> {
         let free: Vec<usize> = (0..self.active_size)
             .filter(|&i| self.status[i] == Status::Free)
             .collect();
-        let l = self.l;
+        let (active, l) = (self.active_size, self.l);
         for i in free {
             let orig = self.q_col(i, l);
-            let col = self.cache.get(orig);
+            let col = &self.cache.get(orig)[active..l];
             let alpha_i = self.alpha[i];
-            for j in self.active_size..l {
-                self.g[j] += alpha_i * qf(col[self.active_set[j]]);
+            for (g, &q) in self.g[active..l].iter_mut().zip(col) {
+                *g += alpha_i * q as f64;
             }
         }
     }
@@ -464,7 +641,8 @@ impl<'a, 'c> Solver<'a, 'c> {
         let mut gmax_idx: Option<usize> = None;
         let mut gmin_idx: Option<usize> = None;
         let mut obj_diff_min = f64::INFINITY;
-        for t in 0..self.active_size {
+        let active = self.active_size;
+        for t in 0..active {
             if self.status[t] != Status::Upper && -self.g[t] >= gmax {
                 gmax = -self.g[t];
                 gmax_idx = Some(t);
@@ -474,18 +652,23 @@ impl<'a, 'c> Solver<'a, 'c> {
             // Gmax = −inf: libsvm never reads Q_i, and the Gmax2 scan cannot select j.
             return None;
         };
-        let orig_i = self.q_col(i, self.active_size);
-        let q_i = self.cache.get(orig_i);
+        let orig_i = self.q_col(i, active);
+        let q_i = &self.cache.get(orig_i)[..active];
         let qd_i = self.qd[i];
-        for j in 0..self.active_size {
-            if self.status[j] != Status::Lower {
-                let gj = self.g[j];
+        let (g, status, qd) = (
+            &self.g[..active],
+            &self.status[..active],
+            &self.qd[..active],
+        );
+        for j in 0..active {
+            if status[j] != Status::Lower {
+                let gj = g[j];
                 let grad_diff = gmax + gj;
                 if gj >= gmax2 {
                     gmax2 = gj;
                 }
                 if grad_diff > 0.0 {
-                    let quad_coef = qd_i + self.qd[j] - 2.0 * qf(q_i[self.active_set[j]]);
+                    let quad_coef = qd_i + qd[j] - 2.0 * q_i[j] as f64;
                     let obj_diff = if quad_coef > 0.0 {
                         -(grad_diff * grad_diff) / quad_coef
                     } else {
@@ -528,6 +711,7 @@ impl<'a, 'c> Solver<'a, 'c> {
             self.reconstruct_gradient();
             self.active_size = self.l;
         }
+        let mut swapped = false;
         let mut i = 0;
         while i < self.active_size {
             if self.be_shrunk(i, gmax1, gmax2) {
@@ -535,12 +719,16 @@ impl<'a, 'c> Solver<'a, 'c> {
                 while self.active_size > i {
                     if !self.be_shrunk(self.active_size, gmax1, gmax2) {
                         self.swap_index(i, self.active_size);
+                        swapped = true;
                         break;
                     }
                     self.active_size -= 1;
                 }
             }
             i += 1;
+        }
+        if swapped {
+            self.cache.relayout(&self.active_set);
         }
     }
 
@@ -572,7 +760,7 @@ impl<'a, 'c> Solver<'a, 'c> {
         }
     }
 
-    fn solve(mut self, shrinking: bool) -> DetectResult<Solution<'a>> {
+    fn solve(mut self, shrinking: bool) -> DetectResult<Solution> {
         let l = self.l;
         let mut iter: u64 = 0;
         let mut counter = l.min(1000) + 1;
@@ -603,13 +791,13 @@ impl<'a, 'c> Solver<'a, 'c> {
             let active = self.active_size;
             let oi = self.q_col(i, active);
             let oj = self.q_col(j, active);
-            let q_i = self.cache.get(oi);
-            let q_j = self.cache.get(oj);
+            let q_i = &self.cache.get(oi)[..active];
+            let q_j = &self.cache.get(oj)[..active];
             let old_ai = self.alpha[i];
             let old_aj = self.alpha[j];
             // y_i = y_j: the "same sign" update, C_i = C_j = 1.
             let (c_i, c_j) = (1.0, 1.0);
-            let mut quad_coef = self.qd[i] + self.qd[j] - 2.0 * qf(q_i[oj]);
+            let mut quad_coef = self.qd[i] + self.qd[j] - 2.0 * q_i[j] as f64;
             if quad_coef <= 0.0 {
                 quad_coef = TAU;
             }
@@ -638,28 +826,20 @@ impl<'a, 'c> Solver<'a, 'c> {
             self.alpha[j] = aj;
             let dai = ai - old_ai;
             let daj = aj - old_aj;
-            for k in 0..active {
-                let o = self.active_set[k];
-                self.g[k] += qf(q_i[o]) * dai + qf(q_j[o]) * daj;
+            for ((g, &qi), &qj) in self.g[..active].iter_mut().zip(q_i).zip(q_j) {
+                *g += qi as f64 * dai + qj as f64 * daj;
             }
             let ui = self.status[i] == Status::Upper;
             let uj = self.status[j] == Status::Upper;
             self.status[i] = status_of(ai);
             self.status[j] = status_of(aj);
-            self.cache.set_support(oi, ai > 0.0);
-            self.cache.set_support(oj, aj > 0.0);
             for (pos, was_upper, c) in [(i, ui, c_i), (j, uj, c_j)] {
                 if was_upper != (self.status[pos] == Status::Upper) {
                     let o = self.q_col(pos, l);
                     let col = self.cache.get(o);
-                    if was_upper {
-                        for k in 0..l {
-                            self.g_bar[k] -= c * qf(col[self.active_set[k]]);
-                        }
-                    } else {
-                        for k in 0..l {
-                            self.g_bar[k] += c * qf(col[self.active_set[k]]);
-                        }
+                    let sign = if was_upper { -c } else { c };
+                    for (g_bar, &q) in self.g_bar.iter_mut().zip(col) {
+                        *g_bar += sign * q as f64;
                     }
                 }
             }
@@ -672,25 +852,19 @@ impl<'a, 'c> Solver<'a, 'c> {
         for pos in 0..l {
             alpha[self.active_set[pos]] = self.alpha[pos];
         }
-        Ok(Solution {
-            alpha,
-            rho,
-            cache: self.cache,
-        })
+        Ok(Solution { alpha, rho })
     }
 }
 
 /// Trains the one-class SVM on the rows of `x` (row-major, `d` columns).
-fn train<'a>(
-    x: &'a [f64],
-    d: usize,
+fn train(
+    kernel: RbfKernel,
     nu: f64,
-    gamma: f64,
     eps: f64,
     shrinking: bool,
     ctx: &JobCtx,
-) -> DetectResult<Solution<'a>> {
-    let l = x.len() / d;
+) -> DetectResult<Solution> {
+    let l = kernel.len();
     // libsvm `solve_one_class`: nu_l = Σ Cᵢ·ν (added in order), then α filled greedily.
     let mut nu_l = 0.0;
     for _ in 0..l {
@@ -703,33 +877,32 @@ fn train<'a>(
         nu_l -= alpha[i];
         i += 1;
     }
-    let kernel = RbfKernel::new(x, d, gamma);
     // QD[i] = K(i, i) in double.
     let qd: Vec<f64> = (0..l).map(|i| kernel.eval(i, i)).collect();
     let status: Vec<Status> = alpha.iter().map(|&a| status_of(a)).collect();
     // Initial gradient: G[j] = Σ_{i: αᵢ>0} αᵢ Q(i, j), G_bar[j] = Σ_{i at C} Q(i, j), each
-    // summed over i ascending like libsvm (parallel over j). libsvm caches these columns; so
-    // do we, as far as the memory budget allows.
-    let nonzero: Vec<usize> = (0..l).filter(|&i| status[i] != Status::Lower).collect();
+    // summed over i ascending like libsvm (parallel over j). The rows with αᵢ > 0 are the
+    // prefix 0..m. libsvm caches these columns; so do we, as far as the budget allows.
+    let m = status.iter().take_while(|&&s| s != Status::Lower).count();
     let mut cache = ColumnCache::new(kernel);
-    for &i in &nonzero {
-        cache.set_support(i, true);
-    }
     let mut g = vec![0.0; l];
     let mut g_bar = vec![0.0; l];
+    let nonzero: Vec<usize> = (0..m).collect();
     for (b, batch) in nonzero.chunks(BATCH).enumerate() {
         ctx.checkpoint()?;
-        // `nonzero` is a prefix 0..m of the rows: the entries above this batch's rows are in
-        // the columns already cached (K is symmetric), as long as the cache kept them all.
+        // The entries above this batch's rows are in the columns already cached (K is
+        // symmetric, to the bit), as long as the cache kept them all.
         let start = batch[0];
         let reuse = (0..start).all(|j| cache.complete_column(j).is_some());
-        let mut columns = cache
-            .kernel
-            .columns_from(batch, if reuse { start } else { 0 });
+        let mut columns =
+            cache
+                .kernel
+                .columns_from(batch, &cache.rows, if reuse { start } else { 0 });
         if reuse {
-            for (&i, col) in batch.iter().zip(columns.iter_mut()) {
-                for (j, v) in col.iter_mut().enumerate().take(start) {
-                    *v = cache.complete_column(j).expect("checked")[i];
+            for j in 0..start {
+                let earlier = cache.complete_column(j).expect("checked");
+                for (col, &v) in columns.iter_mut().zip(&earlier[start..start + batch.len()]) {
+                    col[j] = v;
                 }
             }
         }
@@ -743,7 +916,7 @@ fn train<'a>(
                     let upper = status[i] == Status::Upper;
                     let col = &col[lo..lo + gs.len()];
                     for k in 0..gs.len() {
-                        let q = qf(col[k]);
+                        let q = col[k] as f64;
                         gs[k] += a * q;
                         if upper {
                             gbs[k] += q;
@@ -754,7 +927,7 @@ fn train<'a>(
         for (&i, col) in batch.iter().zip(columns) {
             cache.insert_complete(i, col);
         }
-        ctx.report(0.2 * ((b + 1) * BATCH).min(nonzero.len()) as f64 / nonzero.len() as f64);
+        ctx.report(0.2 * ((b + 1) * BATCH).min(m) as f64 / m.max(1) as f64);
     }
     let solver = Solver {
         cache,
@@ -774,51 +947,38 @@ fn train<'a>(
 }
 
 /// Training scores −(Σ αᵢ K(svᵢ, xⱼ) − ρ) for every training row j, the sum over support
-/// vectors in order (libsvm `predict_values`), reusing cached kernel columns. The kernel is
-/// libsvm's training form (‖xᵢ‖² + ‖xⱼ‖² − 2 xᵢ·xⱼ); sklearn's prediction computes ‖xᵢ − xⱼ‖²
-/// directly, which agrees to ~1e-16 relative per term.
+/// vectors in order (libsvm `predict_values`), in `f64`. The kernel is libsvm's training form
+/// (‖xᵢ‖² + ‖xⱼ‖² − 2 xᵢ·xⱼ); sklearn's prediction computes ‖xᵢ − xⱼ‖² directly, which agrees
+/// to ~1e-16 relative per term.
 fn training_scores(
-    cache: &ColumnCache,
+    kernel: &RbfKernel,
     alpha: &[f64],
     sv: &[usize],
     rho: f64,
     ctx: &JobCtx,
 ) -> DetectResult<Array1<f64>> {
-    let l = cache.kernel.len();
-    let mut sum = vec![0.0; l];
-    for batch in sv.chunks(BATCH) {
-        ctx.checkpoint()?;
-        let missing: Vec<usize> = batch
-            .iter()
-            .copied()
-            .filter(|&i| cache.complete_column(i).is_none())
-            .collect();
-        let computed = if missing.is_empty() {
-            Vec::new()
-        } else {
-            cache.kernel.columns(&missing)
-        };
-        let mut next = computed.iter();
-        let columns: Vec<&[f64]> = batch
-            .iter()
-            .map(|&i| {
-                cache
-                    .complete_column(i)
-                    .unwrap_or_else(|| next.next().expect("computed"))
-            })
-            .collect();
-        sum.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
-            let lo = c * CHUNK;
-            for (&i, col) in batch.iter().zip(&columns) {
-                let a = alpha[i];
-                let col = &col[lo..lo + out.len()];
-                for k in 0..out.len() {
-                    out[k] += a * col[k];
-                }
-            }
+    let l = kernel.len();
+    let coef: Vec<f64> = sv.iter().map(|&i| alpha[i]).collect();
+    let rows: Vec<usize> = (0..l).collect();
+    let mut scores = vec![0.0; l];
+    ctx.checkpoint()?;
+    scores
+        .par_chunks_mut(LANES * 8)
+        .zip(rows.par_chunks(LANES * 8))
+        .for_each(|(out, rows)| {
+            with_avx2_fma(
+                #[inline(always)]
+                || {
+                    for (out, rows) in out.chunks_mut(LANES).zip(rows.chunks(LANES)) {
+                        let sums = kernel.kernel_sums(rows, sv, &coef);
+                        for (o, s) in out.iter_mut().zip(sums) {
+                            *o = -(s - rho);
+                        }
+                    }
+                },
+            )
         });
-    }
-    Ok(sum.into_iter().map(|s| -(s - rho)).collect())
+    Ok(Array1::from(scores))
 }
 
 impl Detector for Ocsvm {
@@ -832,13 +992,24 @@ impl Detector for Ocsvm {
         };
         let xs = x.as_standard_layout();
         let data = xs.as_slice().expect("standard layout");
-        let solution = train(data, d, self.nu, gamma, self.tol, self.shrinking, ctx)?;
+        let solution = train(
+            RbfKernel::new(data, d, gamma),
+            self.nu,
+            self.tol,
+            self.shrinking,
+            ctx,
+        )?;
         ctx.report(0.7);
         let sv: Vec<usize> = (0..x.nrows())
             .filter(|&i| solution.alpha[i].abs() > 0.0)
             .collect();
-        let training_scores =
-            training_scores(&solution.cache, &solution.alpha, &sv, solution.rho, ctx)?;
+        let training_scores = training_scores(
+            &RbfKernel::new(data, d, gamma),
+            &solution.alpha,
+            &sv,
+            solution.rho,
+            ctx,
+        )?;
         let mut support_vectors = Array2::zeros((sv.len(), d));
         for (r, &i) in sv.iter().enumerate() {
             support_vectors.row_mut(r).assign(&x.row(i));
@@ -903,6 +1074,104 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * scale
         })
+    }
+
+    /// Every cached entry is glibc's `exp` rounded to `f32`, bit for bit, whatever the scale
+    /// of the data: near 1, ordinary, `f32`-subnormal (arguments around −90 to −104), and
+    /// underflowing to zero. Columns are checked whole and from an offset that leaves a
+    /// remainder shorter than a block.
+    #[test]
+    fn cached_entries_are_glibcs_values_in_f32() {
+        let mut checked = 0;
+        for (d, scale) in [(3, 0.5), (6, 4.0), (9, 14.0), (37, 9.0), (2, 60.0)] {
+            let x = data(203, d, scale);
+            let flat = x.as_slice().unwrap();
+            let kernel = RbfKernel::new(flat, d, 1.0 / d as f64);
+            let identity: Vec<usize> = (0..203).collect();
+            let rows = PositionedRows::new(&kernel, &identity);
+            for i in 0..203 {
+                let mut column = vec![0.0f32; 203];
+                kernel.column_range(i, &rows, 0, &mut column);
+                let mut tail = vec![0.0f32; 203 - 37];
+                kernel.column_range(i, &rows, 37, &mut tail);
+                for j in 0..203 {
+                    let expected = kernel.eval(i, j) as f32;
+                    assert_eq!(column[j].to_bits(), expected.to_bits(), "d={d} ({i}, {j})");
+                    if j >= 37 {
+                        assert_eq!(tail[j - 37].to_bits(), expected.to_bits());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 203 * 203);
+    }
+
+    /// The fast exponential is refused exactly where it could round to a different `f32`
+    /// than glibc's: at and next to a midpoint between two `f32`s, and outside its domain.
+    #[test]
+    fn fast_exp_is_refused_near_an_f32_midpoint() {
+        let below = 0.75f32;
+        let midpoint = (below as f64 + f32::EPSILON as f64 * 0.5 * 0.5) as f64;
+        assert_eq!(
+            midpoint as f32, below,
+            "ties go to even: 0.75 has an even mantissa"
+        );
+        for ulps in [-3i64, 0, 1, 5] {
+            let nearby = f64::from_bits((midpoint.to_bits() as i64 + ulps) as u64);
+            assert!(
+                !fast_exp_is_safe(-0.3, nearby),
+                "{ulps} ulps from the midpoint"
+            );
+        }
+        assert!(fast_exp_is_safe(-0.3, below as f64));
+        assert!(fast_exp_is_safe(-0.3, 0.7500001));
+        assert!(!fast_exp_is_safe(0.1, 1.1));
+        // Zero and tiny values round to zero either way.
+        assert!(fast_exp_is_safe(-800.0, 0.0));
+        assert!(fast_exp_is_safe(-720.0, 1e-310));
+    }
+
+    /// After shrinking reorders the positions, a cached column is re-laid out (or extended)
+    /// and still holds `K(i, row at p)` at every position `p`, whether it was whole, partly
+    /// computed, or computed in a layout two steps back.
+    #[test]
+    fn cached_columns_follow_the_positions_through_relayouts() {
+        let (n, d) = (150, 4);
+        let x = data(n, d, 3.0);
+        let flat = x.as_slice().unwrap();
+        let kernel = RbfKernel::new(flat, d, 0.25);
+        let mut cache = ColumnCache::new(RbfKernel::new(flat, d, 0.25));
+        let mut order: Vec<usize> = (0..n).collect();
+        cache.ensure(3, &order, n);
+        cache.ensure(7, &order, 40);
+        cache.ensure(11, &order, 90);
+        let check = |cache: &ColumnCache, order: &[usize], i: usize, len: usize| {
+            for (p, &row) in order.iter().enumerate().take(len) {
+                let expected = kernel.eval(i, row) as f32;
+                assert_eq!(
+                    cache.get(i)[p].to_bits(),
+                    expected.to_bits(),
+                    "col {i} pos {p}"
+                );
+            }
+        };
+        for step in 0..3 {
+            // A shrink: some positions swapped with later ones.
+            for a in (step..n / 2).step_by(7) {
+                order.swap(a, n - 1 - a - step);
+            }
+            cache.relayout(&order);
+            if step == 1 {
+                continue; // column 11 below skips a layout
+            }
+            cache.ensure(3, &order, n);
+            check(&cache, &order, 3, n);
+            cache.ensure(7, &order, 60);
+            check(&cache, &order, 7, 60);
+            cache.ensure(11, &order, n);
+            check(&cache, &order, 11, n);
+        }
     }
 
     /// The training scores come from cached kernel columns (libsvm's training formula); the

@@ -48,6 +48,60 @@ pub(crate) fn exp_nonpositive(x: f64) -> f64 {
     }
 }
 
+/// [`exp_nonpositive`] with fused multiply-adds: the same reduction and polynomial, each step
+/// rounded once instead of twice, so about half the instructions. Same contract (a few ulps
+/// from glibc, zero below −708), different low bits. `mul_add` is exact everywhere (libm's
+/// `fma` where the CPU has none), so the result does not depend on the machine; callers
+/// compile it with the `fma` target feature (see [`with_avx2_fma`]) to make it fast.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_fma(x: f64) -> f64 {
+    let clamped = x.max(MIN_ARGUMENT);
+    let shifted = clamped.mul_add(LOG2_E, ROUND_SHIFT);
+    let k = shifted - ROUND_SHIFT;
+    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, clamped));
+    let mut p: f64 = 1.0 / 6_227_020_800.0;
+    p = p.mul_add(r, 1.0 / 479_001_600.0);
+    p = p.mul_add(r, 1.0 / 39_916_800.0);
+    p = p.mul_add(r, 1.0 / 3_628_800.0);
+    p = p.mul_add(r, 1.0 / 362_880.0);
+    p = p.mul_add(r, 1.0 / 40_320.0);
+    p = p.mul_add(r, 1.0 / 5_040.0);
+    p = p.mul_add(r, 1.0 / 720.0);
+    p = p.mul_add(r, 1.0 / 120.0);
+    p = p.mul_add(r, 1.0 / 24.0);
+    p = p.mul_add(r, 1.0 / 6.0);
+    p = p.mul_add(r, 0.5);
+    p = p.mul_add(r, 1.0);
+    p = p.mul_add(r, 1.0);
+    let k_int = (shifted.to_bits() as i64).wrapping_sub(ROUND_SHIFT.to_bits() as i64);
+    let scale = f64::from_bits(((k_int + 1023) as u64) << 52);
+    let value = p * scale;
+    if x < MIN_ARGUMENT {
+        0.0
+    } else {
+        value
+    }
+}
+
+/// Runs `body` compiled for AVX2 and FMA when the CPU has both (vector loops over
+/// [`exp_nonpositive_fma`] then use them); the results are the same bits either way.
+#[inline(always)]
+pub(crate) fn with_avx2_fma<R>(body: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fast<R>(body: impl FnOnce() -> R) -> R {
+            body()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            return unsafe { fast(body) };
+        }
+    }
+    body()
+}
+
 /// `Σ_i e^(scale · (min − values[i]))`, with `scale ≥ 0` and `min ≤` every value: the shifted
 /// kernel sum of a log-sum-exp. Eight interleaved partial sums (fixed order, so the result
 /// depends only on the input) let the loop run in vector registers.
@@ -117,6 +171,23 @@ mod tests {
         }
         assert!(worst <= 2, "worst error {worst} ulps");
         assert_eq!(exp_nonpositive(0.0), 1.0);
+    }
+
+    #[test]
+    fn fused_variant_is_within_a_few_ulps_of_glibc() {
+        let mut worst = 0;
+        let mut x = 0.3f64;
+        let step = 708.3 / 2_000_000.0;
+        while x >= MIN_ARGUMENT {
+            let (ours, libm) = (with_avx2_fma(|| exp_nonpositive_fma(x)), x.exp());
+            if libm > f64::MIN_POSITIVE {
+                worst = worst.max(ulps(ours, libm));
+            }
+            x -= step * 1.000_000_7;
+        }
+        assert!(worst <= 2, "worst error {worst} ulps");
+        assert_eq!(exp_nonpositive_fma(0.0), 1.0);
+        assert_eq!(exp_nonpositive_fma(-708.5), 0.0);
     }
 
     #[test]
