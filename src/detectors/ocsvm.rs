@@ -119,6 +119,8 @@ const CACHE_BYTES: usize = 200 << 20;
 /// Kernel entries below this many stay on one thread (a column of a few thousand entries
 /// costs less than waking the pool).
 const PAR_MIN_LEN: usize = 16384;
+/// The same for work made of several columns (the initial gradient, the training scores).
+const PAR_MIN_WORK: usize = 1 << 18;
 /// Columns computed together for the initial gradient.
 const BATCH: usize = 32;
 /// Rows per parallel task.
@@ -231,15 +233,16 @@ impl<'a> RbfKernel<'a> {
     fn column_range_blocks(&self, i: usize, rows: &PositionedRows, from: usize, out: &mut [f32]) {
         let a = self.row(i);
         let square_i = self.square[i];
-        let l = rows.square.len();
-        let mut blocks = out.chunks_exact_mut(EXP_BLOCK);
+        let stride = rows.stride;
+        // The last block may be short: it reads the zero padding past the rows and writes
+        // only its own entries.
         let mut p0 = from;
-        for out in &mut blocks {
+        for out in out.chunks_mut(EXP_BLOCK) {
             let mut sums = [0.0f64; EXP_BLOCK];
             for (k, &ak) in a.iter().enumerate() {
-                let feature: &[f64; EXP_BLOCK] = rows.xt[k * l + p0..k * l + p0 + EXP_BLOCK]
-                    .try_into()
-                    .expect("a block");
+                let at = k * stride + p0;
+                let feature: &[f64; EXP_BLOCK] =
+                    rows.xt[at..at + EXP_BLOCK].try_into().expect("a block");
                 for (s, &v) in sums.iter_mut().zip(feature) {
                     *s += ak * v;
                 }
@@ -263,9 +266,6 @@ impl<'a> RbfKernel<'a> {
                 };
             }
             p0 += EXP_BLOCK;
-        }
-        for (o, &j) in blocks.into_remainder().iter_mut().zip(&rows.row[p0..]) {
-            *o = self.eval(i, j) as f32;
         }
     }
 
@@ -296,9 +296,15 @@ impl<'a> RbfKernel<'a> {
                 lo += len;
             }
         }
-        pieces
-            .into_par_iter()
-            .for_each(|(i, lo, piece)| self.column_range(i, rows, lo, piece));
+        if (l - start) * cols.len() >= PAR_MIN_WORK {
+            pieces
+                .into_par_iter()
+                .for_each(|(i, lo, piece)| self.column_range(i, rows, lo, piece));
+        } else {
+            for (i, lo, piece) in pieces {
+                self.column_range(i, rows, lo, piece);
+            }
+        }
         result
     }
 
@@ -329,16 +335,17 @@ impl<'a> RbfKernel<'a> {
             for (&s, args) in svs.iter().zip(args.chunks_exact_mut(LANES)) {
                 let a = self.row(s);
                 let mut sums = [0.0f64; LANES];
+                // Fused multiply-adds: these sums only need to be accurate, not libsvm's bits.
                 if wide {
                     for (k, &ak) in a.iter().enumerate() {
                         for (l, sum) in sums.iter_mut().enumerate() {
-                            *sum += ak * self.x[lane_row(l) * d + k];
+                            *sum = ak.mul_add(self.x[lane_row(l) * d + k], *sum);
                         }
                     }
                 } else {
                     for (&ak, column) in a.iter().zip(&columns) {
                         for (sum, &v) in sums.iter_mut().zip(column) {
-                            *sum += ak * v;
+                            *sum = ak.mul_add(v, *sum);
                         }
                     }
                 }
@@ -357,30 +364,30 @@ impl<'a> RbfKernel<'a> {
     }
 }
 
-/// The training rows in solver position order, feature by feature (`xt[k·l + p]` is
+/// The training rows in solver position order, feature by feature (`xt[k·stride + p]` is
 /// feature `k` of the row at position `p`), so that a column's entries for consecutive
 /// positions read contiguous memory.
 struct PositionedRows {
+    /// `l` positions and [`EXP_BLOCK`] of zero padding per feature.
+    stride: usize,
     xt: Vec<f64>,
+    /// Also padded with zeros.
     square: Vec<f64>,
-    /// The original row at each position.
-    row: Vec<usize>,
 }
 
 impl PositionedRows {
     fn new(kernel: &RbfKernel, order: &[usize]) -> Self {
         let (l, d) = (order.len(), kernel.d);
-        let mut xt = vec![0.0; l * d];
+        let stride = l + EXP_BLOCK;
+        let mut xt = vec![0.0; stride * d];
+        let mut square = vec![0.0; stride];
         for (p, &row) in order.iter().enumerate() {
             for (k, &v) in kernel.row(row).iter().enumerate() {
-                xt[k * l + p] = v;
+                xt[k * stride + p] = v;
             }
+            square[p] = kernel.square[row];
         }
-        PositionedRows {
-            xt,
-            square: order.iter().map(|&row| kernel.square[row]).collect(),
-            row: order.to_vec(),
-        }
+        PositionedRows { stride, xt, square }
     }
 }
 
@@ -962,9 +969,14 @@ fn training_scores(
     let rows: Vec<usize> = (0..l).collect();
     let mut scores = vec![0.0; l];
     ctx.checkpoint()?;
+    let rows_per_task = if sv.len() * l >= PAR_MIN_WORK {
+        LANES * 8
+    } else {
+        l.max(1)
+    };
     scores
-        .par_chunks_mut(LANES * 8)
-        .zip(rows.par_chunks(LANES * 8))
+        .par_chunks_mut(rows_per_task)
+        .zip(rows.par_chunks(rows_per_task))
         .for_each(|(out, rows)| {
             with_avx2_fma(
                 #[inline(always)]
