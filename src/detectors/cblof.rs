@@ -128,55 +128,70 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
     best
 }
 
-/// Squared distance of every row to `point`.
-fn sq_dists_to(x: &[f64], d: usize, point: &[f64]) -> Vec<f64> {
-    x.par_chunks(d)
-        .with_min_len(CHUNK)
-        .map(|r| sq_dist(r, point))
-        .collect()
-}
-
 /// sklearn `_kmeans_plusplus` (greedy k-means++): returns the initial centres.
+///
+/// The potentials (sums of each row's squared distance to its nearest centre) are summed
+/// per block of [`CHUNK`] rows in row order, then over the blocks in block order: a fixed
+/// order, whatever the thread count. Everything per row happens in one parallel pass per
+/// step (the trial distances, their minimum with the current one, the blocks' potentials);
+/// a sample walks the block potentials and then one block's rows.
 fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let n = x.len() / d;
-    let n_local_trials = 2 + (k as f64).ln() as usize;
+    let n_trials = 2 + (k as f64).ln() as usize;
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
-    let mut closest = sq_dists_to(x, d, &centers[..d]);
-    let mut current_pot: f64 = closest.iter().sum();
-    let mut trial = vec![0.0f64; n * n_local_trials];
+    // closest[i]: squared distance of row i to its nearest centre so far.
+    let mut closest = vec![0.0f64; n];
+    let mut block_pots: Vec<f64> = closest
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK * d))
+        .map(|(out, rows)| {
+            let mut pot = 0.0;
+            for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
+                *o = sq_dist(row, &centers[..d]);
+                pot += *o;
+            }
+            pot
+        })
+        .collect();
+    let mut current_pot: f64 = block_pots.iter().sum();
+    let mut trial = vec![0.0f64; n * n_trials];
     for _ in 1..k {
-        let mut cumsum = Vec::with_capacity(n);
-        let mut acc = 0.0;
-        for v in &closest {
-            acc += v;
-            cumsum.push(acc);
-        }
-        let candidates: Vec<usize> = (0..n_local_trials)
+        let candidates: Vec<usize> = (0..n_trials)
             .map(|_| {
                 let r = rng.gen::<f64>() * current_pot;
-                cumsum.partition_point(|&c| c < r).min(n - 1)
+                sample_by_potential(&closest, &block_pots, r)
             })
             .collect();
         // Every candidate in one pass over the rows: trial[i·T + t] = min(closest[i],
-        // d(candidate t, row i)).
+        // d(candidate t, row i)), and per block the potential of each candidate.
         let transposed: Vec<f64> = (0..d)
             .flat_map(|f| candidates.iter().map(move |&c| x[c * d + f]))
             .collect();
-        trial
-            .par_chunks_mut(n_local_trials)
-            .zip(x.par_chunks(d))
-            .zip(closest.par_iter())
-            .with_min_len(CHUNK)
-            .for_each(|((out, row), &close)| {
-                sq_dists_to_all(row, &transposed, out);
-                out.iter_mut().for_each(|o| *o = o.min(close));
-            });
-        // Potential of each candidate: Σ min(closest, d(candidate, ·)), summed in row order.
-        let mut pots = vec![0.0f64; n_local_trials];
-        for row in trial.chunks_exact(n_local_trials) {
-            for (p, &v) in pots.iter_mut().zip(row) {
+        let trial_block_pots: Vec<Vec<f64>> = trial
+            .par_chunks_mut(CHUNK * n_trials)
+            .zip(x.par_chunks(CHUNK * d))
+            .zip(closest.par_chunks(CHUNK))
+            .map(|((out, rows), close)| {
+                let mut pots = vec![0.0f64; n_trials];
+                for ((out, row), &close) in out
+                    .chunks_exact_mut(n_trials)
+                    .zip(rows.chunks_exact(d))
+                    .zip(close)
+                {
+                    sq_dists_to_all(row, &transposed, out);
+                    for (o, p) in out.iter_mut().zip(pots.iter_mut()) {
+                        *o = o.min(close);
+                        *p += *o;
+                    }
+                }
+                pots
+            })
+            .collect();
+        let mut pots = vec![0.0f64; n_trials];
+        for block in &trial_block_pots {
+            for (p, &v) in pots.iter_mut().zip(block) {
                 *p += v;
             }
         }
@@ -187,13 +202,37 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
             }
         }
         current_pot = pots[best];
-        for (c, row) in closest.iter_mut().zip(trial.chunks_exact(n_local_trials)) {
+        for (c, row) in closest.iter_mut().zip(trial.chunks_exact(n_trials)) {
             *c = row[best];
+        }
+        for (b, block) in block_pots.iter_mut().zip(&trial_block_pots) {
+            *b = block[best];
         }
         let c = candidates[best];
         centers.extend_from_slice(&x[c * d..(c + 1) * d]);
     }
     centers
+}
+
+/// The first row where the running potential reaches `r` (numpy's `searchsorted` on the
+/// cumulative sum, as sklearn samples): blocks whose potential stays below are skipped whole;
+/// the running sum is the blocks' sum so far plus the rows of the block in order. The last
+/// row if rounding never gets there.
+fn sample_by_potential(closest: &[f64], block_pots: &[f64], r: f64) -> usize {
+    let mut before = 0.0;
+    for (b, &pot) in block_pots.iter().enumerate() {
+        if before + pot >= r {
+            let mut running = before;
+            for (i, &v) in closest[b * CHUNK..].iter().take(CHUNK).enumerate() {
+                running += v;
+                if running >= r {
+                    return b * CHUNK + i;
+                }
+            }
+        }
+        before += pot;
+    }
+    closest.len() - 1
 }
 
 /// Hamerly's bounds (Hamerly 2010) for the Lloyd assignments: per row, an upper bound on the
@@ -217,28 +256,48 @@ impl Bounds {
             lower: vec![0.0; n],
         }
     }
+}
 
-    /// After the centres moved by `shift` (Euclidean, per centre): loosen the bounds.
-    fn moved(&mut self, labels: &[usize], shift: &[f64]) {
-        // The largest and second largest shifts: a row's lower bound drops by the largest shift
-        // among the other centres.
-        let (mut first, mut second, mut first_c) = (0.0f64, 0.0f64, usize::MAX);
-        for (c, &s) in shift.iter().enumerate() {
+/// How far the centres moved since the bounds were last updated (Euclidean, per centre),
+/// applied to each row's bounds as the next assignment pass reaches it.
+struct Shift {
+    per_centre: Vec<f64>,
+    /// The largest and second largest shifts, and the centre of the largest: a row's lower
+    /// bound drops by the largest shift among the other centres.
+    first: f64,
+    second: f64,
+    first_centre: usize,
+}
+
+impl Shift {
+    fn new(per_centre: Vec<f64>) -> Shift {
+        let (mut first, mut second, mut first_centre) = (0.0f64, 0.0f64, usize::MAX);
+        for (c, &s) in per_centre.iter().enumerate() {
             if s > first {
                 second = first;
                 first = s;
-                first_c = c;
+                first_centre = c;
             } else if s > second {
                 second = s;
             }
         }
-        // One addition per row: cheaper than waking the thread pool.
-        for ((u, l), &a) in self.upper.iter_mut().zip(&mut self.lower).zip(labels) {
-            if a != usize::MAX {
-                *u += shift[a];
-                *l -= if a == first_c { second } else { first };
-            }
+        Shift {
+            per_centre,
+            first,
+            second,
+            first_centre,
         }
+    }
+
+    /// Loosens the bounds of a row assigned to `label`.
+    #[inline]
+    fn apply(&self, label: usize, upper: &mut f64, lower: &mut f64) {
+        *upper += self.per_centre[label];
+        *lower -= if label == self.first_centre {
+            self.second
+        } else {
+            self.first
+        };
     }
 }
 
@@ -332,15 +391,18 @@ fn nearest_two(dists: &[f64]) -> (usize, f64, f64) {
     (best, best_d, second_d)
 }
 
-/// Assigns every row to its nearest centre (first on ties); returns the per-cluster sums and
-/// counts, summed per fixed-size chunk in row order and then in chunk order.
+/// Assigns every row to its nearest centre (first on ties), after loosening its bounds by
+/// `shift` (the centres' moves since the bounds were last updated); returns the per-cluster
+/// sums and counts, summed per fixed-size chunk in row order and then in chunk order, and
+/// how many rows changed cluster.
 fn assign(
     x: &[f64],
     d: usize,
     centers: &[f64],
     labels: &mut [usize],
     bounds: &mut Bounds,
-) -> (Vec<f64>, Vec<usize>) {
+    shift: Option<&Shift>,
+) -> (Vec<f64>, Vec<usize>, usize) {
     let k = centers.len() / d;
     let gaps = half_gaps(centers, d);
     let transposed: Vec<f64> = (0..d)
@@ -350,6 +412,7 @@ fn assign(
         |(((rows, labs), uppers), lowers): (((&[f64], &mut [usize]), &mut [f64]), &mut [f64])| {
             let mut sums = vec![0.0; k * d];
             let mut counts = vec![0usize; k];
+            let mut changed = 0usize;
             let mut dists = vec![0.0; k];
             for (((row, lab), u), l) in rows
                 .chunks(d)
@@ -357,6 +420,10 @@ fn assign(
                 .zip(uppers.iter_mut())
                 .zip(lowers.iter_mut())
             {
+                let old = *lab;
+                if let (Some(shift), true) = (shift, old != usize::MAX) {
+                    shift.apply(old, u, l);
+                }
                 let m = if *lab == usize::MAX {
                     0.0
                 } else {
@@ -372,14 +439,15 @@ fn assign(
                     *l = second_d.sqrt();
                 }
                 let c = *lab;
+                changed += usize::from(c != old);
                 counts[c] += 1;
                 for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(row) {
                     *s += v;
                 }
             }
-            (sums, counts)
+            (sums, counts, changed)
         };
-    let partial: Vec<(Vec<f64>, Vec<usize>)> = x
+    let partial: Vec<(Vec<f64>, Vec<usize>, usize)> = x
         .par_chunks(CHUNK * d)
         .zip(labels.par_chunks_mut(CHUNK))
         .zip(bounds.upper.par_chunks_mut(CHUNK))
@@ -388,15 +456,17 @@ fn assign(
         .collect();
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
-    for (s, c) in partial {
+    let mut changed = 0;
+    for (s, c, ch) in partial {
         for (a, b) in sums.iter_mut().zip(s) {
             *a += b;
         }
         for (a, b) in counts.iter_mut().zip(c) {
             *a += b;
         }
+        changed += ch;
     }
-    (sums, counts)
+    (sums, counts, changed)
 }
 
 /// The new centres: each cluster's mean (its sum times 1 / count, as sklearn), or its old
@@ -425,12 +495,13 @@ fn lloyd(
     let n = x.len() / d;
     let k = centers.len() / d;
     let mut labels = vec![usize::MAX; n];
-    let mut labels_old = labels.clone();
     let mut bounds = Bounds::new(n);
+    let mut shift: Option<Shift> = None;
     let mut strict = false;
     for _ in 0..MAX_ITER {
         ctx.checkpoint()?;
-        let (mut sums, mut counts) = assign(x, d, &centers, &mut labels, &mut bounds);
+        let (mut sums, mut counts, changed) =
+            assign(x, d, &centers, &mut labels, &mut bounds, shift.as_ref());
         // _relocate_empty_clusters_dense: empty clusters take the rows farthest from their
         // (old) centres.
         let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
@@ -462,22 +533,20 @@ fn lloyd(
                 )
             })
             .collect();
-        let shift: f64 = moves.iter().sum();
-        let moves: Vec<f64> = moves.iter().map(|m| m.sqrt()).collect();
-        bounds.moved(&labels, &moves);
+        let total_shift: f64 = moves.iter().sum();
+        shift = Some(Shift::new(moves.iter().map(|m| m.sqrt()).collect()));
         centers = new_centers;
-        if labels == labels_old {
+        if changed == 0 {
             strict = true;
             break;
         }
-        if shift <= tol {
+        if total_shift <= tol {
             break;
         }
-        labels_old.copy_from_slice(&labels);
     }
     if !strict {
         // Labels consistent with the final centres.
-        assign(x, d, &centers, &mut labels, &mut bounds);
+        assign(x, d, &centers, &mut labels, &mut bounds, shift.as_ref());
     }
     Ok((centers, labels))
 }

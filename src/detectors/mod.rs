@@ -9,7 +9,7 @@ pub mod params;
 pub mod registry;
 
 mod abod;
-mod cblof;
+pub mod cblof;
 mod cof;
 mod copod;
 mod ecdf;
