@@ -9,7 +9,7 @@ pub mod params;
 pub mod registry;
 
 mod abod;
-pub mod cblof;
+mod cblof;
 mod cof;
 mod copod;
 mod ecdf;
