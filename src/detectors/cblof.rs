@@ -769,6 +769,43 @@ mod tests {
         (centers, labels)
     }
 
+    /// Sampling through the block potentials picks the row numpy's `searchsorted` on the
+    /// whole cumulative sum picks (exact here: integer potentials), including zero-potential
+    /// rows and blocks, block edges, r = 0 and r = the total.
+    #[test]
+    fn sampling_by_block_potential_matches_the_cumulative_sum() {
+        let n = 3 * CHUNK + 17;
+        let closest: Vec<f64> = (0..n)
+            .map(|i| {
+                if (CHUNK..2 * CHUNK).contains(&i) || i % 7 == 0 {
+                    0.0
+                } else {
+                    (i % 5) as f64
+                }
+            })
+            .collect();
+        let block_pots: Vec<f64> = closest.chunks(CHUNK).map(|b| b.iter().sum()).collect();
+        let mut cumsum = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for v in &closest {
+            acc += v;
+            cumsum.push(acc);
+        }
+        let total = acc;
+        let mut targets: Vec<f64> = (0..=4 * n)
+            .map(|i| i as f64 * total / (4 * n) as f64)
+            .collect();
+        targets.extend(cumsum.iter().copied());
+        for r in targets {
+            let expected = cumsum.partition_point(|&c| c < r).min(n - 1);
+            assert_eq!(
+                sample_by_potential(&closest, &block_pots, r),
+                expected,
+                "r = {r}"
+            );
+        }
+    }
+
     #[test]
     fn hamerly_bounds_change_no_assignment() {
         // Overlapping clusters, duplicated rows and rows exactly between two centres: the bound
