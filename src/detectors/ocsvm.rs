@@ -308,24 +308,19 @@ impl<'a> RbfKernel<'a> {
         result
     }
 
-    /// `Σ_s coef_s K(sv_s, j)` in `f64` for the rows `j` in `rows` (at most [`LANES`]), the
+    /// `Σ_s coef_s K(sv_s, j)` in `f64` for the [`LANES`] rows at positions `first..` of
+    /// `rows` (positions past the end read the zero padding; their sums are not used), the
     /// sum over the support vectors in order (libsvm `predict_values`). The exponential is
     /// the vectorised one: a few ulps per term from glibc's, far inside the scores' tolerance.
     #[inline(always)]
-    fn kernel_sums(&self, rows: &[usize], sv: &[usize], coef: &[f64]) -> [f64; LANES] {
-        let d = self.d;
-        // The rows transposed, feature by feature, so each feature is one vector load; short
-        // groups repeat their last row.
-        let lane_row = |l: usize| rows[l.min(rows.len() - 1)];
-        let mut columns = [[0.0f64; LANES]; 64];
-        let wide = d > columns.len();
-        if !wide {
-            for (k, column) in columns.iter_mut().enumerate().take(d) {
-                for (l, v) in column.iter_mut().enumerate() {
-                    *v = self.x[lane_row(l) * d + k];
-                }
-            }
-        }
+    fn kernel_sums(
+        &self,
+        rows: &PositionedRows,
+        first: usize,
+        sv: &[usize],
+        coef: &[f64],
+    ) -> [f64; LANES] {
+        let squares: &[f64; LANES] = rows.square[first..first + LANES].try_into().expect("lanes");
         let mut acc = [0.0f64; LANES];
         // EXP_BLOCK / LANES support vectors per pass of the exponential; each row still
         // adds its terms in support-vector order.
@@ -333,24 +328,17 @@ impl<'a> RbfKernel<'a> {
         let mut args = [0.0f64; EXP_BLOCK];
         for (svs, coefs) in sv.chunks(per_pass).zip(coef.chunks(per_pass)) {
             for (&s, args) in svs.iter().zip(args.chunks_exact_mut(LANES)) {
-                let a = self.row(s);
                 let mut sums = [0.0f64; LANES];
                 // Fused multiply-adds: these sums only need to be accurate, not libsvm's bits.
-                if wide {
-                    for (k, &ak) in a.iter().enumerate() {
-                        for (l, sum) in sums.iter_mut().enumerate() {
-                            *sum = ak.mul_add(self.x[lane_row(l) * d + k], *sum);
-                        }
-                    }
-                } else {
-                    for (&ak, column) in a.iter().zip(&columns) {
-                        for (sum, &v) in sums.iter_mut().zip(column) {
-                            *sum = ak.mul_add(v, *sum);
-                        }
+                for (k, &ak) in self.row(s).iter().enumerate() {
+                    let at = k * rows.stride + first;
+                    let feature: &[f64; LANES] = rows.xt[at..at + LANES].try_into().expect("lanes");
+                    for (sum, &v) in sums.iter_mut().zip(feature) {
+                        *sum = ak.mul_add(v, *sum);
                     }
                 }
-                for (l, arg) in args.iter_mut().enumerate() {
-                    *arg = self.arg(s, lane_row(l), sums[l]);
+                for ((arg, &square_j), &sum) in args.iter_mut().zip(squares).zip(&sums) {
+                    *arg = -self.gamma * (self.square[s] + square_j - 2.0 * sum);
                 }
             }
             let values = exp_block(&args);
@@ -966,7 +954,8 @@ fn training_scores(
 ) -> DetectResult<Array1<f64>> {
     let l = kernel.len();
     let coef: Vec<f64> = sv.iter().map(|&i| alpha[i]).collect();
-    let rows: Vec<usize> = (0..l).collect();
+    let identity: Vec<usize> = (0..l).collect();
+    let rows = PositionedRows::new(kernel, &identity);
     let mut scores = vec![0.0; l];
     ctx.checkpoint()?;
     let rows_per_task = if sv.len() * l >= PAR_MIN_WORK {
@@ -976,13 +965,14 @@ fn training_scores(
     };
     scores
         .par_chunks_mut(rows_per_task)
-        .zip(rows.par_chunks(rows_per_task))
-        .for_each(|(out, rows)| {
+        .enumerate()
+        .for_each(|(task, out)| {
             with_avx2_fma(
                 #[inline(always)]
                 || {
-                    for (out, rows) in out.chunks_mut(LANES).zip(rows.chunks(LANES)) {
-                        let sums = kernel.kernel_sums(rows, sv, &coef);
+                    for (c, out) in out.chunks_mut(LANES).enumerate() {
+                        let first = task * rows_per_task + c * LANES;
+                        let sums = kernel.kernel_sums(&rows, first, sv, &coef);
                         for (o, s) in out.iter_mut().zip(sums) {
                             *o = -(s - rho);
                         }

@@ -18,25 +18,33 @@ const MIN_ARGUMENT: f64 = -708.0;
 /// `e^x` for `x ≤ 0`, or 0 below −708; a few ulps from the correctly rounded value.
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f64) -> f64 {
+    exp_with::<false>(x)
+}
+
+/// [`exp_nonpositive`] with fused multiply-adds: the same reduction and polynomial, each step
+/// rounded once instead of twice, so about half the instructions. Same contract (a few ulps
+/// from glibc, zero below −708), different low bits. `mul_add` is exact everywhere (libm's
+/// `fma` where the CPU has none), so the result does not depend on the machine; callers
+/// compile it with the `fma` target feature (see [`with_avx2_fma`]) to make it fast.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_fma(x: f64) -> f64 {
+    exp_with::<true>(x)
+}
+
+/// The two variants' one body: `a·b + c` rounded twice, or fused when `FUSED`.
+#[inline(always)]
+fn exp_with<const FUSED: bool>(x: f64) -> f64 {
+    let mul_add = |a: f64, b: f64, c: f64| if FUSED { a.mul_add(b, c) } else { a * b + c };
     let clamped = x.max(MIN_ARGUMENT);
-    let shifted = clamped * LOG2_E + ROUND_SHIFT;
+    let shifted = mul_add(clamped, LOG2_E, ROUND_SHIFT);
     let k = shifted - ROUND_SHIFT;
-    let r = (clamped - k * LN2_HI) - k * LN2_LO;
-    // e^r by Horner, 1/13! … 1/1!.
-    let mut p = 1.0 / 6_227_020_800.0;
-    p = p * r + 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    // clamped − k·ln 2 in two steps (negating k is exact).
+    let r = mul_add(-k, LN2_LO, mul_add(-k, LN2_HI, clamped));
+    // e^r by Horner, 1/13! … 1/1!, 1.
+    let mut p = TAYLOR[0];
+    for &c in &TAYLOR[1..] {
+        p = mul_add(p, r, c);
+    }
     // k is in the low bits of `shifted`; 2^k has exponent field k + 1023 (k ≥ −1022 here).
     let k_int = (shifted.to_bits() as i64).wrapping_sub(ROUND_SHIFT.to_bits() as i64);
     let scale = f64::from_bits(((k_int + 1023) as u64) << 52);
@@ -48,40 +56,23 @@ pub(crate) fn exp_nonpositive(x: f64) -> f64 {
     }
 }
 
-/// [`exp_nonpositive`] with fused multiply-adds: the same reduction and polynomial, each step
-/// rounded once instead of twice, so about half the instructions. Same contract (a few ulps
-/// from glibc, zero below −708), different low bits. `mul_add` is exact everywhere (libm's
-/// `fma` where the CPU has none), so the result does not depend on the machine; callers
-/// compile it with the `fma` target feature (see [`with_avx2_fma`]) to make it fast.
-#[inline(always)]
-pub(crate) fn exp_nonpositive_fma(x: f64) -> f64 {
-    let clamped = x.max(MIN_ARGUMENT);
-    let shifted = clamped.mul_add(LOG2_E, ROUND_SHIFT);
-    let k = shifted - ROUND_SHIFT;
-    let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, clamped));
-    let mut p: f64 = 1.0 / 6_227_020_800.0;
-    p = p.mul_add(r, 1.0 / 479_001_600.0);
-    p = p.mul_add(r, 1.0 / 39_916_800.0);
-    p = p.mul_add(r, 1.0 / 3_628_800.0);
-    p = p.mul_add(r, 1.0 / 362_880.0);
-    p = p.mul_add(r, 1.0 / 40_320.0);
-    p = p.mul_add(r, 1.0 / 5_040.0);
-    p = p.mul_add(r, 1.0 / 720.0);
-    p = p.mul_add(r, 1.0 / 120.0);
-    p = p.mul_add(r, 1.0 / 24.0);
-    p = p.mul_add(r, 1.0 / 6.0);
-    p = p.mul_add(r, 0.5);
-    p = p.mul_add(r, 1.0);
-    p = p.mul_add(r, 1.0);
-    let k_int = (shifted.to_bits() as i64).wrapping_sub(ROUND_SHIFT.to_bits() as i64);
-    let scale = f64::from_bits(((k_int + 1023) as u64) << 52);
-    let value = p * scale;
-    if x < MIN_ARGUMENT {
-        0.0
-    } else {
-        value
-    }
-}
+/// Taylor coefficients of `e^r`, highest degree first.
+const TAYLOR: [f64; 14] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
 
 /// Runs `body` compiled for AVX2 and FMA when the CPU has both (vector loops over
 /// [`exp_nonpositive_fma`] then use them); the results are the same bits either way.
