@@ -11,10 +11,20 @@ use pynomaly::cli::{run, Cli};
 use pynomaly::text::sanitize;
 
 fn main() -> ExitCode {
-    // Start the worker threads now, while arguments are parsed and data loads, rather than
-    // inside the first fit.
-    let _ = rayon::ThreadPoolBuilder::new().build_global();
     let cli = Cli::parse();
+    // Start the worker threads now, while data loads, rather than inside the first fit. A
+    // headless command runs its fits on this thread: with it as the pool's worker 0 a fit
+    // starts here, on a warm core with the loaded data in cache, instead of being handed to
+    // a worker that has been asleep since start-up (measured in the CLI: knn on ionosphere
+    // 0.58 → 0.34 ms, lof on glass 0.37 → 0.26 ms). The workbench's main thread runs the
+    // event loop and never joins parallel work, so there the pool keeps its own workers.
+    let pool = rayon::ThreadPoolBuilder::new();
+    let pool = if cli.opens_workbench() {
+        pool
+    } else {
+        pool.use_current_thread()
+    };
+    let _ = pool.build_global();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -209,6 +209,13 @@ impl From<crate::store::StoreError> for CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
+impl Cli {
+    /// Whether this command line opens the terminal workbench (or may: a bare `pynomaly`).
+    pub fn opens_workbench(&self) -> bool {
+        matches!(self.command, None | Some(Command::Tui(_)))
+    }
+}
+
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         None => {
