@@ -377,16 +377,186 @@ fn sq_dists_to_some<const L: usize>(
     L
 }
 
-/// Index of the smallest value (first on ties), the smallest and the second smallest value;
-/// written with selects rather than branches, which are unpredictable here.
-#[inline]
-fn nearest_two(dists: &[f64]) -> (usize, f64, f64) {
-    let (mut best, mut best_d, mut second_d) = (0, f64::INFINITY, f64::INFINITY);
-    for (c, &s) in dists.iter().enumerate() {
-        let closer = s < best_d;
-        second_d = if closer { best_d } else { second_d.min(s) };
-        best = if closer { c } else { best };
-        best_d = if closer { s } else { best_d };
+/// Rows whose distances to the centres are computed side by side: one AVX2 register of `f64`.
+const ROW_LANES: usize = 4;
+
+/// What the assignment of every chunk reads: the centres stored feature-major
+/// (`transposed[f * k + c]`), half the gap from each centre to its nearest other one, and the
+/// centres' moves since the bounds were last updated.
+struct Assignment<'a> {
+    d: usize,
+    k: usize,
+    transposed: &'a [f64],
+    gaps: &'a [f64],
+    shift: Option<&'a Shift>,
+}
+
+/// The per-cluster sums and counts of one chunk (rows in order), and how many of its rows
+/// changed cluster.
+type ChunkTotals = (Vec<f64>, Vec<usize>, usize);
+
+impl Assignment<'_> {
+    /// Assigns the rows of one chunk (at most [`CHUNK`]); also compiled for AVX2 and chosen at
+    /// run time.
+    fn chunk(
+        &self,
+        rows: &[f64],
+        labels: &mut [usize],
+        uppers: &mut [f64],
+        lowers: &mut [f64],
+    ) -> ChunkTotals {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.chunk_avx2(rows, labels, uppers, lowers) };
+            }
+        }
+        self.chunk_generic(rows, labels, uppers, lowers)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn chunk_avx2(
+        &self,
+        rows: &[f64],
+        labels: &mut [usize],
+        uppers: &mut [f64],
+        lowers: &mut [f64],
+    ) -> ChunkTotals {
+        self.chunk_generic(rows, labels, uppers, lowers)
+    }
+
+    /// Three passes: loosen every row's bounds and list the rows they cannot settle (without
+    /// branching on the test, which is unpredictable); compute the listed rows' distances to
+    /// all centres [`ROW_LANES`] rows at a time, the nearest two kept per lane; then the sums,
+    /// in row order.
+    #[inline(always)]
+    fn chunk_generic(
+        &self,
+        rows: &[f64],
+        labels: &mut [usize],
+        uppers: &mut [f64],
+        lowers: &mut [f64],
+    ) -> ChunkTotals {
+        let (d, k) = (self.d, self.k);
+        let mut unsettled = [0u16; CHUNK];
+        let mut n_unsettled = 0;
+        for (i, ((&label, upper), lower)) in labels
+            .iter()
+            .zip(uppers.iter_mut())
+            .zip(lowers.iter_mut())
+            .enumerate()
+        {
+            let settled = label != usize::MAX && {
+                if let Some(shift) = self.shift {
+                    shift.apply(label, upper, lower);
+                }
+                let m = lower.max(self.gaps[label]);
+                *upper < m - BOUND_MARGIN * (*upper + m)
+            };
+            unsettled[n_unsettled] = i as u16;
+            n_unsettled += usize::from(!settled);
+        }
+        let mut changed = 0;
+        // The group's rows feature-major: feature f of lane l at `f * ROW_LANES + l`.
+        let mut lanes = vec![0.0f64; d * ROW_LANES];
+        let mut dists = vec![[0.0f64; ROW_LANES]; k];
+        for group in unsettled[..n_unsettled].chunks(ROW_LANES) {
+            // A short last group repeats its first row; the extra lanes are dropped.
+            for l in 0..ROW_LANES {
+                let i = usize::from(*group.get(l).unwrap_or(&group[0]));
+                for (f, &v) in rows[i * d..(i + 1) * d].iter().enumerate() {
+                    lanes[f * ROW_LANES + l] = v;
+                }
+            }
+            sq_dists_of_lanes(&lanes, self.transposed, k, &mut dists);
+            let (best, best_d, second_d) = nearest_two_of_lanes(&dists);
+            for (l, &i) in group.iter().enumerate() {
+                let i = usize::from(i);
+                changed += usize::from(labels[i] != best[l]);
+                labels[i] = best[l];
+                uppers[i] = best_d[l].sqrt();
+                lowers[i] = second_d[l].sqrt();
+            }
+        }
+        let mut sums = vec![0.0; k * d];
+        let mut counts = vec![0usize; k];
+        for (row, &c) in rows.chunks_exact(d).zip(labels.iter()) {
+            counts[c] += 1;
+            for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        (sums, counts, changed)
+    }
+}
+
+/// Squared distances of [`ROW_LANES`] rows (stored feature-major in `lanes`) to all `k`
+/// centres (`transposed[f * k + c]`): `out[c][l]`, each the sequential sum of [`sq_dist`] in
+/// feature order, so the same bits as row by row.
+#[inline(always)]
+fn sq_dists_of_lanes(lanes: &[f64], transposed: &[f64], k: usize, out: &mut [[f64; ROW_LANES]]) {
+    let mut first = 0;
+    while first < k {
+        first += match k - first {
+            8.. => sq_dists_of_lanes_to_some::<8>(lanes, transposed, k, first, out),
+            4.. => sq_dists_of_lanes_to_some::<4>(lanes, transposed, k, first, out),
+            _ => sq_dists_of_lanes_to_some::<1>(lanes, transposed, k, first, out),
+        };
+    }
+}
+
+/// Centres `first..first + C` of [`sq_dists_of_lanes`]; the `C` lane vectors of sums stay in
+/// registers across the features.
+#[inline(always)]
+fn sq_dists_of_lanes_to_some<const C: usize>(
+    lanes: &[f64],
+    transposed: &[f64],
+    k: usize,
+    first: usize,
+    out: &mut [[f64; ROW_LANES]],
+) -> usize {
+    let mut acc = [[0.0f64; ROW_LANES]; C];
+    for (values, centre_values) in lanes
+        .chunks_exact(ROW_LANES)
+        .zip(transposed.chunks_exact(k))
+    {
+        let centre_values: &[f64; C] = centre_values[first..first + C]
+            .try_into()
+            .expect("C centres");
+        for (sums, &c) in acc.iter_mut().zip(centre_values) {
+            for (s, &v) in sums.iter_mut().zip(values) {
+                let t = v - c;
+                *s += t * t;
+            }
+        }
+    }
+    out[first..first + C].copy_from_slice(&acc);
+    C
+}
+
+/// Per lane: the index of the smallest distance (first on ties), the smallest and the second
+/// smallest; written with selects, lane by lane alike, so that it vectorises.
+#[inline(always)]
+fn nearest_two_of_lanes(
+    dists: &[[f64; ROW_LANES]],
+) -> ([usize; ROW_LANES], [f64; ROW_LANES], [f64; ROW_LANES]) {
+    let mut best = [0usize; ROW_LANES];
+    let mut best_d = [f64::INFINITY; ROW_LANES];
+    let mut second_d = [f64::INFINITY; ROW_LANES];
+    for (c, ds) in dists.iter().enumerate() {
+        for l in 0..ROW_LANES {
+            let s = ds[l];
+            let closer = s < best_d[l];
+            second_d[l] = if closer {
+                best_d[l]
+            } else {
+                second_d[l].min(s)
+            };
+            best[l] = if closer { c } else { best[l] };
+            best_d[l] = if closer { s } else { best_d[l] };
+        }
     }
     (best, best_d, second_d)
 }
@@ -408,51 +578,19 @@ fn assign(
     let transposed: Vec<f64> = (0..d)
         .flat_map(|f| centers.chunks_exact(d).map(move |c| c[f]))
         .collect();
-    let chunk =
-        |(((rows, labs), uppers), lowers): (((&[f64], &mut [usize]), &mut [f64]), &mut [f64])| {
-            let mut sums = vec![0.0; k * d];
-            let mut counts = vec![0usize; k];
-            let mut changed = 0usize;
-            let mut dists = vec![0.0; k];
-            for (((row, lab), u), l) in rows
-                .chunks(d)
-                .zip(labs.iter_mut())
-                .zip(uppers.iter_mut())
-                .zip(lowers.iter_mut())
-            {
-                let old = *lab;
-                if let (Some(shift), true) = (shift, old != usize::MAX) {
-                    shift.apply(old, u, l);
-                }
-                let m = if *lab == usize::MAX {
-                    0.0
-                } else {
-                    l.max(gaps[*lab])
-                };
-                // Unsettled rows get all k distances at once: with centres side by side that
-                // costs little more than tightening the upper bound alone.
-                if !(*lab != usize::MAX && *u < m - BOUND_MARGIN * (*u + m)) {
-                    sq_dists_to_all(row, &transposed, &mut dists);
-                    let (best, best_d, second_d) = nearest_two(&dists);
-                    *lab = best;
-                    *u = best_d.sqrt();
-                    *l = second_d.sqrt();
-                }
-                let c = *lab;
-                changed += usize::from(c != old);
-                counts[c] += 1;
-                for (s, v) in sums[c * d..(c + 1) * d].iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-            (sums, counts, changed)
-        };
-    let partial: Vec<(Vec<f64>, Vec<usize>, usize)> = x
+    let assignment = Assignment {
+        d,
+        k,
+        transposed: &transposed,
+        gaps: &gaps,
+        shift,
+    };
+    let partial: Vec<ChunkTotals> = x
         .par_chunks(CHUNK * d)
         .zip(labels.par_chunks_mut(CHUNK))
         .zip(bounds.upper.par_chunks_mut(CHUNK))
         .zip(bounds.lower.par_chunks_mut(CHUNK))
-        .map(chunk)
+        .map(|(((rows, labels), uppers), lowers)| assignment.chunk(rows, labels, uppers, lowers))
         .collect();
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
