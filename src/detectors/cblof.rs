@@ -742,14 +742,19 @@ impl Detector for Cblof {
         for m in mean.iter_mut() {
             *m /= n as f64;
         }
-        let centred: Vec<f64> = raw
-            .chunks(d)
-            .flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m))
-            .collect();
+        // One pass: the centred rows and, per column, the sum of squares in row order (the
+        // columns' sums advance side by side instead of one strided pass per column).
+        let mut centred = vec![0.0; n * d];
+        let mut squares = vec![0.0; d];
+        for (out, row) in centred.chunks_exact_mut(d).zip(raw.chunks_exact(d)) {
+            for (((o, v), m), s) in out.iter_mut().zip(row).zip(&mean).zip(squares.iter_mut()) {
+                *o = v - m;
+                *s += *o * *o;
+            }
+        }
         let mut var_sum = 0.0;
-        for j in 0..d {
-            let v: f64 = centred.chunks(d).map(|r| r[j] * r[j]).sum::<f64>() / n as f64;
-            var_sum += v;
+        for s in squares {
+            var_sum += s / n as f64;
         }
         let tol = var_sum / d as f64 * TOL;
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
