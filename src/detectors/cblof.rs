@@ -137,7 +137,8 @@ fn nearest(row: &[f64], centers: &[f64], d: usize) -> (usize, f64) {
 /// a sample walks the block potentials and then one block's rows.
 fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let n = x.len() / d;
-    let n_trials = 2 + (k as f64).ln() as usize;
+    // sklearn's count, which stays within MAX_TRIALS for every k the registry allows.
+    let n_trials = (2 + (k as f64).ln() as usize).min(MAX_TRIALS);
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
@@ -169,28 +170,18 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
         let transposed: Vec<f64> = (0..d)
             .flat_map(|f| candidates.iter().map(move |&c| x[c * d + f]))
             .collect();
-        let trial_block_pots: Vec<Vec<f64>> = trial
-            .par_chunks_mut(CHUNK * n_trials)
-            .zip(x.par_chunks(CHUNK * d))
-            .zip(closest.par_chunks(CHUNK))
-            .map(|((out, rows), close)| {
-                let mut pots = vec![0.0f64; n_trials];
-                for ((out, row), &close) in out
-                    .chunks_exact_mut(n_trials)
-                    .zip(rows.chunks_exact(d))
-                    .zip(close)
-                {
-                    sq_dists_to_all(row, &transposed, out);
-                    for (o, p) in out.iter_mut().zip(pots.iter_mut()) {
-                        *o = o.min(close);
-                        *p += *o;
-                    }
-                }
-                pots
-            })
-            .collect();
+        let trial_block_pots = match n_trials {
+            1 => trial_pass::<1>(x, d, &transposed, &closest, &mut trial),
+            2 => trial_pass::<2>(x, d, &transposed, &closest, &mut trial),
+            3 => trial_pass::<3>(x, d, &transposed, &closest, &mut trial),
+            4 => trial_pass::<4>(x, d, &transposed, &closest, &mut trial),
+            5 => trial_pass::<5>(x, d, &transposed, &closest, &mut trial),
+            6 => trial_pass::<6>(x, d, &transposed, &closest, &mut trial),
+            7 => trial_pass::<7>(x, d, &transposed, &closest, &mut trial),
+            _ => trial_pass::<MAX_TRIALS>(x, d, &transposed, &closest, &mut trial),
+        };
         let mut pots = vec![0.0f64; n_trials];
-        for block in &trial_block_pots {
+        for block in trial_block_pots.chunks_exact(n_trials) {
             for (p, &v) in pots.iter_mut().zip(block) {
                 *p += v;
             }
@@ -205,13 +196,97 @@ fn kmeans_plusplus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f
         for (c, row) in closest.iter_mut().zip(trial.chunks_exact(n_trials)) {
             *c = row[best];
         }
-        for (b, block) in block_pots.iter_mut().zip(&trial_block_pots) {
+        for (b, block) in block_pots
+            .iter_mut()
+            .zip(trial_block_pots.chunks_exact(n_trials))
+        {
             *b = block[best];
         }
         let c = candidates[best];
         centers.extend_from_slice(&x[c * d..(c + 1) * d]);
     }
     centers
+}
+
+/// Candidates per k-means++ step are `2 + ⌊ln k⌋`: at most 8 for k ≤ 2980 (the registry allows
+/// 1000).
+const MAX_TRIALS: usize = 8;
+
+/// One k-means++ step's pass over the rows for `T` candidates (`transposed[f * T + t]` is
+/// feature f of candidate t): `trial[i·T + t] = min(closest[i], d(candidate t, row i))`, and
+/// per block of [`CHUNK`] rows each candidate's potential, summed in row order (block b's at
+/// `b·T + t`). With `T` fixed the sums stay in registers (through memory, each row's
+/// additions would wait for the previous row's stores).
+fn trial_pass<const T: usize>(
+    x: &[f64],
+    d: usize,
+    transposed: &[f64],
+    closest: &[f64],
+    trial: &mut [f64],
+) -> Vec<f64> {
+    let blocks: Vec<[f64; T]> = trial
+        .par_chunks_mut(CHUNK * T)
+        .zip(x.par_chunks(CHUNK * d))
+        .zip(closest.par_chunks(CHUNK))
+        .map(|((out, rows), close)| trial_block::<T>(rows, d, transposed, close, out))
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
+/// One block of [`trial_pass`]; also compiled for AVX2 and chosen at run time.
+fn trial_block<const T: usize>(
+    rows: &[f64],
+    d: usize,
+    transposed: &[f64],
+    close: &[f64],
+    out: &mut [f64],
+) -> [f64; T] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { trial_block_avx2::<T>(rows, d, transposed, close, out) };
+        }
+    }
+    trial_block_generic::<T>(rows, d, transposed, close, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn trial_block_avx2<const T: usize>(
+    rows: &[f64],
+    d: usize,
+    transposed: &[f64],
+    close: &[f64],
+    out: &mut [f64],
+) -> [f64; T] {
+    trial_block_generic::<T>(rows, d, transposed, close, out)
+}
+
+#[inline(always)]
+fn trial_block_generic<const T: usize>(
+    rows: &[f64],
+    d: usize,
+    transposed: &[f64],
+    close: &[f64],
+    out: &mut [f64],
+) -> [f64; T] {
+    let mut pots = [0.0f64; T];
+    for ((out, row), &close) in out.chunks_exact_mut(T).zip(rows.chunks_exact(d)).zip(close) {
+        // Each candidate's distance is the sequential sum of [`sq_dist`], in feature order.
+        let mut acc = [0.0f64; T];
+        for (&a, values) in row.iter().zip(transposed.chunks_exact(T)) {
+            for (s, &c) in acc.iter_mut().zip(values) {
+                let t = a - c;
+                *s += t * t;
+            }
+        }
+        for ((o, p), v) in out.iter_mut().zip(pots.iter_mut()).zip(acc) {
+            *o = v.min(close);
+            *p += *o;
+        }
+    }
+    pots
 }
 
 /// The first row where the running potential reaches `r` (numpy's `searchsorted` on the
@@ -316,65 +391,6 @@ fn half_gaps(centers: &[f64], d: usize) -> Vec<f64> {
             0.5 * best.sqrt()
         })
         .collect()
-}
-
-/// Squared distances of `row` to all `k` centres, from the centres stored feature-major
-/// (`transposed[f * k + c]` is feature f of centre c): one pass over the row advances all k
-/// sums side by side (vectorised), each still the sequential sum of [`sq_dist`] — the same
-/// bits. Also compiled for AVX2 and chosen at run time.
-fn sq_dists_to_all(row: &[f64], transposed: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { sq_dists_to_all_avx2(row, transposed, out) };
-        }
-    }
-    sq_dists_to_all_generic(row, transposed, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sq_dists_to_all_avx2(row: &[f64], transposed: &[f64], out: &mut [f64]) {
-    sq_dists_to_all_generic(row, transposed, out)
-}
-
-#[inline(always)]
-fn sq_dists_to_all_generic(row: &[f64], transposed: &[f64], out: &mut [f64]) {
-    let k = out.len();
-    let mut first = 0;
-    while first < k {
-        first += match k - first {
-            8.. => sq_dists_to_some::<8>(row, transposed, k, first, out),
-            4.. => sq_dists_to_some::<4>(row, transposed, k, first, out),
-            _ => sq_dists_to_some::<1>(row, transposed, k, first, out),
-        };
-    }
-}
-
-/// Centres `first..first + L` of [`sq_dists_to_all`]: the `L` sums stay in registers across
-/// the features (summed in `out` itself, each feature's update would wait for the previous
-/// one's store).
-#[inline(always)]
-fn sq_dists_to_some<const L: usize>(
-    row: &[f64],
-    transposed: &[f64],
-    k: usize,
-    first: usize,
-    out: &mut [f64],
-) -> usize {
-    let mut acc = [0.0f64; L];
-    for (&a, centre_values) in row.iter().zip(transposed.chunks_exact(k)) {
-        let values: &[f64; L] = centre_values[first..first + L]
-            .try_into()
-            .expect("L centres");
-        for (s, &c) in acc.iter_mut().zip(values) {
-            let t = a - c;
-            *s += t * t;
-        }
-    }
-    out[first..first + L].copy_from_slice(&acc);
-    L
 }
 
 /// Rows whose distances to the centres are computed side by side: one AVX2 register of `f64`.
