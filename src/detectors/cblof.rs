@@ -364,16 +364,34 @@ impl Shift {
         }
     }
 
-    /// Loosens the bounds of a row assigned to `label`.
-    #[inline]
-    fn apply(&self, label: usize, upper: &mut f64, lower: &mut f64) {
-        *upper += self.per_centre[label];
-        *lower -= if label == self.first_centre {
-            self.second
-        } else {
-            self.first
-        };
+    /// Per centre, the bound test's inputs for the rows assigned to it (`half_gaps` from
+    /// [`half_gaps`]).
+    fn centre_bounds(&self, half_gaps: &[f64]) -> Vec<CentreBounds> {
+        self.per_centre
+            .iter()
+            .zip(half_gaps)
+            .enumerate()
+            .map(|(c, (&moved, &half_gap))| CentreBounds {
+                upper_growth: moved,
+                lower_drop: if c == self.first_centre {
+                    self.second
+                } else {
+                    self.first
+                },
+                half_gap,
+            })
+            .collect()
     }
+}
+
+/// What the bound test of a row assigned to one centre needs, in one place: how far its upper
+/// bound grows (the centre's move), how far its lower bound drops (the largest move among the
+/// other centres), and half the gap from the centre to its nearest other centre.
+#[derive(Clone, Copy)]
+struct CentreBounds {
+    upper_growth: f64,
+    lower_drop: f64,
+    half_gap: f64,
 }
 
 /// Half the distance from each centre to its nearest other centre.
@@ -397,14 +415,13 @@ fn half_gaps(centers: &[f64], d: usize) -> Vec<f64> {
 const ROW_LANES: usize = 4;
 
 /// What the assignment of every chunk reads: the centres stored feature-major
-/// (`transposed[f * k + c]`), half the gap from each centre to its nearest other one, and the
-/// centres' moves since the bounds were last updated.
+/// (`transposed[f * k + c]`) and, once rows have labels, each centre's bound-test inputs.
 struct Assignment<'a> {
     d: usize,
     k: usize,
     transposed: &'a [f64],
-    gaps: &'a [f64],
-    shift: Option<&'a Shift>,
+    /// `None` on the first pass, when no row has a centre yet.
+    centre_bounds: Option<&'a [CentreBounds]>,
 }
 
 /// The per-cluster sums and counts of one chunk (rows in order), and how many of its rows
@@ -458,21 +475,29 @@ impl Assignment<'_> {
         let (d, k) = (self.d, self.k);
         let mut unsettled = [0u16; CHUNK];
         let mut n_unsettled = 0;
-        for (i, ((&label, upper), lower)) in labels
-            .iter()
-            .zip(uppers.iter_mut())
-            .zip(lowers.iter_mut())
-            .enumerate()
-        {
-            let settled = label != usize::MAX && {
-                if let Some(shift) = self.shift {
-                    shift.apply(label, upper, lower);
+        match self.centre_bounds {
+            None => {
+                for (i, u) in unsettled.iter_mut().enumerate().take(labels.len()) {
+                    *u = i as u16;
                 }
-                let m = lower.max(self.gaps[label]);
-                *upper < m - BOUND_MARGIN * (*upper + m)
-            };
-            unsettled[n_unsettled] = i as u16;
-            n_unsettled += usize::from(!settled);
+                n_unsettled = labels.len();
+            }
+            Some(centre_bounds) => {
+                for (i, ((&label, upper), lower)) in labels
+                    .iter()
+                    .zip(uppers.iter_mut())
+                    .zip(lowers.iter_mut())
+                    .enumerate()
+                {
+                    let b = centre_bounds[label];
+                    *upper += b.upper_growth;
+                    *lower -= b.lower_drop;
+                    let m = lower.max(b.half_gap);
+                    let settled = *upper < m - BOUND_MARGIN * (*upper + m);
+                    unsettled[n_unsettled] = i as u16;
+                    n_unsettled += usize::from(!settled);
+                }
+            }
         }
         let mut changed = 0;
         // The group's rows feature-major: feature f of lane l at `f * ROW_LANES + l`.
@@ -488,12 +513,13 @@ impl Assignment<'_> {
             }
             sq_dists_of_lanes(&lanes, self.transposed, k, &mut dists);
             let (best, best_d, second_d) = nearest_two_of_lanes(&dists);
+            let (upper, lower) = (best_d.map(f64::sqrt), second_d.map(f64::sqrt));
             for (l, &i) in group.iter().enumerate() {
                 let i = usize::from(i);
                 changed += usize::from(labels[i] != best[l]);
                 labels[i] = best[l];
-                uppers[i] = best_d[l].sqrt();
-                lowers[i] = second_d[l].sqrt();
+                uppers[i] = upper[l];
+                lowers[i] = lower[l];
             }
         }
         let mut sums = vec![0.0; k * d];
@@ -578,7 +604,8 @@ fn nearest_two_of_lanes(
 }
 
 /// Assigns every row to its nearest centre (first on ties), after loosening its bounds by
-/// `shift` (the centres' moves since the bounds were last updated); returns the per-cluster
+/// `shift` (the centres' moves since the bounds were last updated; `None` on the first pass,
+/// when no row has a centre yet); returns the per-cluster
 /// sums and counts, summed per fixed-size chunk in row order and then in chunk order, and
 /// how many rows changed cluster.
 fn assign(
@@ -590,16 +617,15 @@ fn assign(
     shift: Option<&Shift>,
 ) -> (Vec<f64>, Vec<usize>, usize) {
     let k = centers.len() / d;
-    let gaps = half_gaps(centers, d);
     let transposed: Vec<f64> = (0..d)
         .flat_map(|f| centers.chunks_exact(d).map(move |c| c[f]))
         .collect();
+    let centre_bounds = shift.map(|shift| shift.centre_bounds(&half_gaps(centers, d)));
     let assignment = Assignment {
         d,
         k,
         transposed: &transposed,
-        gaps: &gaps,
-        shift,
+        centre_bounds: centre_bounds.as_deref(),
     };
     let partial: Vec<ChunkTotals> = x
         .par_chunks(CHUNK * d)
