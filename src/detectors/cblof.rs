@@ -476,6 +476,7 @@ impl Assignment<'_> {
         let mut unsettled = [0u16; CHUNK];
         let mut n_unsettled = 0;
         match self.centre_bounds {
+            // The first pass: no row has a centre yet, so every row is scanned.
             None => {
                 for (i, u) in unsettled.iter_mut().enumerate().take(labels.len()) {
                     *u = i as u16;
