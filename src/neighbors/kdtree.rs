@@ -7,8 +7,10 @@
 
 use ndarray::ArrayView2;
 
-/// Points per leaf: small enough to prune well, large enough to keep the tree shallow.
-const LEAF_SIZE: usize = 32;
+/// Points per leaf: small enough to prune well, large enough to keep the tree shallow and the
+/// first leaf (chosen from by selection) a good start. 64 beat 32 and 48 on annthyroid,
+/// mammography and shuttle (lof 9–10 % faster), with 96 no better.
+const LEAF_SIZE: usize = 64;
 
 pub struct KdTree {
     d: usize,
@@ -115,6 +117,7 @@ impl KdTree {
 
     /// Squared distance from `q` to the node's box (0 inside). One of the two gaps is always
     /// zero, so the branch-free sum is the same value as choosing the side.
+    #[inline(always)]
     fn lower_bound(&self, node: usize, q: &[f64]) -> f64 {
         let d = self.d;
         let b = &self.boxes[node * 2 * d..(node + 1) * 2 * d];
@@ -138,71 +141,140 @@ impl KdTree {
         best: &mut Vec<(f64, usize)>,
         scratch: &mut Vec<f64>,
     ) {
-        best.clear();
-        self.visit(0, q, k, skip, best, scratch);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.query_avx2(q, k, skip, best, scratch) };
+                return;
+            }
+        }
+        self.query_generic(q, k, skip, best, scratch);
     }
 
-    /// Whether a node at box distance `bound` can hold a better candidate than `worst`.
-    fn may_improve(&self, node: usize, bound: f64, worst: (f64, usize)) -> bool {
-        bound < worst.0 || (bound == worst.0 && self.min_index[node] < worst.1)
-    }
-
-    fn visit(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn query_avx2(
         &self,
-        node: usize,
         q: &[f64],
         k: usize,
         skip: Option<usize>,
         best: &mut Vec<(f64, usize)>,
         scratch: &mut Vec<f64>,
     ) {
-        let n = &self.nodes[node];
-        match n.children {
-            None => {
-                let d = self.d;
-                let len = n.end - n.start;
-                if scratch.len() < len {
-                    scratch.resize(len, 0.0);
-                }
-                let d2s = &mut scratch[..len];
-                d2s.fill(0.0);
-                let block = &self.leaf_points[n.start * d..n.end * d];
-                for (column, &qf) in block.chunks_exact(len).zip(&q[..d]) {
-                    for (acc, &v) in d2s.iter_mut().zip(column) {
-                        let diff = v - qf;
-                        *acc += diff * diff;
-                    }
-                }
-                let mut worst = worst_of(best, k);
-                for (p, &d2) in d2s.iter().enumerate() {
-                    if d2 > worst.0 {
-                        continue;
-                    }
-                    let i = self.index[n.start + p];
-                    // An equal distance wins only with a smaller index.
-                    if (d2 == worst.0 && i > worst.1) || Some(i) == skip {
-                        continue;
-                    }
-                    super::offer(best, k, d2, i);
-                    worst = worst_of(best, k);
-                }
+        self.query_generic(q, k, skip, best, scratch);
+    }
+
+    /// Depth-first, nearer child first, with an explicit stack (a loop, unlike recursion,
+    /// can be compiled once per instruction set). A node is opened only if its box can still
+    /// hold a better candidate when it comes off the stack.
+    #[inline(always)]
+    fn query_generic(
+        &self,
+        q: &[f64],
+        k: usize,
+        skip: Option<usize>,
+        best: &mut Vec<(f64, usize)>,
+        scratch: &mut Vec<f64>,
+    ) {
+        best.clear();
+        // (node, lower bound of its box); a path holds one pending sibling per level.
+        let mut stack: Vec<(usize, f64)> = Vec::with_capacity(64);
+        stack.push((0, 0.0));
+        while let Some((node, bound)) = stack.pop() {
+            if !self.may_improve(node, bound, worst_of(best, k)) {
+                continue;
             }
-            Some((left, right)) => {
-                let (bl, br) = (self.lower_bound(left, q), self.lower_bound(right, q));
-                let (first, second, b_second) = if bl <= br {
-                    (left, right, br)
-                } else {
-                    (right, left, bl)
-                };
-                let b_first = bl.min(br);
-                if self.may_improve(first, b_first, worst_of(best, k)) {
-                    self.visit(first, q, k, skip, best, scratch);
-                }
-                if self.may_improve(second, b_second, worst_of(best, k)) {
-                    self.visit(second, q, k, skip, best, scratch);
+            let n = &self.nodes[node];
+            match n.children {
+                None => self.visit_leaf(n, q, k, skip, best, scratch),
+                Some((left, right)) => {
+                    let (bl, br) = (self.lower_bound(left, q), self.lower_bound(right, q));
+                    if bl <= br {
+                        stack.push((right, br));
+                        stack.push((left, bl));
+                    } else {
+                        stack.push((left, bl));
+                        stack.push((right, br));
+                    }
                 }
             }
         }
+    }
+
+    /// Offers the points of a leaf.
+    #[inline(always)]
+    fn visit_leaf(
+        &self,
+        n: &Node,
+        q: &[f64],
+        k: usize,
+        skip: Option<usize>,
+        best: &mut Vec<(f64, usize)>,
+        scratch: &mut Vec<f64>,
+    ) {
+        let d = self.d;
+        let len = n.end - n.start;
+        if scratch.len() < len {
+            scratch.resize(len, 0.0);
+        }
+        let d2s = &mut scratch[..len];
+        let block = &self.leaf_points[n.start * d..n.end * d];
+        // The first feature's squares start the sums (0 + x is x, so the bits are those of
+        // a sum started at zero).
+        let mut columns = block.chunks_exact(len).zip(&q[..d]);
+        if let Some((column, &qf)) = columns.next() {
+            for (acc, &v) in d2s.iter_mut().zip(column) {
+                let diff = v - qf;
+                *acc = diff * diff;
+            }
+        }
+        for (column, &qf) in columns {
+            for (acc, &v) in d2s.iter_mut().zip(column) {
+                let diff = v - qf;
+                *acc += diff * diff;
+            }
+        }
+        let index = &self.index[n.start..n.end];
+        if best.is_empty() && len <= LEAF_SIZE {
+            // The first leaf (the query's own): nearly every point would be inserted one by
+            // one, so the k nearest are chosen by selection instead.
+            let mut found = [(0.0f64, 0usize); LEAF_SIZE];
+            let mut count = 0;
+            for (&d2, &i) in d2s.iter().zip(index) {
+                if Some(i) != skip {
+                    found[count] = (d2, i);
+                    count += 1;
+                }
+            }
+            super::append_nearest_by_selection(&mut found[..count], k, best);
+            return;
+        }
+        let mut worst = worst_of(best, k);
+        for (d2s, index) in d2s.chunks(64).zip(index.chunks(64)) {
+            // Most points fail the first test: find those that pass side by side.
+            let mut passing = 0u64;
+            for (p, &d2) in d2s.iter().enumerate() {
+                passing |= u64::from(d2 <= worst.0) << p;
+            }
+            while passing != 0 {
+                let p = passing.trailing_zeros() as usize;
+                passing &= passing - 1;
+                let (d2, i) = (d2s[p], index[p]);
+                // `worst` may have moved; an equal distance wins only with a smaller index.
+                if d2 > worst.0 || (d2 == worst.0 && i > worst.1) || Some(i) == skip {
+                    continue;
+                }
+                super::offer(best, k, d2, i);
+                worst = worst_of(best, k);
+            }
+        }
+    }
+
+    /// Whether a node at box distance `bound` can hold a better candidate than `worst`.
+    #[inline(always)]
+    fn may_improve(&self, node: usize, bound: f64, worst: (f64, usize)) -> bool {
+        bound < worst.0 || (bound == worst.0 && self.min_index[node] < worst.1)
     }
 }
 
