@@ -10,7 +10,7 @@ use ndarray::ArrayView2;
 /// Points per leaf: small enough to prune well, large enough to keep the tree shallow and the
 /// first leaf (chosen from by selection) a good start. 64 beat 32 and 48 on annthyroid,
 /// mammography and shuttle (lof 9–10 % faster), with 96 no better.
-const LEAF_SIZE: usize = 64;
+pub(super) const LEAF_SIZE: usize = 64;
 
 pub struct KdTree {
     d: usize,
@@ -269,6 +269,13 @@ impl KdTree {
                 worst = worst_of(best, k);
             }
         }
+    }
+
+    /// The number of points in the largest leaf.
+    #[cfg(test)]
+    pub fn largest_leaf(&self) -> usize {
+        let leaves = self.nodes.iter().filter(|node| node.children.is_none());
+        leaves.map(|node| node.end - node.start).max().unwrap_or(0)
     }
 
     /// Whether a node at box distance `bound` can hold a better candidate than `worst`.

@@ -292,6 +292,7 @@ const FILTER_ROWS: usize = 16;
 fn seed_tiles(k: usize) -> usize {
     (4 + k / 6).min(MAX_SEED_ROWS / FILTER_ROWS)
 }
+/// The most rows a seed window holds (its distances and candidates live on the stack).
 const MAX_SEED_ROWS: usize = 256;
 /// Query rows the filter computes together against each tile: 12 accumulator registers,
 /// which with the tile's two and a broadcast fill AVX2's sixteen.
@@ -1185,6 +1186,7 @@ mod tests {
         let mut x = Array2::from_shape_fn((1500, 2), |_| (next() % 40) as f64 * 0.5);
         x.slice_mut(ndarray::s![..300, ..]).fill(3.0);
         assert!(tree_pays_off(1500, 2), "this test is about the tree");
+        assert!(kdtree::KdTree::build(x.view()).largest_leaf() > kdtree::LEAF_SIZE);
         let new = Array2::from_shape_fn((25, 2), |_| (next() % 40) as f64 * 0.5 + 0.25);
         let ctx = JobCtx::default();
         for k in [1, 20, 70, 301] {
