@@ -67,15 +67,22 @@ impl KdTree {
         tree
     }
 
-    /// The rows in the order of a kd-tree's leaves (the same median splits on the widest
-    /// feature as [`KdTree::build`]), without the tree itself: brute force stores its rows in
-    /// this order so that rows near in storage are near in space. Large nodes are split in
-    /// parallel; the order is the same at any thread count.
-    pub fn spatial_order(x: ArrayView2<f64>) -> Vec<usize> {
+    /// The rows in an order where rows near in storage are near in space, for brute force to
+    /// store its rows in: the leaves of a tree that splits each node at the median of its
+    /// rows' projections on the direction between two far-apart rows (the row farthest from
+    /// the node's centre, and the row farthest from that one), a cheap stand-in for the
+    /// principal direction. In 10–40 dimensions this keeps neighbours together far better
+    /// than splitting on the widest feature, as the kd-tree does: simulated with k = 20 on
+    /// cardio, letter and satellite, 25–35 % fewer rows inserted after the seed window and
+    /// fewer exact blocks; measured, lof 8–26 % faster on 8 of the 11 brute-force datasets
+    /// (refining the direction by power iterations cost more than it gained). Nodes are split
+    /// in parallel; every sum runs in a fixed order, so the order is the same at any thread
+    /// count.
+    pub fn principal_order(x: ArrayView2<f64>) -> Vec<usize> {
         let mut order: Vec<usize> = (0..x.nrows()).collect();
         let x = x.as_standard_layout();
         let values = x.as_slice().expect("standard layout");
-        split_for_order(values, x.ncols(), &mut order);
+        split_on_principal_direction(values, x.ncols(), &mut order);
         order
     }
 
@@ -331,25 +338,60 @@ fn split_at_median(
     Some(mid)
 }
 
-/// Recursive step of [`KdTree::spatial_order`]: the same splits as [`KdTree::build_node`].
-fn split_for_order(x: &[f64], d: usize, order: &mut [usize]) {
-    /// Below this many rows the two halves are split on the calling thread.
-    const PARALLEL_ROWS: usize = 2048;
+/// Recursive step of [`KdTree::principal_order`].
+fn split_on_principal_direction(x: &[f64], d: usize, order: &mut [usize]) {
+    /// Below this many rows the two halves are split on the calling thread (256 measured a
+    /// little faster than 512 and 2048 on cardio, letter, pima).
+    const PARALLEL_ROWS: usize = 256;
     if order.len() <= LEAF_SIZE {
         return;
     }
-    let (lo, hi) = bounding_box(x, d, order);
-    let Some(mid) = split_at_median(x, d, order, &lo, &hi) else {
-        return;
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let mut centre = vec![0.0; d];
+    for &i in order.iter() {
+        for (c, &v) in centre.iter_mut().zip(row(i)) {
+            *c += v;
+        }
+    }
+    centre.iter_mut().for_each(|c| *c /= order.len() as f64);
+    let farthest_from = |from: &[f64]| {
+        let mut best = (f64::NEG_INFINITY, order[0]);
+        for &i in order.iter() {
+            let d2: f64 = row(i)
+                .iter()
+                .zip(from)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            if d2 > best.0 {
+                best = (d2, i);
+            }
+        }
+        best.1
     };
+    let a = farthest_from(&centre);
+    let b = farthest_from(row(a));
+    let direction: Vec<f64> = row(b).iter().zip(row(a)).map(|(p, q)| p - q).collect();
+    if !direction.iter().all(|v| v.is_finite()) || direction.iter().all(|&v| v == 0.0) {
+        // All rows alike (or values too large to project): nothing to split on.
+        return;
+    }
+    let mut projected: Vec<(f64, usize)> = order
+        .iter()
+        .map(|&i| (row(i).iter().zip(&direction).map(|(v, u)| v * u).sum(), i))
+        .collect();
+    let mid = order.len() / 2;
+    projected.select_nth_unstable_by(mid, |p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+    for (slot, &(_, i)) in order.iter_mut().zip(&projected) {
+        *slot = i;
+    }
     let (left, right) = order.split_at_mut(mid);
     if left.len() + right.len() >= PARALLEL_ROWS {
         rayon::join(
-            || split_for_order(x, d, left),
-            || split_for_order(x, d, right),
+            || split_on_principal_direction(x, d, left),
+            || split_on_principal_direction(x, d, right),
         );
     } else {
-        split_for_order(x, d, left);
-        split_for_order(x, d, right);
+        split_on_principal_direction(x, d, left);
+        split_on_principal_direction(x, d, right);
     }
 }
