@@ -78,11 +78,11 @@ impl KdTree {
     /// (refining the direction by power iterations cost more than it gained). Nodes are split
     /// in parallel; every sum runs in a fixed order, so the order is the same at any thread
     /// count.
-    pub fn principal_order(x: ArrayView2<f64>) -> Vec<usize> {
+    pub fn far_pair_order(x: ArrayView2<f64>) -> Vec<usize> {
         let mut order: Vec<usize> = (0..x.nrows()).collect();
         let x = x.as_standard_layout();
         let values = x.as_slice().expect("standard layout");
-        split_on_principal_direction(values, x.ncols(), &mut order);
+        split_on_far_pair_direction(values, x.ncols(), &mut order);
         order
     }
 
@@ -258,6 +258,7 @@ impl KdTree {
             return;
         }
         let mut worst = worst_of(best, k);
+        // In runs of 64 points, one bit each of the pass mask.
         for (d2s, index) in d2s.chunks(64).zip(index.chunks(64)) {
             // Most points fail the first test: find those that pass side by side.
             let mut passing = 0u64;
@@ -338,8 +339,8 @@ fn split_at_median(
     Some(mid)
 }
 
-/// Recursive step of [`KdTree::principal_order`].
-fn split_on_principal_direction(x: &[f64], d: usize, order: &mut [usize]) {
+/// Recursive step of [`KdTree::far_pair_order`].
+fn split_on_far_pair_direction(x: &[f64], d: usize, order: &mut [usize]) {
     /// Below this many rows the two halves are split on the calling thread (256 measured a
     /// little faster than 512 and 2048 on cardio, letter, pima).
     const PARALLEL_ROWS: usize = 256;
@@ -380,18 +381,18 @@ fn split_on_principal_direction(x: &[f64], d: usize, order: &mut [usize]) {
         .map(|&i| (row(i).iter().zip(&direction).map(|(v, u)| v * u).sum(), i))
         .collect();
     let mid = order.len() / 2;
-    projected.select_nth_unstable_by(mid, |p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+    projected.select_nth_unstable_by(mid, super::by_value_then_index);
     for (slot, &(_, i)) in order.iter_mut().zip(&projected) {
         *slot = i;
     }
     let (left, right) = order.split_at_mut(mid);
     if left.len() + right.len() >= PARALLEL_ROWS {
         rayon::join(
-            || split_on_principal_direction(x, d, left),
-            || split_on_principal_direction(x, d, right),
+            || split_on_far_pair_direction(x, d, left),
+            || split_on_far_pair_direction(x, d, right),
         );
     } else {
-        split_on_principal_direction(x, d, left);
-        split_on_principal_direction(x, d, right);
+        split_on_far_pair_direction(x, d, left);
+        split_on_far_pair_direction(x, d, right);
     }
 }

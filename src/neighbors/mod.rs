@@ -68,7 +68,7 @@ fn search(
     // order, so that each block of queries can start with the tiles around it and has a tight
     // k-th distance from the first tiles on.
     let spatial_order =
-        (!use_tree && leave_self_out).then(|| kdtree::KdTree::principal_order(train.view()));
+        (!use_tree && leave_self_out).then(|| kdtree::KdTree::far_pair_order(train.view()));
     let brute = (!use_tree).then(|| BruteForce::for_neighbours(train.view(), spatial_order));
     // Training rows are queried in tree order: consecutive queries then walk the same nodes.
     // Results are per query, so the order changes nothing but the cache hits.
@@ -1003,6 +1003,12 @@ fn tiles_outward_from(
     })
 }
 
+/// Orders (value, row index) pairs by value, then by index: the neighbour order, and the
+/// tie-break that makes every split and selection independent of the visiting order.
+fn by_value_then_index(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
 /// Appends the `k` nearest of `candidates` (all of them if fewer), sorted by (distance,
 /// index), to `best`: what offering them one by one would give, without moving up to `k`
 /// entries per insertion.
@@ -1011,14 +1017,12 @@ fn append_nearest_by_selection(
     k: usize,
     best: &mut Vec<(f64, usize)>,
 ) {
-    let by_distance_then_index =
-        |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
     if candidates.len() > k {
-        candidates.select_nth_unstable_by(k - 1, by_distance_then_index);
+        candidates.select_nth_unstable_by(k - 1, by_value_then_index);
     }
     let kept = k.min(candidates.len());
     let nearest = &mut candidates[..kept];
-    nearest.sort_unstable_by(by_distance_then_index);
+    nearest.sort_unstable_by(by_value_then_index);
     best.extend_from_slice(nearest);
 }
 
@@ -1227,11 +1231,11 @@ mod tests {
     }
 
     #[test]
-    fn principal_order_is_a_permutation_whatever_the_thread_count() {
+    fn far_pair_order_is_a_permutation_whatever_the_thread_count() {
         // Nodes of 256 rows and more are split in parallel; the order must not depend on it.
         let mut next = lcg(17);
         let x = Array2::from_shape_fn((3000, 12), |_| (next() % 1000) as f64 * 0.01);
-        let order = kdtree::KdTree::principal_order(x.view());
+        let order = kdtree::KdTree::far_pair_order(x.view());
         let mut sorted = order.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..3000).collect::<Vec<_>>());
@@ -1239,7 +1243,7 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap()
-            .install(|| kdtree::KdTree::principal_order(x.view()));
+            .install(|| kdtree::KdTree::far_pair_order(x.view()));
         assert_eq!(order, one_thread);
     }
 
