@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
+use super::awake::KeepCoresAwake;
 use super::{
     load_and_prepare, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
 };
@@ -234,6 +235,8 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // A store that cannot be used is reported before any work, not after a long fit.
     let mut store = store_unless(args.no_store, store_path)?;
 
+    // Until the scores are in (see `awake.rs` for why).
+    let awake = KeepCoresAwake::start();
     let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
     let m = &prepared.matrix;
 
@@ -277,6 +280,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     };
     let flags = threshold::flags(&scores, cut.value);
     let score_s = started.elapsed().as_secs_f64();
+    drop(awake);
 
     let metrics = m
         .label

@@ -2,6 +2,7 @@
 //! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
 
 mod automl;
+mod awake;
 mod detect;
 mod experiments;
 mod output;

@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
+use super::awake::KeepCoresAwake;
 use super::detect::{
     describe_top, output_format, top_rows, write_scores, Metrics, ThresholdReport,
 };
@@ -102,6 +103,8 @@ pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
     }
     let (envelope, origin) = read_envelope(&args.model, store_path)?;
 
+    // Until the scores are in (see `awake.rs` for why).
+    let awake = KeepCoresAwake::start();
     let started = Instant::now();
     let source = source_of(Some(&args.file))?;
     let loaded = data::load(&source, &load_options(&args.load)?)?;
@@ -125,6 +128,7 @@ pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
         .to_vec();
     let flags = threshold::flags(&scores, envelope.threshold.value);
     let score_s = started.elapsed().as_secs_f64();
+    drop(awake);
 
     let metrics = m
         .label
