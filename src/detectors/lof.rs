@@ -3,6 +3,7 @@
 //! is the mean ratio of the neighbours' lrd to the point's own.
 
 use ndarray::{Array1, Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::knn::check_neighbors;
@@ -48,21 +49,36 @@ pub struct LofModel {
     pub lrd: Array1<f64>,
 }
 
+/// Per row, `numpy_mean` of `k` values computed from the row's neighbours: rows in parallel,
+/// one buffer per task rather than one allocation per row.
+fn mean_per_row(neighbors: &Neighbors, value: impl Fn(usize, &mut Vec<f64>) + Sync) -> Array1<f64> {
+    let rows = neighbors.indices.nrows();
+    let means: Vec<f64> = (0..rows)
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(
+            || Vec::with_capacity(neighbors.indices.ncols()),
+            |values, i| {
+                values.clear();
+                value(i, values);
+                numpy_mean(values)
+            },
+        )
+        .collect();
+    Array1::from(means)
+}
+
 fn local_reachability_density(neighbors: &Neighbors, k_distance: &Array1<f64>) -> Array1<f64> {
-    neighbors
-        .distances
-        .rows()
-        .into_iter()
-        .zip(neighbors.indices.rows())
-        .map(|(d, idx)| {
-            let reach: Vec<f64> = d
-                .iter()
+    let mean_reach = mean_per_row(neighbors, |i, reach| {
+        let d = neighbors.distances.row(i);
+        let idx = neighbors.indices.row(i);
+        reach.extend(
+            d.iter()
                 .zip(idx.iter())
-                .map(|(&dist, &o)| dist.max(k_distance[o]))
-                .collect();
-            1.0 / (numpy_mean(&reach) + 1e-10)
-        })
-        .collect()
+                .map(|(&dist, &o)| dist.max(k_distance[o])),
+        );
+    });
+    mean_reach.mapv(|mean| 1.0 / (mean + 1e-10))
 }
 
 fn lof_scores(
@@ -70,16 +86,10 @@ fn lof_scores(
     lrd_train: &Array1<f64>,
     lrd_points: &Array1<f64>,
 ) -> Array1<f64> {
-    neighbors
-        .indices
-        .rows()
-        .into_iter()
-        .zip(lrd_points.iter())
-        .map(|(idx, &own)| {
-            let ratios: Vec<f64> = idx.iter().map(|&o| lrd_train[o] / own).collect();
-            numpy_mean(&ratios)
-        })
-        .collect()
+    mean_per_row(neighbors, |i, ratios| {
+        let own = lrd_points[i];
+        ratios.extend(neighbors.indices.row(i).iter().map(|&o| lrd_train[o] / own));
+    })
 }
 
 impl Detector for Lof {
