@@ -66,7 +66,7 @@ fn poll_for_work(stop: &AtomicBool, deadline: Instant) {
         }
         // The clock is read now and then: it costs more than a poll.
         polls = polls.wrapping_add(1);
-        if polls % 1024 == 0 && Instant::now() >= deadline {
+        if polls.is_multiple_of(1024) && Instant::now() >= deadline {
             return;
         }
     }

@@ -991,23 +991,23 @@ mod avx512 {
                     _mm512_loadu_ps(x.add((f + 1) * FILTER_ROWS)),
                 )
             };
-            for r in 0..FILTER_QUERIES {
+            for (r, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
                 let (v0, v1) = unsafe {
                     (
                         _mm512_set1_ps(*g.add(f * FILTER_QUERIES + r)),
                         _mm512_set1_ps(*g.add((f + 1) * FILTER_QUERIES + r)),
                     )
                 };
-                even[r] = _mm512_fmadd_ps(x0, v0, even[r]);
-                odd[r] = _mm512_fmadd_ps(x1, v1, odd[r]);
+                *e = _mm512_fmadd_ps(x0, v0, *e);
+                *o = _mm512_fmadd_ps(x1, v1, *o);
             }
             f += 2;
         }
         if f < d {
             let x0 = unsafe { _mm512_loadu_ps(x.add(f * FILTER_ROWS)) };
-            for r in 0..FILTER_QUERIES {
+            for (r, e) in even.iter_mut().enumerate() {
                 let v0 = unsafe { _mm512_set1_ps(*g.add(f * FILTER_QUERIES + r)) };
-                even[r] = _mm512_fmadd_ps(x0, v0, even[r]);
+                *e = _mm512_fmadd_ps(x0, v0, *e);
             }
         }
         std::array::from_fn(|r| {
