@@ -235,9 +235,10 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // A store that cannot be used is reported before any work, not after a long fit.
     let mut store = store_unless(args.no_store, store_path)?;
 
-    // Until the scores are in (see `awake.rs` for why).
-    let awake = KeepCoresAwake::start();
+    // The other workers poll for work instead of sleeping (see `awake.rs` for why).
+    let awake = KeepCoresAwake::while_loading();
     let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
+    let awake = awake.until_scored();
     let m = &prepared.matrix;
 
     let run_id = match store.as_mut() {

@@ -103,13 +103,14 @@ pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
     }
     let (envelope, origin) = read_envelope(&args.model, store_path)?;
 
-    // Until the scores are in (see `awake.rs` for why).
-    let awake = KeepCoresAwake::start();
+    // The other workers poll for work instead of sleeping (see `awake.rs` for why).
+    let awake = KeepCoresAwake::while_loading();
     let started = Instant::now();
     let source = source_of(Some(&args.file))?;
     let loaded = data::load(&source, &load_options(&args.load)?)?;
     let prepared = envelope.prepare.transform(&loaded.df, &loaded.source)?;
     let load_s = started.elapsed().as_secs_f64();
+    let awake = awake.until_scored();
     let m = &prepared.matrix;
     if m.feature_names != envelope.feature_names {
         return Err(CliError::bad_input(format!(
