@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod neighbors;
 pub mod record;
 pub mod saved_model;
+mod simd;
 pub mod store;
 pub mod text;
 pub mod threshold;

@@ -6,6 +6,8 @@
 //! within a few ulps of glibc (tested below), not bit-identical, so it is only used where the
 //! callers' results are specified to a tolerance.
 
+pub(crate) use crate::simd::with_avx2_fma;
+
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 split so that `k · LN2_HI` is exact for every |k| < 2^32 (fdlibm's constants).
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
@@ -73,25 +75,6 @@ const TAYLOR: [f64; 14] = [
     1.0,
     1.0,
 ];
-
-/// Runs `body` compiled for AVX2 and FMA when the CPU has both (vector loops over
-/// [`exp_nonpositive_fma`] then use them); the results are the same bits either way.
-#[inline(always)]
-pub(crate) fn with_avx2_fma<R>(body: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn fast<R>(body: impl FnOnce() -> R) -> R {
-            body()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { fast(body) };
-        }
-    }
-    body()
-}
 
 /// `Σ_i e^(scale · (min − values[i]))`, with `scale ≥ 0` and `min ≤` every value: the shifted
 /// kernel sum of a log-sum-exp. Eight interleaved partial sums (fixed order, so the result

@@ -396,45 +396,20 @@ impl BruteForce {
             // With few features the filter's sums are short and AVX-512 gains nothing (3–5 %
             // slower on the shared datasets with 6 to 9 features; 5–13 % faster from 21).
             if self.d >= MIN_AVX512_FEATURES && std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F (checked just above), and so AVX2 and FMA.
-                unsafe { self.nearest_block_avx512(queries, first, leave_self_out, k, bests) };
-                return;
+                let run = || {
+                    self.nearest_block_generic::<AVX512>(queries, first, leave_self_out, k, bests)
+                };
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                return unsafe { crate::simd::in_avx512(run) };
             }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if crate::simd::has_avx2_fma() {
+                let run =
+                    || self.nearest_block_generic::<AVX2>(queries, first, leave_self_out, k, bests);
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                unsafe { self.nearest_block_avx2(queries, first, leave_self_out, k, bests) };
-                return;
+                return unsafe { crate::simd::in_avx2_fma(run) };
             }
         }
         self.nearest_block_generic::<PORTABLE>(queries, first, leave_self_out, k, bests);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn nearest_block_avx512(
-        &self,
-        queries: &[&[f64]],
-        first: usize,
-        leave_self_out: bool,
-        k: usize,
-        bests: &mut [Vec<(f64, usize)>],
-    ) {
-        self.nearest_block_generic::<AVX512>(queries, first, leave_self_out, k, bests);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn nearest_block_avx2(
-        &self,
-        queries: &[&[f64]],
-        first: usize,
-        leave_self_out: bool,
-        k: usize,
-        bests: &mut [Vec<(f64, usize)>],
-    ) {
-        self.nearest_block_generic::<AVX2>(queries, first, leave_self_out, k, bests);
     }
 
     #[inline(always)]
@@ -1445,14 +1420,16 @@ mod tests {
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 let mut out = vec![Vec::new(); 29];
+                let run = || brute.nearest_block_generic::<AVX2>(&rows, 0, true, 7, &mut out);
                 // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                unsafe { brute.nearest_block_avx2(&rows, 0, true, 7, &mut out) };
+                unsafe { crate::simd::in_avx2_fma(run) };
                 found.push(("avx2", out));
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 let mut out = vec![Vec::new(); 29];
+                let run = || brute.nearest_block_generic::<AVX512>(&rows, 0, true, 7, &mut out);
                 // SAFETY: the CPU has AVX-512F (checked just above).
-                unsafe { brute.nearest_block_avx512(&rows, 0, true, 7, &mut out) };
+                unsafe { crate::simd::in_avx512(run) };
                 found.push(("avx512", out));
             }
         }
