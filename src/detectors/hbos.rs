@@ -153,25 +153,42 @@ impl HbosModel {
             .iter()
             .map(|l| l.iter().copied().fold(f64::INFINITY, f64::min))
             .collect();
+        // Reciprocal bin widths, only to guess each value's bin (`edge_index` corrects the guess).
+        let norms: Vec<f64> = self
+            .edges
+            .iter()
+            .map(|e| (e.len() - 1) as f64 / (e[e.len() - 1] - e[0]))
+            .collect();
         let scores: Vec<f64> = x
             .outer_iter()
             .into_par_iter()
-            .map(|row| {
-                let mut per_feature = vec![0.0; d];
-                for j in 0..d {
-                    per_feature[j] = self.feature_score(j, row[j], &log_densities[j], minima[j]);
-                }
-                -numpy_sum(&per_feature)
-            })
+            .map_init(
+                || vec![0.0; d],
+                |per_feature, row| {
+                    for j in 0..d {
+                        let index = edge_index(&self.edges[j], norms[j], row[j]);
+                        per_feature[j] =
+                            self.feature_score(j, index, row[j], &log_densities[j], minima[j]);
+                    }
+                    -numpy_sum(per_feature)
+                },
+            )
             .collect();
         Ok(Array1::from(scores))
     }
 
-    /// PyOD's `_calculate_outlier_scores` for one value: `np.digitize(right=True)` picks the bin.
-    fn feature_score(&self, j: usize, v: f64, log_density: &[f64], minimum: f64) -> f64 {
+    /// PyOD's `_calculate_outlier_scores` for one value whose `np.digitize(right=True)` index
+    /// is `index`.
+    fn feature_score(
+        &self,
+        j: usize,
+        index: usize,
+        v: f64,
+        log_density: &[f64],
+        minimum: f64,
+    ) -> f64 {
         let edges = &self.edges[j];
         let bins = log_density.len();
-        let index = edges.partition_point(|&e| e < v); // searchsorted(side='left')
         if index == 0 {
             let dist = edges[0] - v;
             if dist <= (edges[1] - edges[0]) * self.tol {
@@ -188,6 +205,73 @@ impl HbosModel {
             }
         } else {
             log_density[index - 1]
+        }
+    }
+}
+
+/// `edges.partition_point(|&e| e < v)` (numpy's `searchsorted(side='left')`) for equal-width
+/// edges: the bin is guessed from the value and then checked against the edges themselves, so
+/// the answer is exact; a binary search mispredicted its branches on nearly every value.
+fn edge_index(edges: &[f64], norm: f64, v: f64) -> usize {
+    let last = edges.len() - 1;
+    if !(v > edges[0]) {
+        return 0; // also NaN, like the binary search
+    }
+    if v > edges[last] {
+        return last + 1;
+    }
+    // Here edges[0] < v <= edges[last], so both loops stop inside the slice.
+    // Truncation, not `ceil` (a libm call on baseline x86-64); one more step when v is on an edge.
+    let mut i = (((v - edges[0]) * norm) as usize + 1).min(last);
+    while edges[i - 1] >= v {
+        i -= 1;
+    }
+    while edges[i] < v {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_index_is_the_binary_search_on_every_kind_of_value() {
+        // Ranges with awkward widths, a constant column's ±0.5 range, and a huge-offset one
+        // where the guess lands on the wrong side of edges.
+        let ranges = [
+            (0.0, 1.0),
+            (-3.7, 12.9),
+            (0.1, 0.3),
+            (7.0 - 0.5, 7.0 + 0.5),
+            (1e15, 1e15 + 3.0),
+        ];
+        for &(lo, hi) in &ranges {
+            for bins in [2usize, 3, 10, 17] {
+                let edges = linspace(lo, hi, bins + 1);
+                let norm = bins as f64 / (hi - lo);
+                let mut values: Vec<f64> = edges.clone();
+                values.extend(edges.iter().map(|&e| e.next_up()));
+                values.extend(edges.iter().map(|&e| e.next_down()));
+                values
+                    .extend((0..=400).map(|i| lo - (hi - lo) + i as f64 * 3.0 * (hi - lo) / 400.0));
+                values.extend([
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NAN,
+                    f64::MAX,
+                    f64::MIN,
+                ]);
+                for v in values {
+                    let expected = edges.partition_point(|&e| e < v);
+                    assert_eq!(
+                        edge_index(&edges, norm, v),
+                        expected,
+                        "v={v} edges={edges:?}"
+                    );
+                }
+            }
         }
     }
 }
