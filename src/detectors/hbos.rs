@@ -214,8 +214,8 @@ impl HbosModel {
 /// the answer is exact; a binary search mispredicted its branches on nearly every value.
 fn edge_index(edges: &[f64], norm: f64, v: f64) -> usize {
     let last = edges.len() - 1;
-    if !(v > edges[0]) {
-        return 0; // also NaN, like the binary search
+    if v.is_nan() || v <= edges[0] {
+        return 0; // NaN too, like the binary search
     }
     if v > edges[last] {
         return last + 1;
