@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::knn::check_neighbors;
 use super::numeric::numpy_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::sktree::kneighbors;
+use super::sktree::{kneighbors, kneighbors_of_training};
 use super::support::{nrm2_squared, openblas_ddot, par_map_rows};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::Neighbors;
@@ -141,7 +141,7 @@ impl Detector for Abod {
         // PyOD silently lowers k to n − 1; we say so instead, before any work.
         check_neighbors(x, self.k)?;
         let train = x.as_standard_layout().to_owned();
-        let neighbors = kneighbors(train.view(), train.view(), self.k, ctx)?;
+        let neighbors = kneighbors_of_training(train.view(), self.k, ctx)?;
         let scores = abod_scores(train.view(), train.view(), &neighbors, ctx)?;
         let no_angle_score = scores
             .iter()

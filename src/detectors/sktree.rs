@@ -11,7 +11,7 @@
 
 use std::hint::black_box;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{s, Array2, ArrayView2, Axis};
 
 use super::support::{par_map_rows, Rows};
 use super::{DetectResult, JobCtx};
@@ -289,15 +289,34 @@ fn sort_heap(values: &mut [f64], indices: &mut [usize], pairs: &mut Vec<(f64, us
     }
 }
 
-/// Whether `NearestNeighbors(n_neighbors=k, algorithm='auto')` fitted on n×d data uses its
-/// kd-tree (`sklearn/neighbors/_base.py`): not above 15 features, and k below n // 2.
-fn uses_kd_tree(n: usize, d: usize, k: usize) -> bool {
-    d <= 15 && k < n / 2
+/// How scikit-learn searches, which decides the order of exact ties: the algorithm
+/// `NearestNeighbors(n_neighbors=k, algorithm='auto')` picks when fitted on n×d data
+/// (`sklearn/neighbors/_base.py`: its kd-tree up to 15 features and for k below n // 2, else
+/// brute force), and for brute force `ArgKmin`'s strategy with one thread (PyOD's reference pins
+/// one): parallel on the training rows ("on Y") unless the queries are more than those rows or
+/// more than 4 · chunk size 256.
+#[derive(Debug, Clone, Copy)]
+struct Strategy {
+    kd_tree: bool,
+    on_y: bool,
+}
+
+impl Strategy {
+    fn new(n: usize, d: usize, k: usize, n_queries: usize) -> Strategy {
+        Strategy {
+            kd_tree: d <= 15 && k < n / 2,
+            on_y: !(n < n_queries || 4 * 256 < n_queries),
+        }
+    }
 }
 
 /// `NearestNeighbors(n_neighbors=k).fit(train).kneighbors(queries)`: the k nearest training rows
-/// of each query (a query equal to a training row finds it), through the kd-tree or the brute
-/// force search as scikit-learn would choose.
+/// of each query (a query equal to a training row finds it), in scikit-learn's order.
+///
+/// The shared exact search ([`crate::neighbors`]) finds k + 1 neighbours of every query, ordered
+/// by (distance, index). Where those k + 1 distances are all different, scikit-learn's answer is
+/// the first k of them whatever its search order; only the rows with a tie go through the
+/// replica of its search (on satellite that is 22 % of the rows, on pendigits none).
 pub(crate) fn kneighbors(
     train: ArrayView2<f64>,
     queries: ArrayView2<f64>,
@@ -305,20 +324,101 @@ pub(crate) fn kneighbors(
     ctx: &JobCtx,
 ) -> DetectResult<Neighbors> {
     let (n, d) = train.dim();
-    search(train, queries, k, uses_kd_tree(n, d, k), ctx)
+    let strategy = Strategy::new(n, d, k, queries.nrows());
+    if k >= n {
+        return search(train, queries, k, strategy, ctx);
+    }
+    let ahead = crate::neighbors::knn_query(train, queries, k + 1, ctx)?;
+    let settled = |i: usize| strictly_increasing(ahead.distances.row(i).as_slice().expect("rows"));
+    let mut found = Neighbors {
+        distances: ahead.distances.slice(s![.., ..k]).to_owned(),
+        indices: ahead.indices.slice(s![.., ..k]).to_owned(),
+    };
+    replay_ties(train, queries, k, strategy, ctx, settled, &mut found)?;
+    Ok(found)
+}
+
+/// [`kneighbors`] with the training rows as the queries. Each row then finds itself at distance
+/// 0, followed by its k − 1 nearest other rows; from the k nearest *other* rows (the shared
+/// search's leave-one-out mode, its fastest) that answer is settled when those k distances are
+/// all different and none is 0 (a duplicate row would tie with the row itself).
+pub(crate) fn kneighbors_of_training(
+    x: ArrayView2<f64>,
+    k: usize,
+    ctx: &JobCtx,
+) -> DetectResult<Neighbors> {
+    let (n, d) = x.dim();
+    let strategy = Strategy::new(n, d, k, n);
+    if k >= n {
+        return search(x, x, k, strategy, ctx);
+    }
+    let others = crate::neighbors::knn_leave_self_out(x, k, ctx)?;
+    let settled = |i: usize| {
+        let row = others.distances.row(i);
+        row[0] > 0.0 && strictly_increasing(row.as_slice().expect("rows"))
+    };
+    let mut found = Neighbors {
+        distances: Array2::zeros((n, k)),
+        indices: Array2::zeros((n, k)),
+    };
+    for i in 0..n {
+        found.indices[[i, 0]] = i;
+        for c in 1..k {
+            found.distances[[i, c]] = others.distances[[i, c - 1]];
+            found.indices[[i, c]] = others.indices[[i, c - 1]];
+        }
+    }
+    replay_ties(x, x, k, strategy, ctx, settled, &mut found)?;
+    Ok(found)
+}
+
+fn strictly_increasing(values: &[f64]) -> bool {
+    values.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Overwrites the rows of `found` that are not `settled` with scikit-learn's own answer, from
+/// the replica of its search run on just those queries (with the strategy of the whole call).
+fn replay_ties(
+    train: ArrayView2<f64>,
+    queries: ArrayView2<f64>,
+    k: usize,
+    strategy: Strategy,
+    ctx: &JobCtx,
+    settled: impl Fn(usize) -> bool,
+    found: &mut Neighbors,
+) -> DetectResult<()> {
+    let tied: Vec<usize> = (0..queries.nrows()).filter(|&i| !settled(i)).collect();
+    if tied.is_empty() {
+        return Ok(());
+    }
+    let replayed = search(
+        train,
+        queries.select(Axis(0), &tied).view(),
+        k,
+        strategy,
+        ctx,
+    )?;
+    for (r, &i) in tied.iter().enumerate() {
+        found
+            .distances
+            .row_mut(i)
+            .assign(&replayed.distances.row(r));
+        found.indices.row_mut(i).assign(&replayed.indices.row(r));
+    }
+    Ok(())
 }
 
 fn search(
     train: ArrayView2<f64>,
     queries: ArrayView2<f64>,
     k: usize,
-    use_tree: bool,
+    strategy: Strategy,
     ctx: &JobCtx,
 ) -> DetectResult<Neighbors> {
     let train = train.as_standard_layout();
     let queries = queries.as_standard_layout();
-    if !use_tree {
-        return brute_search(train.view(), queries.view(), k, ctx);
+    if !strategy.kd_tree {
+        return brute_search(train.view(), queries.view(), k, strategy.on_y, ctx);
     }
     let tree = KdTree::build(train.view());
     let rows = Rows::new(train.view());
@@ -359,13 +459,11 @@ fn brute_search(
     train: ArrayView2<f64>,
     queries: ArrayView2<f64>,
     k: usize,
+    on_y: bool,
     ctx: &JobCtx,
 ) -> DetectResult<Neighbors> {
     let n = train.nrows();
     let nq = queries.nrows();
-    // ArgKmin's strategy with one thread (PyOD's reference pins one): parallel on X unless X is
-    // small (4 · chunk size 256 · 1 thread) and not smaller than Y.
-    let on_y = !(n < nq || 4 * 256 < nq);
     let kernel = crate::neighbors::BruteForce::new(train);
     let group = crate::neighbors::QUERY_ROWS;
     let (found_d2, found_idx) = crate::neighbors::for_each_query_block(
@@ -416,7 +514,7 @@ pub(crate) fn kneighbors_leave_self_out(
 ) -> DetectResult<Neighbors> {
     let (n, d) = x.dim();
     // The estimator (n_neighbors = k) chose the algorithm; the query asks for k + 1.
-    let with_self = search(x, x, k + 1, uses_kd_tree(n, d, k), ctx)?;
+    let with_self = search(x, x, k + 1, Strategy::new(n, d, k, n), ctx)?;
     let mut distances = Array2::<f64>::zeros((n, k));
     let mut indices = Array2::<usize>::zeros((n, k));
     for i in 0..n {
@@ -727,6 +825,35 @@ mod tests {
                     rdist(x.row(i).as_slice().unwrap(), x.row(j).as_slice().unwrap()),
                     expected
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn answers_settled_without_the_replica_are_the_replicas_answers() {
+        // Integer grids (many exact ties) and real values (almost none), for the kd-tree
+        // (3 features) and brute force (20), with brute force's two ArgKmin strategies (300
+        // rows: on Y; 1,500 rows: on X). Queries: the rows themselves, and other points.
+        let ctx = JobCtx::default();
+        for (n, d) in [(300, 3), (300, 20), (1500, 20), (1500, 3)] {
+            for tied in [true, false] {
+                let x = Array2::from_shape_fn((n, d), |(i, j)| {
+                    let v = ((i * (j + 3) + j * j) % 13) as f64;
+                    if tied {
+                        v
+                    } else {
+                        v + ((i * 7919 + j * 104_729) % 1000) as f64 * 1e-4
+                    }
+                });
+                let q = Array2::from_shape_fn((40, d), |(i, j)| ((i + 2 * j) % 11) as f64 + 0.5);
+                for k in [1, 5, 10] {
+                    let replica = search(x.view(), x.view(), k, Strategy::new(n, d, k, n), &ctx);
+                    let fast = kneighbors_of_training(x.view(), k, &ctx).unwrap();
+                    assert_eq!(fast, replica.unwrap(), "training rows, n {n} d {d} k {k}");
+                    let replica = search(x.view(), q.view(), k, Strategy::new(n, d, k, 40), &ctx);
+                    let fast = kneighbors(x.view(), q.view(), k, &ctx).unwrap();
+                    assert_eq!(fast, replica.unwrap(), "queries, n {n} d {d} k {k}");
+                }
             }
         }
     }
