@@ -1416,9 +1416,7 @@ mod tests {
         brute.nearest_block_generic::<PORTABLE>(&rows, 0, true, 7, &mut found[0].1);
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if crate::simd::has_avx2_fma() {
                 let mut out = vec![Vec::new(); 29];
                 let run = || brute.nearest_block_generic::<AVX2>(&rows, 0, true, 7, &mut out);
                 // SAFETY: the CPU has AVX2 and FMA (checked just above).
