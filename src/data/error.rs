@@ -65,6 +65,22 @@ pub enum DataError {
         limit: u64,
     },
 
+    #[error("{source_name}: JSON nested deeper than {limit} levels (at byte {offset}); Pynomaly reads records of flat values")]
+    JsonTooDeep {
+        source_name: SourceName,
+        limit: usize,
+        offset: u64,
+    },
+
+    #[error("{source_name}: the file changed while it was being read")]
+    ChangedWhileReading { source_name: SourceName },
+
+    #[error("{source_name}: larger than the {limit_gib} GiB limit for a stream")]
+    StreamTooLarge {
+        source_name: SourceName,
+        limit_gib: u64,
+    },
+
     #[error("{source_name}: could not parse as {format}: {message}")]
     Parse {
         source_name: SourceName,

@@ -69,8 +69,8 @@ pub fn read_label(column: &Column) -> Result<Vec<u8>, String> {
             let mut out = Vec::with_capacity(values.len());
             for v in values {
                 match v {
-                    Some(x) if x == 0.0 => out.push(0),
-                    Some(x) if x == 1.0 => out.push(1),
+                    Some(0.0) => out.push(0),
+                    Some(1.0) => out.push(1),
                     Some(x) => {
                         return Err(format!(
                             "found the value {x}; expected only 0 (normal) and 1 (anomaly)"

@@ -2,7 +2,9 @@
 //!
 //! Format by extension, else by sniffing the content. CSV goes through our own checks first
 //! (`csv_scan`) so that ragged rows, oversized fields and bad bytes are reported with a line
-//! number. Files are memory-mapped, so the only full copy in memory is polars' columnar frame.
+//! number. JSON is checked for its nesting depth first (`json_depth`), as polars' JSON readers
+//! recurse per level. Files are read into memory, not mapped: a mapped file that shrinks while
+//! it is parsed kills the process (SIGBUS), a read one is checked for changes instead.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -14,11 +16,15 @@ use serde::{Deserialize, Serialize};
 use super::csv_scan::{self, Dialect, ScanIssue};
 use super::demo;
 use super::error::{DataError, DataResult};
+use super::json_depth::{self, MAX_JSON_DEPTH};
 
 /// A field larger than this is almost surely a broken file (or an attack), not data.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 1 << 20;
 /// Bytes looked at for sniffing the format and the CSV dialect.
 const SNIFF_BYTES: usize = 64 << 10;
+/// The most read from a pipe, FIFO, device or standard input, whose size is unknown beforehand:
+/// large for real data, but `/dev/zero` must end in an error, not in the memory running out.
+pub const MAX_STREAM_BYTES: u64 = 8 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,9 +134,8 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     format!("xxh3-128:{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
-/// The raw bytes of a source: a memory map for files, a buffer for stdin, static for demos.
+/// The raw bytes of a source: a buffer for files and streams, static for demos.
 enum Bytes {
-    Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
     Static(&'static [u8]),
 }
@@ -139,7 +144,6 @@ impl std::ops::Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Bytes::Mapped(m) => m,
             Bytes::Owned(v) => v,
             Bytes::Static(s) => s,
         }
@@ -149,16 +153,17 @@ impl std::ops::Deref for Bytes {
 pub fn load(source: &Source, options: &LoadOptions) -> DataResult<Loaded> {
     let name = source.display_name();
     let (bytes, extension) = match source {
-        Source::Path(path) => (map_file(path)?, extension_of(path)),
+        Source::Path(path) => (Bytes::Owned(read_file(path)?), extension_of(path)),
         Source::Stdin => {
-            let mut buffer = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buffer)
-                .map_err(|e| DataError::Io {
-                    source_name: name.clone(),
-                    source: e,
-                })?;
+            let buffer = read_stream(std::io::stdin().lock(), &name, MAX_STREAM_BYTES).map_err(
+                |e| match e {
+                    StreamError::Io(e) => DataError::Io {
+                        source_name: name.clone(),
+                        source: e,
+                    },
+                    StreamError::TooLarge(e) => e,
+                },
+            )?;
             (Bytes::Owned(buffer), Some("csv".to_string()))
         }
         Source::Demo(d) => (Bytes::Static(d.bytes()), Some("csv".to_string())),
@@ -207,10 +212,18 @@ fn load_bytes(
             None,
         ),
         Format::Json | Format::Ndjson => {
-            let json_format = if format == Format::Json {
-                JsonFormat::Json
-            } else {
+            let lines = format == Format::Ndjson;
+            if let Some(offset) = json_depth::find_too_deep(bytes, MAX_JSON_DEPTH, lines) {
+                return Err(DataError::JsonTooDeep {
+                    source_name: name.to_string(),
+                    limit: MAX_JSON_DEPTH,
+                    offset: offset as u64,
+                });
+            }
+            let json_format = if lines {
                 JsonFormat::JsonLines
+            } else {
+                JsonFormat::Json
             };
             let df = read_with(name, format, || {
                 JsonReader::new(Cursor::new(bytes))
@@ -284,30 +297,79 @@ pub fn open_error(path: &Path, e: std::io::Error) -> DataError {
     }
 }
 
-fn map_file(path: &Path) -> DataResult<Bytes> {
+/// Reads a whole file. A regular file must keep the size it had when opened (a file being
+/// rewritten meanwhile would give a mix of old and new content); pipes, FIFOs and devices are
+/// read to their end, up to [`MAX_STREAM_BYTES`].
+fn read_file(path: &Path) -> DataResult<Vec<u8>> {
     let io_error = |e: std::io::Error| open_error(path, e);
-    let metadata = std::fs::metadata(path).map_err(io_error)?;
-    if metadata.is_dir() {
+    let name = || path.display().to_string();
+    if std::fs::metadata(path).map_err(io_error)?.is_dir() {
         return Err(DataError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
     let file = File::open(path).map_err(io_error)?;
-    if metadata.len() == 0 {
-        return Err(DataError::Empty {
-            source_name: path.display().to_string(),
+    let before = file.metadata().map_err(io_error)?;
+    if !before.is_file() {
+        return read_stream(&file, &name(), MAX_STREAM_BYTES).map_err(|e| match e {
+            StreamError::Io(e) => io_error(e),
+            StreamError::TooLarge(e) => e,
         });
     }
-    if !metadata.is_file() {
-        // Pipes and devices cannot be mapped: read them.
-        let mut buffer = Vec::new();
-        (&file).read_to_end(&mut buffer).map_err(io_error)?;
-        return Ok(Bytes::Owned(buffer));
+    let len = before.len();
+    if len == 0 {
+        return Err(DataError::Empty {
+            source_name: name(),
+        });
     }
-    // SAFETY: the map is read-only and lives only while we parse; a file truncated by another
-    // process meanwhile is the one case mmap cannot guard against, as for every mmap reader.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_error)?;
-    Ok(Bytes::Mapped(map))
+    let mut buffer = Vec::new();
+    usize::try_from(len)
+        .ok()
+        .and_then(|n| buffer.try_reserve_exact(n).ok())
+        .ok_or_else(|| DataError::Io {
+            source_name: name(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("not enough memory to read its {len} bytes"),
+            ),
+        })?;
+    // One byte more than expected tells a file that grew from one that ended on time.
+    (&file)
+        .take(len.saturating_add(1))
+        .read_to_end(&mut buffer)
+        .map_err(io_error)?;
+    let after = file.metadata().map_err(io_error)?;
+    if buffer.len() as u64 != len
+        || after.len() != len
+        || after.modified().ok() != before.modified().ok()
+    {
+        return Err(DataError::ChangedWhileReading {
+            source_name: name(),
+        });
+    }
+    Ok(buffer)
+}
+
+enum StreamError {
+    Io(std::io::Error),
+    TooLarge(DataError),
+}
+
+/// Reads a stream to its end, or fails once it passes `limit` bytes. Empty content is left to
+/// `load_bytes`, which reports it as an empty file.
+fn read_stream(reader: impl Read, name: &str, limit: u64) -> Result<Vec<u8>, StreamError> {
+    let mut buffer = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buffer)
+        .map_err(StreamError::Io)?;
+    if buffer.len() as u64 > limit {
+        return Err(StreamError::TooLarge(DataError::StreamTooLarge {
+            source_name: name.to_string(),
+            limit_gib: limit >> 30,
+        }));
+    }
+    Ok(buffer)
 }
 
 fn extension_of(path: &Path) -> Option<String> {
@@ -589,6 +651,100 @@ mod tests {
         assert!(denied.is_bad_input());
         let other = open_error(p, std::io::Error::other("disk on fire"));
         assert!(!other.is_bad_input());
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_before_parsing() {
+        let deep = "[".repeat(50_000) + &"]".repeat(50_000);
+        let options = LoadOptions::default();
+        let err =
+            load_from_memory(deep.as_bytes(), "deep.json", Some("json"), &options).unwrap_err();
+        assert!(
+            matches!(err, DataError::JsonTooDeep { offset: 64, .. }),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        assert_eq!(
+            err.to_string(),
+            "deep.json: JSON nested deeper than 64 levels (at byte 64); Pynomaly reads records of flat values"
+        );
+        // Sniffed as JSON (no extension), and as NDJSON.
+        let err = load_from_memory(deep.as_bytes(), "deep.dat", None, &options).unwrap_err();
+        assert!(matches!(err, DataError::JsonTooDeep { .. }), "{err}");
+        let line = format!("{{\"a\": 1}}\n{{\"a\": {deep}}}\n");
+        let err = load_from_memory(line.as_bytes(), "deep.ndjson", None, &options).unwrap_err();
+        assert!(matches!(err, DataError::JsonTooDeep { .. }), "{err}");
+        // Records whose fields hold a few levels still load.
+        let ok = br#"[{"a": 1.5, "b": [[1, 2], [3]]}, {"a": 2.5, "b": [[4]]}]"#;
+        let loaded = load_from_memory(ok, "ok.json", Some("json"), &options).unwrap();
+        assert_eq!(loaded.df.height(), 2);
+    }
+
+    #[test]
+    fn streams_are_read_up_to_the_limit() {
+        let data = b"a,b\n1,2\n";
+        let read = read_stream(&data[..], "s", data.len() as u64);
+        assert_eq!(read.ok().as_deref(), Some(&data[..]));
+        match read_stream(&data[..], "s", data.len() as u64 - 1) {
+            Err(StreamError::TooLarge(e)) => {
+                assert!(matches!(e, DataError::StreamTooLarge { .. }));
+                assert!(e.is_bad_input());
+            }
+            _ => panic!("expected the limit error"),
+        }
+        let big = DataError::StreamTooLarge {
+            source_name: "/dev/zero".to_string(),
+            limit_gib: MAX_STREAM_BYTES >> 30,
+        };
+        assert_eq!(
+            big.to_string(),
+            "/dev/zero: larger than the 8 GiB limit for a stream"
+        );
+        assert!(matches!(read_stream(&b""[..], "s", 10), Ok(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn regular_files_are_read_whole_and_empty_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(&path, "a,b\n1,2\n3,4\n").unwrap();
+        assert_eq!(read_file(&path).unwrap(), b"a,b\n1,2\n3,4\n");
+        std::fs::write(&path, "").unwrap();
+        assert!(matches!(read_file(&path), Err(DataError::Empty { .. })));
+        let changed = DataError::ChangedWhileReading {
+            source_name: "d.csv".to_string(),
+        };
+        assert!(changed.is_bad_input());
+        assert_eq!(
+            changed.to_string(),
+            "d.csv: the file changed while it was being read"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_are_read_not_taken_for_empty_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, "a,b\n1,2\n3,4\n").unwrap())
+        };
+        let loaded = load(&Source::Path(fifo.clone()), &LoadOptions::default()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(loaded.df.shape(), (2, 2));
+        // A FIFO whose writer sends nothing is an empty file after all.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, "").unwrap())
+        };
+        let err = load(&Source::Path(fifo), &LoadOptions::default()).unwrap_err();
+        writer.join().unwrap();
+        assert!(matches!(err, DataError::Empty { .. }), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod column;
 pub mod csv_scan;
 pub mod demo;
 pub mod error;
+pub mod json_depth;
 pub mod label;
 pub mod load;
 pub mod prepare;

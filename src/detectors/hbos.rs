@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::numeric::{linspace, numpy_sum};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
+use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -84,7 +84,12 @@ pub struct HbosModel {
 }
 
 /// `np.histogram(values, bins, density=True)`: edges and densities.
-fn histogram(values: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
+///
+/// Fails, as numpy does ("Too many bins for data range"), when the range cannot be cut into
+/// `bins` increasing edges: a range of a few subnormals, a constant column too large for its
+/// ±0.5, or a range wider than `f64::MAX`. Also when a bin is so narrow that its density
+/// overflows: the scores would be infinite.
+fn histogram(values: &[f64], bins: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
     let (mut lo, mut hi) = values
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
@@ -95,14 +100,21 @@ fn histogram(values: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
         hi += 0.5;
     }
     let edges = linspace(lo, hi, bins + 1);
+    let unusable = || {
+        format!("its values from {lo:e} to {hi:e} cannot be cut into {bins} histogram bins of finite density; rescale the feature or use fewer bins")
+    };
     let norm = bins as f64 / (hi - lo);
+    // An infinite `norm` means bins narrower than 1 / f64::MAX: every filled one would have an
+    // infinite density. The comparison is also false for NaN edges (an infinite step times 0).
+    if !norm.is_finite() || !edges.windows(2).all(|w| w[0] < w[1]) {
+        return Err(unusable());
+    }
     let mut counts = vec![0usize; bins];
     for &v in values {
-        let mut k = ((v - lo) * norm) as usize;
-        if k == bins {
-            k -= 1;
-        }
-        // numpy's correction of floating-point bin guesses against the actual edges.
+        // The guess lies in 0..=bins; `min` (after a saturating cast) is a guard, not a rule.
+        let mut k = (((v - lo) * norm) as usize).min(bins - 1);
+        // numpy's correction of floating-point bin guesses against the actual edges
+        // (`v >= edges[0]`, so `k` never goes below 0).
         if v < edges[k] {
             k -= 1;
         } else if k != bins - 1 && v >= edges[k + 1] {
@@ -111,21 +123,29 @@ fn histogram(values: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
         counts[k] += 1;
     }
     let n = values.len() as f64;
-    let densities = (0..bins)
+    let densities: Vec<f64> = (0..bins)
         .map(|k| counts[k] as f64 / (edges[k + 1] - edges[k]) / n)
         .collect();
-    (edges, densities)
+    if !densities.iter().all(|d| d.is_finite()) {
+        return Err(unusable());
+    }
+    Ok((edges, densities))
 }
 
 impl Detector for Hbos {
     fn fit(&self, x: ArrayView2<f64>, ctx: &JobCtx) -> DetectResult<Fitted> {
         validate_matrix(x, 2)?;
         ctx.checkpoint()?;
-        let (edges, densities): (Vec<Vec<f64>>, Vec<Vec<f64>>) = x
+        let histograms: Vec<(Vec<f64>, Vec<f64>)> = x
             .axis_iter(Axis(1))
             .into_par_iter()
-            .map(|col| histogram(&col.to_vec(), self.n_bins))
-            .unzip();
+            .enumerate()
+            .map(|(j, col)| {
+                histogram(&col.to_vec(), self.n_bins)
+                    .map_err(|e| DetectError::InvalidData(format!("feature {j}: {e}")))
+            })
+            .collect::<DetectResult<_>>()?;
+        let (edges, densities): (Vec<Vec<f64>>, Vec<Vec<f64>>) = histograms.into_iter().unzip();
         let model = HbosModel {
             edges,
             densities,
@@ -222,7 +242,8 @@ fn edge_index(edges: &[f64], norm: f64, v: f64) -> usize {
     }
     // Here edges[0] < v <= edges[last], so both loops stop inside the slice.
     // Truncation, not `ceil` (a libm call on baseline x86-64); one more step when v is on an edge.
-    let mut i = (((v - edges[0]) * norm) as usize + 1).min(last);
+    // The saturating cast and `min` keep an infinite or NaN guess (a degenerate `norm`) in range.
+    let mut i = (((v - edges[0]) * norm) as usize).min(last - 1) + 1;
     while edges[i - 1] >= v {
         i -= 1;
     }
@@ -273,5 +294,110 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn edge_index_survives_a_degenerate_norm() {
+        // Edges a subnormal apart: `norm` is infinite, so the guesses are infinite or NaN.
+        let edges = [0.0, 5e-324, 1e-323];
+        for norm in [f64::INFINITY, f64::NAN, 0.0, -1.0] {
+            for v in [
+                0.0,
+                5e-324,
+                1e-323,
+                1.5e-323,
+                -5e-324,
+                1.0,
+                f64::MAX,
+                f64::NAN,
+            ] {
+                let expected = edges.partition_point(|&e| e < v);
+                assert_eq!(edge_index(&edges, norm, v), expected, "v={v} norm={norm}");
+            }
+        }
+    }
+
+    /// Column 0 is hostile, column 1 ordinary.
+    fn fit_with(hostile: &[f64], n_bins: usize) -> DetectResult<Fitted> {
+        let n = hostile.len();
+        let x = ndarray::Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 {
+                hostile[i]
+            } else {
+                (i % 7) as f64
+            }
+        });
+        let hbos = Hbos {
+            n_bins,
+            alpha: 0.1,
+            tol: 0.5,
+        };
+        hbos.fit(x.view(), &JobCtx::default())
+    }
+
+    #[test]
+    fn subnormal_and_huge_ranges_fail_cleanly_or_score_finitely() {
+        let subnormal: Vec<f64> = [0.0, 5e-324, 1e-323]
+            .iter()
+            .cycle()
+            .take(30)
+            .copied()
+            .collect();
+        let both_ends: Vec<f64> = (0..30)
+            .map(|i| {
+                let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                sign * 1.79e308 * (1.0 - i as f64 * 1e-3)
+            })
+            .collect();
+        let near_max: Vec<f64> = (0..30).map(|i| 1.79e308 - i as f64 * 1e306).collect();
+        let near_min: Vec<f64> = near_max.iter().map(|v| -v).collect();
+        let constant_tiny = vec![1e-300; 30];
+        let probes = [
+            0.0,
+            5e-324,
+            -5e-324,
+            1e-323,
+            1.79e308,
+            -1.79e308,
+            f64::MAX,
+            f64::MIN,
+            1.0,
+        ];
+        for (name, column) in [
+            ("subnormal", &subnormal),
+            ("both_ends", &both_ends),
+            ("near_max", &near_max),
+            ("near_min", &near_min),
+            ("constant_tiny", &constant_tiny),
+        ] {
+            for n_bins in [2, 10, 50] {
+                match fit_with(column, n_bins) {
+                    Ok(fitted) => {
+                        assert!(
+                            fitted.training_scores.iter().all(|s| s.is_finite()),
+                            "{name}, {n_bins} bins: {:?}",
+                            fitted.training_scores
+                        );
+                        let Model::Hbos(model) = fitted.model else {
+                            panic!("not an HBOS model");
+                        };
+                        let x =
+                            ndarray::Array2::from_shape_fn((probes.len(), 2), |(i, _)| probes[i]);
+                        let scores = model.score(x.view()).unwrap();
+                        assert!(scores.iter().all(|s| s.is_finite()), "{name}: {scores:?}");
+                    }
+                    Err(DetectError::InvalidData(message)) => {
+                        assert!(message.starts_with("feature 0: "), "{name}: {message}");
+                    }
+                    Err(e) => panic!("{name}, {n_bins} bins: {e}"),
+                }
+            }
+        }
+        // Which of them are refused (as numpy refuses them) and which work.
+        assert!(fit_with(&subnormal, 10).is_err());
+        assert!(fit_with(&subnormal, 2).is_err());
+        assert!(fit_with(&both_ends, 10).is_err());
+        assert!(fit_with(&near_max, 10).is_ok());
+        assert!(fit_with(&near_min, 50).is_ok());
     }
 }
