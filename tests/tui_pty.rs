@@ -1,7 +1,9 @@
 //! End to end: the real binary in a pseudo-terminal, driven by keys like a user. Open a shared
 //! dataset, run a detector, see the chart, switch theme, quit — exit status 0 and the terminal
-//! restored (raw mode off, alternate screen left). Also: SIGTERM and SIGHUP restore the
-//! terminal, and an idle workbench uses (almost) no CPU.
+//! restored (raw mode off, alternate screen left). Also: SIGTERM, SIGHUP, SIGINT and SIGQUIT
+//! restore the terminal and exit with 128 + the signal, an idle workbench uses (almost) no CPU,
+//! and (debug builds, through `PYNOMALY_TEST_PANIC`) a panic on the UI thread restores the
+//! terminal before its message while one on another thread leaves the workbench up.
 #![cfg(unix)]
 
 mod common;
@@ -49,11 +51,88 @@ fn idle_is_quiet_and_signals_restore_the_terminal() {
         // SAFETY: sending a signal to our own child.
         unsafe { libc::kill(pty.child.id() as i32, signal) };
         let status = pty.wait_exit();
-        assert!(
-            status.code().is_some(),
-            "killed by signal {signal} instead of exiting: {status}"
+        assert_eq!(
+            status.code(),
+            Some(128 + signal),
+            "signal {signal}: {status}"
         );
         pty.assert_restored();
         pty.send("");
     }
+}
+
+#[test]
+fn sigint_and_sigquit_from_outside_end_it_while_loading() {
+    for signal in [libc::SIGINT, libc::SIGQUIT] {
+        let mut pty = Pty::spawn(&bin(), &["tui", "demo:cardio"]);
+        // The first frame; the demo may still be loading in the background.
+        pty.wait_for("Pynomaly");
+        // SAFETY: sending a signal to our own child.
+        unsafe { libc::kill(pty.child.id() as i32, signal) };
+        let status = pty.wait_exit();
+        assert_eq!(
+            status.code(),
+            Some(128 + signal),
+            "signal {signal}: {status}"
+        );
+        pty.assert_restored();
+    }
+}
+
+#[test]
+fn a_panic_on_the_ui_thread_restores_the_terminal_first() {
+    // The fault is injected by debug builds only.
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let message = "test panic on the UI thread";
+    let mut pty = Pty::spawn_with_env(
+        &bin(),
+        &["tui", "demo:cardio"],
+        &[("PYNOMALY_TEST_PANIC", "ui")],
+    );
+    pty.wait_for(message);
+    let status = pty.wait_exit();
+    assert!(
+        !status.success() && status.code().is_some(),
+        "exit status {status}"
+    );
+    pty.assert_restored();
+    let text = pty.text();
+    let left = text.rfind("\x1b[?1049l").unwrap();
+    assert!(
+        text[left..].contains(message),
+        "the panic message was not printed after the restore"
+    );
+}
+
+#[test]
+fn a_panic_on_another_thread_leaves_the_workbench_up() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let message = "test panic on a background thread";
+    let mut pty = Pty::spawn_with_env(
+        &bin(),
+        &["tui", "demo:cardio"],
+        &[("PYNOMALY_TEST_PANIC", "background")],
+    );
+    // The panic happened right after the first frame, before this one.
+    pty.wait_for("Matrix ready");
+    let text = pty.text();
+    assert!(!text.contains("\x1b[?1049l"), "the terminal was restored");
+    assert!(
+        !text.contains(message),
+        "the message was printed over the screen"
+    );
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+    let text = pty.text();
+    let left = text.rfind("\x1b[?1049l").unwrap();
+    assert!(
+        text[left..].contains("thread 'test-panic' panicked at") && text[left..].contains(message),
+        "the deferred panic message is missing after the restore"
+    );
 }

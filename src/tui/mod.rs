@@ -3,12 +3,14 @@
 //! Shape: [`app::App`] holds the state and turns keys and background messages into new state and
 //! [`app::Effect`]s; [`jobs`] runs effects on tokio's blocking pool and answers with messages;
 //! [`ui`] draws the state. The loop below only waits (no polling): it wakes for a key, a resize,
-//! a job message or a signal, and redraws only then.
+//! a job message or a signal, and redraws only then. [`terminal`] owns the terminal's modes and
+//! their restore.
 
 pub mod app;
 pub mod config;
 pub mod jobs;
 pub mod keymap;
+pub mod terminal;
 pub mod theme;
 pub mod ui;
 
@@ -16,13 +18,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyEventKind, MouseEventKind,
-};
-use crossterm::execute;
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
+use crossterm::event::{Event, EventStream, KeyEventKind, MouseEventKind};
 use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -67,16 +63,9 @@ pub fn build_app(theme: Option<&str>, store_label: String) -> (App, Vec<String>)
     (app, warnings)
 }
 
-/// Leaves raw mode and the alternate screen; safe to call more than once.
-fn restore_terminal(mouse: bool) {
-    let _ = disable_raw_mode();
-    let mut out = std::io::stdout();
-    if mouse {
-        let _ = execute!(out, DisableMouseCapture);
-    }
-    let _ = execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
-}
-
+/// Runs the workbench until the user quits. A signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) ends it
+/// like `q`; the process then exits here, once the terminal is restored, with 128 + the signal's
+/// number: the status a shell shows for a process the signal killed.
 pub fn run(options: TuiOptions) -> Result<(), String> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(
@@ -99,46 +88,87 @@ pub fn run(options: TuiOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-
-    // The terminal is restored on every way out: normal return, error, panic and signals.
-    let mouse = options.mouse;
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal(mouse);
-        previous_hook(info);
-    }));
-    enable_raw_mode().map_err(|e| format!("cannot use the terminal: {e}"))?;
-    let setup = (|| {
-        let mut out = std::io::stdout();
-        execute!(out, EnterAlternateScreen)?;
-        if mouse {
-            execute!(out, EnableMouseCapture)?;
-        }
-        Terminal::new(CrosstermBackend::new(std::io::stdout()))
-    })();
-    let mut terminal = match setup {
-        Ok(t) => t,
-        Err(e) => {
-            restore_terminal(mouse);
-            return Err(format!("cannot use the terminal: {e}"));
-        }
+    // Before the terminal changes, so that no signal can kill the process in raw mode.
+    let mut signals = {
+        let _context = runtime.enter();
+        terminal::Signals::new().map_err(|e| format!("cannot handle signals: {e}"))?
     };
+    // Restored on every way out: `guard` on return, error and unwinding, the panic hook on a
+    // panic here, and signals end the loop.
+    let guard = terminal::enter(terminal::Modes {
+        mouse: options.mouse,
+        keyboard: None,
+    })
+    .map_err(|e| format!("cannot use the terminal: {e}"))?;
+    let mut screen = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+        .map_err(|e| format!("cannot use the terminal: {e}"))?;
     // Start-up problems (broken theme or keymap files) go to the status line, all of them.
     if !warnings.is_empty() {
         app.set_status(app::Level::Warn, warnings.join(" · "));
     }
-    let result = runtime.block_on(event_loop(&mut terminal, &mut app, options));
-    restore_terminal(mouse);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(event_loop(&mut screen, &mut app, options, &mut signals))
+    }));
+    // Not dropped: ratatui's drop shows the cursor and, when the terminal is gone (SIGHUP),
+    // panics printing that failure to stderr. The restore shows the cursor anyway.
+    std::mem::forget(screen);
+    // The terminal comes back before the wait for the jobs below.
+    drop(guard);
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            // The hook has restored the terminal and printed the message. Without the cancel,
+            // dropping the runtime would wait for a long fit to finish.
+            cancel_job(&app);
+            runtime.shutdown_timeout(Duration::from_secs(2));
+            std::panic::resume_unwind(panic);
+        }
+    };
     // A job still running was cancelled on quit; give it a moment to record that.
     runtime.shutdown_timeout(Duration::from_secs(2));
-    result
+    match outcome? {
+        Ended::Quit => Ok(()),
+        Ended::Signal(signal) => std::process::exit(128 + signal),
+    }
 }
+
+enum Ended {
+    Quit,
+    Signal(i32),
+}
+
+fn cancel_job(app: &App) {
+    if let Some(job) = &app.job {
+        job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Test-only faults from `PYNOMALY_TEST_PANIC` (debug builds), after the first frame: `ui`
+/// panics on the UI thread (the terminal must come back), `background` on another thread (the
+/// workbench must stay up and print the message after the restore).
+#[cfg(debug_assertions)]
+fn inject_test_panic() {
+    match std::env::var("PYNOMALY_TEST_PANIC").as_deref() {
+        Ok("ui") => panic!("test panic on the UI thread"),
+        Ok("background") => {
+            let _ = std::thread::Builder::new()
+                .name("test-panic".into())
+                .spawn(|| panic!("test panic on a background thread"))
+                .map(|thread| thread.join());
+        }
+        _ => {}
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn inject_test_panic() {}
 
 async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
     app: &mut App,
     options: TuiOptions,
-) -> Result<(), String> {
+    signals: &mut terminal::Signals,
+) -> Result<Ended, String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let env = jobs::JobEnv {
         store: options.store.clone(),
@@ -148,14 +178,7 @@ async fn event_loop(
         jobs::spawn(effect, &env);
     }
     let mut events = EventStream::new();
-    #[cfg(unix)]
-    let (mut sigterm, mut sighup) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate()).map_err(|e| e.to_string())?,
-            signal(SignalKind::hangup()).map_err(|e| e.to_string())?,
-        )
-    };
+    let mut first_frame = true;
     let mut dirty = true;
     loop {
         if dirty {
@@ -163,22 +186,15 @@ async fn event_loop(
                 .draw(|frame| ui::draw(frame, app))
                 .map_err(|e| format!("drawing: {e}"))?;
             dirty = false;
+            if first_frame {
+                first_frame = false;
+                inject_test_panic();
+            }
         }
         if app.should_quit {
-            if let Some(job) = &app.job {
-                job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            return Ok(());
+            cancel_job(app);
+            return Ok(Ended::Quit);
         }
-        #[cfg(unix)]
-        let signalled = async {
-            tokio::select! {
-                _ = sigterm.recv() => {},
-                _ = sighup.recv() => {},
-            }
-        };
-        #[cfg(not(unix))]
-        let signalled = std::future::pending::<()>();
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
@@ -219,7 +235,11 @@ async fn event_loop(
                 }
                 dirty = true;
             }
-            _ = signalled => app.should_quit = true,
+            // No last frame: after SIGHUP the terminal is gone.
+            signal = signals.recv() => {
+                cancel_job(app);
+                return Ok(Ended::Signal(signal));
+            }
         }
     }
 }

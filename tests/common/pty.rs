@@ -21,6 +21,11 @@ pub struct Pty {
 
 impl Pty {
     pub fn spawn(bin: &std::path::Path, args: &[&str]) -> Pty {
+        Pty::spawn_with_env(bin, args, &[])
+    }
+
+    /// As [`Pty::spawn`], with extra environment variables.
+    pub fn spawn_with_env(bin: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Pty {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize {
             ws_row: 40,
@@ -50,6 +55,8 @@ impl Pty {
             .env("PYNOMALY_CONFIG_DIR", dir.path().join("config"))
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
+            .env_remove("PYNOMALY_TEST_PANIC")
+            .envs(env.iter().copied())
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave.try_clone().unwrap()));
