@@ -2,6 +2,7 @@
 //! - first frame: from process start to the first drawn frame (target ≤ 100 ms, demo data);
 //! - key latency: while a long fit keeps both cores busy, from a key press to the redrawn pane
 //!   arriving on the terminal (target ≤ 16 ms).
+//!
 //! Run: `cargo bench --bench tui_latency`. Prints medians and maxima; no assertions.
 
 #[cfg(unix)]

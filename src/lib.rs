@@ -4,6 +4,10 @@
 //! (`data::prepare`) → detectors → scores → store and views. The binary (`src/main.rs`) is a
 //! thin command-line face over this library.
 
+// Numeric code: `!(x > 0.0)` is deliberate (it also catches NaN), and index loops mirror the
+// reference implementations the detectors reproduce bit for bit.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
+
 pub mod automl;
 pub mod cli;
 pub mod data;
@@ -14,6 +18,7 @@ pub mod metrics;
 pub mod neighbors;
 pub mod record;
 pub mod saved_model;
+pub mod service;
 mod simd;
 pub mod store;
 pub mod text;

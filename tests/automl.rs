@@ -219,7 +219,7 @@ fn a_cancelled_search_keeps_its_finished_trials() {
         .unwrap();
         assert!(o.stopped_early, "{strategy:?}");
         let done = o.trials.iter().filter(|t| t.objective.is_some()).count();
-        assert!(done >= 3 && done < 30, "{strategy:?}: {done} done");
+        assert!((3..30).contains(&done), "{strategy:?}: {done} done");
         assert!(o.best.is_some());
     }
 }
@@ -392,7 +392,7 @@ fn an_interrupted_search_keeps_its_finished_trials() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["interrupted"], true);
     let done = report["n_done"].as_u64().unwrap();
-    assert!(done >= 1 && done < 500, "{done} trials done");
+    assert!((1..500).contains(&done), "{done} trials done");
     let run_id = report["run_id"].as_i64().unwrap();
     let store = pynomaly::store::Store::open(&store).unwrap();
     assert_eq!(store.run(run_id).unwrap().summary.status, "done");

@@ -43,8 +43,8 @@ fn cardio_csv_matches_an_independent_parse() {
     assert_eq!(m.x.nrows(), rows.len());
     assert_eq!(m.feature_names, header[..header.len() - 1].to_vec());
     for (i, row) in rows.iter().enumerate() {
-        for j in 0..row.len() - 1 {
-            assert_eq!(m.x[[i, j]], row[j], "row {i} column {j}");
+        for (j, value) in row[..row.len() - 1].iter().enumerate() {
+            assert_eq!(m.x[[i, j]], *value, "row {i} column {j}");
         }
         assert_eq!(f64::from(m.label.as_ref().unwrap()[i]), row[row.len() - 1]);
     }

@@ -114,6 +114,9 @@ pub(crate) fn shuffle(rows: &mut [usize], rng: &mut ChaCha8Rng) {
 const SPLIT_SALT: u64 = 0x5eed_5011;
 
 /// Everything a trial needs, built once per search.
+/// A detector's best full-data trial: objective, trial number, scores.
+type BestOfDetector = (f64, usize, Vec<f64>);
+
 pub(crate) struct Evaluator<'a> {
     config: &'a Config,
     /// The rows detectors are fitted on: the caller's matrix itself (no copy), or the hold-out
@@ -131,7 +134,7 @@ pub(crate) struct Evaluator<'a> {
     report: Mutex<()>,
     /// For the top-k ensemble: per detector, its best full-data trial (objective, number,
     /// scores).
-    best_per_detector: Mutex<BTreeMap<String, (f64, usize, Vec<f64>)>>,
+    best_per_detector: Mutex<BTreeMap<String, BestOfDetector>>,
     on_trial: &'a (dyn Fn(&Trial) + Sync),
 }
 

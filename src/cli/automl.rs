@@ -3,30 +3,21 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::detect::{describe_top, top_rows, Metrics};
+use super::detect::describe_top;
 use super::{
-    load_and_prepare, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+    load_dataset, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
 };
-use crate::automl::{self, Config, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
+use crate::automl::{self, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
 use crate::detectors::JobCtx;
-use crate::record::{self, FinishedRun};
-use crate::store::{RunEnd, RunKind};
+use crate::service::automl::{self as automl_service, AutomlOptions, AutomlTiming};
+use crate::service::detect::{top_rows, Metrics, ThresholdReport};
 use crate::text::sanitize;
-
-impl From<automl::AutomlError> for CliError {
-    fn from(e: automl::AutomlError) -> Self {
-        match e {
-            // Thresholding our own refitted scores: not the user's input.
-            automl::AutomlError::Threshold(_) => CliError::internal(e.to_string()),
-            e => CliError::bad_input(e.to_string()),
-        }
-    }
-}
+use crate::threshold::ThresholdMethod;
 
 #[derive(Debug, Args)]
 pub struct AutomlArgs {
@@ -65,6 +56,12 @@ pub struct AutomlArgs {
     /// candidate (0: no ensemble).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub ensemble: usize,
+    /// Share of anomalies the refitted best model flags, in (0, 0.5] (PyOD's default 0.1).
+    #[arg(long, default_value_t = 0.1, conflicts_with = "threshold")]
+    pub contamination: f64,
+    /// Label-free threshold for the best model instead: iqr, mad, zscore, otsu, knee or gap.
+    #[arg(long, value_name = "METHOD")]
+    pub threshold: Option<String>,
     /// Seed: same seed, same trials, same result.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -112,13 +109,8 @@ struct BestReport {
     objective: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<Metrics>,
-}
-
-#[derive(Serialize)]
-struct AutomlTiming {
-    load_s: f64,
-    search_s: f64,
-    refit_s: f64,
+    threshold: ThresholdReport,
+    n_anomalies: usize,
 }
 
 #[derive(Serialize)]
@@ -151,79 +143,44 @@ struct AutomlReport<'a> {
 
 pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     // Everything that can be checked without data first.
-    let detectors = automl::search_space(args.detectors.as_deref())?;
     let strategy = Strategy::parse(&args.strategy)?;
     let budget = args.budget.as_deref().map(parse_budget).transpose()?;
-    let protocol = match args.protocol.as_str() {
-        "unsupervised" => Protocol::Unsupervised,
-        "holdout" | "hold-out" => Protocol::Holdout { test_fraction: 0.3 },
+    let holdout = match args.protocol.as_str() {
+        "unsupervised" => false,
+        "holdout" | "hold-out" => true,
         other => {
             return Err(CliError::bad_input(format!(
                 "--protocol {other:?}: expected unsupervised or holdout"
             )))
         }
     };
-    let requested_metric = args.metric.as_deref().map(Metric::parse).transpose()?;
-    if args.ensemble == 1 {
-        return Err(CliError::bad_input(
-            "--ensemble 1: an ensemble needs at least 2 members (0 turns it off)",
-        ));
-    }
-    if args.trials == 0 {
-        return Err(CliError::bad_input("--trials 0: expected at least 1 trial"));
-    }
-    if budget == Some(Duration::ZERO) {
-        return Err(CliError::bad_input("--budget 0: expected a positive time"));
-    }
-    let mut store = store_unless(args.no_store, store_path)?;
-
-    let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
-    let m = &prepared.matrix;
-    let labels: Option<Vec<u8>> = m.label.as_ref().map(|l| l.to_vec());
-    let metric = requested_metric.unwrap_or(if labels.is_some() {
-        Metric::Auc
-    } else {
-        Metric::LabelFree
-    });
-    // With label-free the label is kept aside for reporting only.
-    let search_labels = match metric {
-        Metric::LabelFree => None,
-        _ => labels.as_deref(),
+    let threshold = match &args.threshold {
+        Some(m) => m
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--threshold: {e}")))?,
+        None => format!("contamination={}", args.contamination)
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--contamination: {e}")))?,
     };
-    // An unrestricted search leaves quadratic detectors out on large data; named ones stay.
-    let (detectors, skipped_detectors) = if args.detectors.is_none() {
-        automl::fit_space_to_size(detectors, m.x.nrows(), m.x.ncols())
-    } else {
-        (detectors, Vec::new())
-    };
-    let config = Config {
-        detectors,
-        metric,
-        protocol: if metric == Metric::LabelFree {
-            Protocol::Unsupervised
-        } else {
-            protocol
-        },
+    let options = AutomlOptions {
+        detectors: args.detectors.clone(),
+        metric: args.metric.as_deref().map(Metric::parse).transpose()?,
+        holdout,
         strategy,
         trials: args.trials,
         budget,
-        seed: args.seed,
         ensemble: args.ensemble,
+        seed: args.seed,
+        threshold,
     };
-    automl::validate(m.x.nrows(), search_labels, &config)?;
+    automl_service::check_options(&options)?;
+    let mut store = store_unless(args.no_store, store_path)?;
 
-    let run_id = match store.as_mut() {
-        Some(s) => Some(record::begin_kind(
-            s,
-            RunKind::Automl,
-            &loaded,
-            &prepared,
-            "automl",
-            &crate::detectors::Params::default(),
-            args.seed,
-        )?),
-        None => None,
-    };
+    let data = load_dataset(&args.file, &args.load, args.label.choice())?;
+    let (loaded, prepared) = (&data.loaded, &data.prepared);
+    let m = &prepared.matrix;
+    let plan = automl_service::plan_automl(prepared, &options)
+        .map_err(|e| CliError::from(e.context(&loaded.source)))?;
 
     let progress = (!args.json || std::io::stderr().is_terminal())
         .then(|| progress_bar(args.trials))
@@ -241,10 +198,9 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             bar.inc(1);
         }
     };
-    let search_started = Instant::now();
     let ctx = JobCtx::new(args.seed);
     let interrupt = StopOnInterrupt::install(&ctx);
-    let outcome = automl::run(m.x.view(), search_labels, &config, &ctx, &on_trial);
+    let outcome = automl_service::run_automl(&data, &plan, &ctx, &on_trial, store.as_mut());
     let interrupted = interrupt.finish();
     if let Some(bar) = &progress {
         bar.finish_and_clear();
@@ -252,99 +208,70 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     if interrupted {
         eprintln!("Interrupted: the finished trials are kept and the best of them is refitted (Ctrl-C again exits at once).");
     }
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            let e = CliError::from(e);
-            if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-                s.end_run(id, RunEnd::Failed, &e.message)?;
-            }
-            return Err(e);
-        }
-    };
-    let search_s = search_started.elapsed().as_secs_f64();
+    let outcome = outcome?;
+    let search = &outcome.search;
 
-    let refit_started = Instant::now();
-    let refitted = automl::refit_best(m.x.view(), &outcome)?;
-    let mut best = None;
-    let mut top_anomalies = Vec::new();
-    if let Some(refit) = refitted {
-        let t = &outcome.trials[refit.index];
-        let metrics = labels.as_deref().map(|l| Metrics::of(&refit.scores, l));
-        top_anomalies = top_rows(&m.row_ids, &refit.scores, 10);
-        if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-            s.record_trials(id, &record::trial_records(&outcome.trials))?;
-            record::finish(
-                s,
-                id,
-                FinishedRun {
-                    detector: &t.detector,
-                    params: &t.params,
-                    seed: t.seed,
-                    loaded: &loaded,
-                    prepared: &prepared,
-                    model: refit.model,
-                    threshold_method: refit.threshold.method.to_string(),
-                    threshold_value: refit.threshold.value,
-                    n_anomalies: refit.threshold.n_flagged,
-                    metrics: &metrics,
-                    timing: &serde_json::json!({
-                        "load_s": load_s, "search_s": search_s,
-                        "objective": t.objective, "metric": metric.name(),
-                    }),
-                    scores: &refit.scores,
-                    flags: &refit.flags,
-                },
-            )?;
-        }
-        best = Some(BestReport {
-            detector: t.detector.clone(),
-            params: t.params.clone(),
-            objective: t.objective.unwrap_or(f64::NAN),
-            metrics,
-        });
-    } else if let (Some(s), Some(id)) = (store.as_mut(), run_id) {
-        record::end_search_without_best(s, id, &outcome)?;
-    }
-    let refit_s = refit_started.elapsed().as_secs_f64();
-
+    let top_anomalies = outcome
+        .best
+        .as_ref()
+        .map(|b| top_rows(&m.row_ids, &b.scores, 10))
+        .unwrap_or_default();
     let report = AutomlReport {
-        run_id,
+        run_id: outcome.run_id,
         source: loaded.source.clone(),
         n_rows: m.x.nrows(),
         n_features: m.x.ncols(),
         label: prepared.report.label_column.clone(),
-        metric: metric.name(),
-        protocol: config.protocol,
+        metric: plan.config.metric.name(),
+        protocol: plan.config.protocol,
         strategy,
         seed: args.seed,
-        best,
-        n_trials: outcome.trials.len(),
-        n_done: outcome
+        best: outcome.best.as_ref().map(|b| BestReport {
+            detector: b.detector.clone(),
+            params: b.params.clone(),
+            objective: b.objective,
+            metrics: b.metrics.clone(),
+            threshold: b.threshold.clone(),
+            n_anomalies: b.n_anomalies,
+        }),
+        n_trials: search.trials.len(),
+        n_done: search
             .trials
             .iter()
             .filter(|t| matches!(t.status, TrialStatus::Done))
             .count(),
-        stopped_early: outcome.stopped_early,
+        stopped_early: search.stopped_early,
         interrupted,
-        skipped_detectors,
-        consensus_members: &outcome.consensus_members,
-        timing: AutomlTiming {
-            load_s,
-            search_s,
-            refit_s,
-        },
-        trials: &outcome.trials,
+        skipped_detectors: plan.skipped_detectors.clone(),
+        consensus_members: &search.consensus_members,
+        timing: outcome.timing,
+        trials: &search.trials,
     };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         output::write_json(&mut out, &report)
     } else {
-        write_leaderboard(&mut out, &report, &outcome, &top_anomalies)
+        write_leaderboard(&mut out, &report, search, &top_anomalies)
     };
     written.map_err(output_error)?;
     if report.best.is_none() {
-        return Err(CliError::internal(outcome.no_best_reason()));
+        let reason = search.no_best_reason();
+        return Err(if search.stopped_early && !interrupted {
+            // The budget ended the search before one trial finished: the user can fix that.
+            CliError::bad_input(format!(
+                "{}: {reason}; the budget was too small for one trial on {} rows × {} features: give a larger --budget or name faster detectors with --detectors",
+                loaded.source,
+                m.x.nrows(),
+                m.x.ncols()
+            ))
+        } else if interrupted {
+            CliError {
+                message: reason.to_string(),
+                code: 130,
+            }
+        } else {
+            CliError::bad_input(format!("{}: {reason}", loaded.source))
+        });
     }
     Ok(())
 }
@@ -372,8 +299,9 @@ impl StopOnInterrupt {
         let flag = ctx.cancel_flag();
         #[cfg(unix)]
         {
-            use signal_hook::consts::{SIGINT, SIGTERM};
-            for signal in [SIGINT, SIGTERM] {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            // A closed SSH session (SIGHUP) keeps the finished trials too.
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
                 // Order matters: the conditional exit sees the flag before this signal sets it.
                 let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
                 let _ = signal_hook::flag::register(signal, flag.clone());

@@ -3,30 +3,19 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::awake::KeepCoresAwake;
 use super::{
-    load_and_prepare, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+    load_dataset, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
 };
-use crate::detectors::{self, registry, DetectError, JobCtx, ParamKind, Params};
-use crate::metrics;
-use crate::record::{self, FinishedRun};
-use crate::store::RunEnd;
+use crate::detectors::{registry, JobCtx, ParamKind, Params};
+use crate::service::detect::{
+    run_detect, top_rows, DetectRequest, Metrics, ThresholdReport, Timing,
+};
 use crate::text::sanitize;
-use crate::threshold::{self, ThresholdMethod};
-
-impl From<DetectError> for CliError {
-    fn from(e: DetectError) -> Self {
-        CliError {
-            message: e.to_string(),
-            code: if e.is_bad_input() { 2 } else { 1 },
-        }
-    }
-}
+use crate::threshold::ThresholdMethod;
 
 #[derive(Debug, Args)]
 pub struct DetectorsArgs {
@@ -48,8 +37,8 @@ pub fn list_detectors(args: DetectorsArgs) -> CliResult {
 fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<8} {:<14} {:<16} {}",
-        "name", "family", "complexity", "summary / parameters (default, range)"
+        "{:<8} {:<14} {:<16} summary / parameters (default, range)",
+        "name", "family", "complexity"
     )?;
     for d in registry() {
         writeln!(
@@ -115,67 +104,12 @@ pub struct DetectArgs {
     pub no_store: bool,
 }
 
-#[derive(Serialize)]
-pub(super) struct Timing {
-    load_s: f64,
-    fit_s: f64,
-    score_s: f64,
-}
-
-#[derive(Serialize)]
-pub(super) struct ThresholdReport {
-    pub method: String,
-    pub value: f64,
-}
-
-#[derive(Serialize)]
-pub(super) struct Metrics {
-    pub roc_auc: Option<f64>,
-    pub average_precision: Option<f64>,
-    pub precision_at_n: Option<f64>,
-}
-
-impl Metrics {
-    /// `ROC-AUC 0.9254, average precision 0.5502, precision@n 0.5284` for summaries.
-    pub fn describe(&self) -> String {
-        let show = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
-        format!(
-            "ROC-AUC {}, average precision {}, precision@n {}",
-            show(self.roc_auc),
-            show(self.average_precision),
-            show(self.precision_at_n)
-        )
-    }
-
-    pub fn of(scores: &[f64], labels: &[u8]) -> Metrics {
-        Metrics {
-            roc_auc: metrics::roc_auc(scores, labels).ok(),
-            average_precision: metrics::average_precision(scores, labels).ok(),
-            precision_at_n: metrics::precision_at_n(scores, labels, None).ok(),
-        }
-    }
-}
-
 /// `1713 (0.1561), 1661 (0.1318), …` for summaries.
 pub(super) fn describe_top(top: &[(u64, f64)]) -> String {
     top.iter()
         .map(|(row, s)| format!("{row} ({})", output::num(*s)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// (row id, score) of the `k` highest scores, most anomalous first; ties by row order.
-pub(super) fn top_rows(row_ids: &[u64], scores: &[f64], k: usize) -> Vec<(u64, f64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    let k = k.min(order.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    let by_score = |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
-    order.select_nth_unstable_by(k - 1, by_score);
-    order.truncate(k);
-    order.sort_by(by_score);
-    order.iter().map(|&i| (row_ids[i], scores[i])).collect()
 }
 
 #[derive(Serialize)]
@@ -217,9 +151,6 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // Everything that can be checked without data is checked first.
-    let info = detectors::registry::find(&args.detector)?;
-    let given = info.parse_assignments(&args.params)?;
-    let params = info.resolve(&given)?;
     let method = match &args.threshold {
         Some(m) => m
             .parse::<ThresholdMethod>()
@@ -228,117 +159,39 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
             .parse::<ThresholdMethod>()
             .map_err(|e| CliError::bad_input(format!("--contamination: {e}")))?,
     };
+    let request = DetectRequest::new(&args.detector, &args.params, method, args.seed)?;
     if let Some(path) = &args.output {
         output_format(path)?;
     }
-    let detector = info.build(&params);
     // A store that cannot be used is reported before any work, not after a long fit.
     let mut store = store_unless(args.no_store, store_path)?;
+    let data = load_dataset(&args.file, &args.load, args.label.choice())?;
+    let outcome = run_detect(&data, &request, &JobCtx::new(args.seed), store.as_mut())?;
 
-    // The other workers poll for work instead of sleeping (see `awake.rs` for why).
-    let awake = KeepCoresAwake::while_loading();
-    let (loaded, prepared, load_s) = load_and_prepare(&args.file, &args.load, args.label.choice())?;
-    let awake = awake.until_scored();
+    let (loaded, prepared) = (&data.loaded, &data.prepared);
     let m = &prepared.matrix;
-
-    let run_id = match store.as_mut() {
-        Some(store) => Some(record::begin(
-            store, &loaded, &prepared, info.name, &params, args.seed,
-        )?),
-        None => None,
-    };
-
-    let ctx = JobCtx::new(args.seed);
-    let started = Instant::now();
-    let fitted = match detector.fit_on_pool(m.x.view(), &ctx) {
-        Ok(f) => f,
-        Err(e) => {
-            let end = match e {
-                DetectError::Cancelled => RunEnd::Cancelled,
-                _ => RunEnd::Failed,
-            };
-            let e = in_file(&loaded.source, e);
-            if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
-                store.end_run(id, end, &e.message)?;
-            }
-            return Err(e);
-        }
-    };
-    let fit_s = started.elapsed().as_secs_f64();
-
-    // Training scores come out of `fit` (PyOD's decision_scores_); what is left is the threshold.
-    let started = Instant::now();
-    let scores = fitted.training_scores.to_vec();
-    let cut = match threshold::apply(&scores, method) {
-        Ok(cut) => cut,
-        Err(e) => {
-            let e = CliError::internal(format!("threshold: {e}"));
-            if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
-                store.end_run(id, RunEnd::Failed, &e.message)?;
-            }
-            return Err(e);
-        }
-    };
-    let flags = threshold::flags(&scores, cut.value);
-    let score_s = started.elapsed().as_secs_f64();
-    drop(awake);
-
-    let metrics = m
-        .label
-        .as_ref()
-        .map(|label| Metrics::of(&scores, label.as_slice().expect("contiguous")));
-    let top_anomalies = top_rows(&m.row_ids, &scores, 10);
-
     let report = DetectReport {
-        run_id,
-        detector: info.name.to_string(),
-        params,
+        run_id: outcome.run_id,
+        detector: request.detector.name.to_string(),
+        params: request.params.clone(),
         source: loaded.source.clone(),
         n_rows: m.x.nrows(),
         n_features: m.x.ncols(),
         seed: args.seed,
         label: prepared.report.label_column.clone(),
-        timing: Timing {
-            load_s,
-            fit_s,
-            score_s,
-        },
-        threshold: ThresholdReport {
-            method: cut.method.to_string(),
-            value: cut.value,
-        },
-        n_anomalies: cut.n_flagged,
-        metrics,
-        top_anomalies,
+        timing: outcome.timing,
+        threshold: outcome.threshold.clone(),
+        n_anomalies: outcome.n_anomalies,
+        metrics: outcome.metrics.clone(),
+        top_anomalies: top_rows(&m.row_ids, &outcome.scores, 10),
         skipped_columns: prepared.report.dropped_columns.clone(),
         imputed: prepared.report.imputed.clone(),
         infinite: prepared.report.infinite.clone(),
         dropped_rows: prepared.report.dropped_rows,
     };
-    if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
-        record::finish(
-            store,
-            id,
-            FinishedRun {
-                detector: info.name,
-                params: &report.params,
-                seed: args.seed,
-                loaded: &loaded,
-                prepared: &prepared,
-                model: fitted.model,
-                threshold_method: report.threshold.method.clone(),
-                threshold_value: report.threshold.value,
-                n_anomalies: report.n_anomalies,
-                metrics: &report.metrics,
-                timing: &report.timing,
-                scores: &scores,
-                flags: &flags,
-            },
-        )?;
-    }
     // After the run is recorded: a scores file that cannot be written does not lose the run.
     if let Some(path) = &args.output {
-        write_scores(path, &m.row_ids, &scores, &flags).map_err(|e| {
+        write_scores(path, &m.row_ids, &outcome.scores, &outcome.flags).map_err(|e| {
             CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
         })?;
     }
@@ -349,14 +202,6 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         write_detect_summary(&mut out, &report)
     };
     written.map_err(output_error)
-}
-
-fn in_file(source: &str, e: DetectError) -> CliError {
-    let code = if e.is_bad_input() { 2 } else { 1 };
-    CliError {
-        message: format!("{source}: {e}"),
-        code,
-    }
 }
 
 fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Result<()> {

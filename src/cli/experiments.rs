@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use super::detect::top_rows;
 use super::{output, output_error, CliError, CliResult};
+use crate::service::detect::top_rows;
 use crate::store::{RunDetail, RunFilter, RunSummary, Store};
 use crate::text::{sanitize, truncate};
 

@@ -2,7 +2,6 @@
 //! `src/main.rs` only parses arguments, calls [`run`] and turns errors into exit codes.
 
 mod automl;
-mod awake;
 mod detect;
 mod experiments;
 mod output;
@@ -16,7 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::data::prepare::{
     CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling, UnseenCategory,
 };
-use crate::data::{self, DataError, Demo, Format, LoadOptions, PrepareSpec, Source};
+use crate::data::{self, Demo, Format, LoadOptions, PrepareSpec, Source};
+use crate::service::detect::Dataset;
+use crate::service::Blame;
 
 #[derive(Debug, Parser)]
 #[command(name = "pynomaly", version, about = "Anomaly-detection workbench for the terminal", long_about = None)]
@@ -190,20 +191,12 @@ impl CliError {
     }
 }
 
-impl From<DataError> for CliError {
-    fn from(e: DataError) -> Self {
+/// Every layer's error becomes an exit code by the one policy of [`crate::service::Blame`].
+impl<E: Blame + std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
         CliError {
             message: e.to_string(),
-            code: if e.is_bad_input() { 2 } else { 1 },
-        }
-    }
-}
-
-impl From<crate::store::StoreError> for CliError {
-    fn from(e: crate::store::StoreError) -> Self {
-        CliError {
-            message: e.to_string(),
-            code: if e.is_bad_input() { 2 } else { 1 },
+            code: e.fault().exit_code(),
         }
     }
 }
@@ -322,22 +315,18 @@ fn store_unless(
     }
 }
 
-/// Loads a file and prepares it with the default recipe and the given label choice; also
-/// returns the seconds this took.
-fn load_and_prepare(
-    file: &str,
-    load: &LoadArgs,
-    label: ColumnChoice,
-) -> CliResult<(data::Loaded, data::Prepared, f64)> {
-    let started = std::time::Instant::now();
+/// Loads a file and prepares it with the default recipe and the given label choice.
+fn load_dataset(file: &str, load: &LoadArgs, label: ColumnChoice) -> CliResult<Dataset> {
     let source = source_of(Some(file))?;
-    let loaded = data::load(&source, &load_options(load)?)?;
     let spec = PrepareSpec {
         label,
         ..PrepareSpec::default()
     };
-    let prepared = spec.apply(&loaded.df, &loaded.source)?;
-    Ok((loaded, prepared, started.elapsed().as_secs_f64()))
+    Ok(crate::service::detect::load_dataset(
+        &source,
+        &load_options(load)?,
+        &spec,
+    )?)
 }
 
 fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {

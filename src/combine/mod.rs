@@ -191,7 +191,7 @@ impl FromStr for Combination {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let lower = text.trim().to_ascii_lowercase();
-        let (name, buckets) = match lower.split_once(|c| c == ':' || c == '=') {
+        let (name, buckets) = match lower.split_once([':', '=']) {
             Some((name, buckets)) => (name.trim(), Some(buckets.trim())),
             None => (lower.as_str(), None),
         };
@@ -297,9 +297,9 @@ fn buckets_for(
     n_buckets: usize,
     seed: Option<u64>,
 ) -> Result<Vec<Vec<usize>>, CombineError> {
-    if n_buckets < 2 || n_buckets > n_detectors || n_detectors % n_buckets != 0 {
+    if n_buckets < 2 || n_buckets > n_detectors || !n_detectors.is_multiple_of(n_buckets) {
         let valid: Vec<String> = (2..=n_detectors)
-            .filter(|b| n_detectors % b == 0)
+            .filter(|b| n_detectors.is_multiple_of(*b))
             .map(|b| b.to_string())
             .collect();
         return Err(CombineError::InvalidBuckets {

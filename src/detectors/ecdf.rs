@@ -194,6 +194,66 @@ impl SignumOrZero for f64 {
     }
 }
 
+/// Row sums (numpy's pairwise summation) of a per-cell outlyingness computed from the tail
+/// scores `U_l = −ln ECDF(x)`, `U_r = −ln ECDF(−x)` and the skew-chosen `U_skew` (PyOD:
+/// `U_l * -1 * sign(s - 1) + U_r * sign(s + 1)`, s = the column's skewness sign): the whole of
+/// ECOD and COPOD but for that one function.
+pub fn tail_scores(
+    x: ArrayView2<f64>,
+    outlyingness: impl Fn(f64, f64, f64) -> f64 + Sync,
+) -> ndarray::Array1<f64> {
+    let (n, d) = x.dim();
+    // −ln p_k per rank: n logarithms per dataset instead of 2·n·d, bit-identical (same p,
+    // same `ln`).
+    let neg_ln: Vec<f64> = linspace(1.0 / n as f64, 1.0, n)
+        .iter()
+        .map(|p| -p.ln())
+        .collect();
+    // Cells column by column (column j at j·n), each column written in one place.
+    let mut cells = vec![0.0f64; n * d];
+    cells.par_chunks_mut(n.max(1)).enumerate().for_each_init(
+        ColumnScratch::default,
+        |scratch, (j, out)| {
+            let col = x.column(j);
+            let s = skew_sign(col);
+            let (left_sign, right_sign) = (-(s - 1.0).signum_or_zero(), (s + 1.0).signum_or_zero());
+            column_tail_ranks(col, scratch, |row, left_rank, right_rank| {
+                let (left, right) = (neg_ln[left_rank], neg_ln[right_rank]);
+                let skewed = left * left_sign + right * right_sign;
+                out[row] = outlyingness(left, right, skewed);
+            });
+        },
+    );
+    (0..n)
+        .into_par_iter()
+        .with_min_len(1024)
+        .map_init(
+            || vec![0.0f64; d],
+            |row, i| {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = cells[j * n + i];
+                }
+                super::numeric::numpy_sum(row)
+            },
+        )
+        .collect::<Vec<f64>>()
+        .into()
+}
+
+/// Scores new rows the way PyOD's ECOD/COPOD `decision_function` does: ranked together with the
+/// training rows, keeping the new rows' scores.
+pub fn score_with_training(
+    train: ArrayView2<f64>,
+    x: ArrayView2<f64>,
+    scores: impl Fn(ArrayView2<f64>) -> ndarray::Array1<f64>,
+) -> ndarray::Array1<f64> {
+    let all = ndarray::concatenate(Axis(0), &[train.view(), x.view()])
+        .expect("same width, checked by Model::score");
+    scores(all.view())
+        .slice(ndarray::s![train.nrows()..])
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,7 +291,7 @@ mod tests {
                 0 => ((state >> 40) % 7) as f64 - 3.0,
                 1 => (state >> 11) as f64 / (1u64 << 53) as f64,
                 2 => {
-                    if (state >> 33) % 2 == 0 {
+                    if (state >> 33).is_multiple_of(2) {
                         0.0
                     } else {
                         -0.0
@@ -275,67 +335,4 @@ mod tests {
         let lin = linspace(0.25, 1.0, 4);
         assert_eq!(p.column(0).to_vec(), vec![lin[3], lin[0], lin[3], lin[1]]);
     }
-}
-
-/// Row sums (numpy's pairwise summation) of a per-cell outlyingness computed from the tail
-/// scores `U_l = −ln ECDF(x)`, `U_r = −ln ECDF(−x)` and the skew-chosen `U_skew` (PyOD:
-/// `U_l * -1 * sign(s - 1) + U_r * sign(s + 1)`, s = the column's skewness sign): the whole of
-/// ECOD and COPOD but for that one function.
-pub fn tail_scores(
-    x: ArrayView2<f64>,
-    outlyingness: impl Fn(f64, f64, f64) -> f64 + Sync,
-) -> ndarray::Array1<f64> {
-    let (n, d) = x.dim();
-    // −ln p_k per rank: n logarithms per dataset instead of 2·n·d, bit-identical (same p,
-    // same `ln`).
-    let neg_ln: Vec<f64> = linspace(1.0 / n as f64, 1.0, n)
-        .iter()
-        .map(|p| -p.ln())
-        .collect();
-    // Cells column by column (column j at j·n), each column written in one place.
-    let mut cells = vec![0.0f64; n * d];
-    cells.par_chunks_mut(n.max(1)).enumerate().for_each_init(
-        ColumnScratch::default,
-        |scratch, (j, out)| {
-            let col = x.column(j);
-            let s = skew_sign(col);
-            let (left_sign, right_sign) = (
-                -1.0 * (s - 1.0).signum_or_zero(),
-                (s + 1.0).signum_or_zero(),
-            );
-            column_tail_ranks(col, scratch, |row, left_rank, right_rank| {
-                let (left, right) = (neg_ln[left_rank], neg_ln[right_rank]);
-                let skewed = left * left_sign + right * right_sign;
-                out[row] = outlyingness(left, right, skewed);
-            });
-        },
-    );
-    (0..n)
-        .into_par_iter()
-        .with_min_len(1024)
-        .map_init(
-            || vec![0.0f64; d],
-            |row, i| {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = cells[j * n + i];
-                }
-                super::numeric::numpy_sum(row)
-            },
-        )
-        .collect::<Vec<f64>>()
-        .into()
-}
-
-/// Scores new rows the way PyOD's ECOD/COPOD `decision_function` does: ranked together with the
-/// training rows, keeping the new rows' scores.
-pub fn score_with_training(
-    train: ArrayView2<f64>,
-    x: ArrayView2<f64>,
-    scores: impl Fn(ArrayView2<f64>) -> ndarray::Array1<f64>,
-) -> ndarray::Array1<f64> {
-    let all = ndarray::concatenate(Axis(0), &[train.view(), x.view()])
-        .expect("same width, checked by Model::score");
-    scores(all.view())
-        .slice(ndarray::s![train.nrows()..])
-        .to_owned()
 }

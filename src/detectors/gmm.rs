@@ -284,7 +284,7 @@ impl GmmModel {
     fn log_likelihood(
         &self,
         data: &[f64],
-        mut resp: Option<&mut [f64]>,
+        resp: Option<&mut [f64]>,
         ctx: &JobCtx,
     ) -> DetectResult<Vec<f64>> {
         let (d, k) = (self.n_features, self.k());
@@ -307,7 +307,7 @@ impl GmmModel {
             }
             Ok(())
         };
-        match resp.as_deref_mut() {
+        match resp {
             Some(r) => out
                 .par_chunks_mut(BLOCK)
                 .zip(data.par_chunks(BLOCK * d))

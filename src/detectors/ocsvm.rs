@@ -838,7 +838,7 @@ impl<'a, 'c> Solver<'a, 'c> {
                     }
                 }
             }
-            if iter % 4096 == 0 {
+            if iter.is_multiple_of(4096) {
                 self.ctx.checkpoint()?;
             }
         }
@@ -1114,7 +1114,7 @@ mod tests {
     #[test]
     fn fast_exp_is_refused_near_an_f32_midpoint() {
         let below = 0.75f32;
-        let midpoint = (below as f64 + f32::EPSILON as f64 * 0.5 * 0.5) as f64;
+        let midpoint = below as f64 + f32::EPSILON as f64 * 0.5 * 0.5;
         assert_eq!(
             midpoint as f32, below,
             "ties go to even: 0.75 has an even mantissa"

@@ -32,7 +32,7 @@ where
             ctx.checkpoint()?;
             let value = f(scratch, i);
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if finished % 64 == 0 || finished == n {
+            if finished.is_multiple_of(64) || finished == n {
                 ctx.report(finished as f64 / n as f64);
             }
             Ok(value)

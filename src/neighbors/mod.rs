@@ -9,6 +9,9 @@ mod kdtree;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
+/// Per worker: the k best (distance², index) of each query row in a block, and a distance buffer.
+type QueryScratch = (Vec<Vec<(f64, usize)>>, Vec<f64>);
+
 use crate::detectors::{DetectResult, JobCtx};
 
 /// `k` neighbours per query row, nearest first.
@@ -85,7 +88,7 @@ fn search(
         ROWS_PER_TASK,
         ctx,
         || (Vec::new(), Vec::new()),
-        |(bests, scratch): &mut (Vec<Vec<(f64, usize)>>, Vec<f64>), first, d2_out, idx_out| {
+        |(bests, scratch): &mut QueryScratch, first, d2_out, idx_out| {
             let rows = d2_out.len() / k;
             bests.resize_with(rows, || Vec::with_capacity(k + 1));
             let bests = &mut bests[..rows];

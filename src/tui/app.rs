@@ -12,11 +12,16 @@ use tui_input::Input;
 
 use super::keymap::{Action, Context, Key, Keymap};
 use super::theme::{Theme, ThemeCatalog};
-use crate::automl::{self, Metric, Protocol, Strategy, Trial};
+use crate::automl::{Metric, Strategy, Trial};
 use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
-use crate::data::{DatasetProfile, Loaded, PrepareSpec, Prepared, Source};
+use crate::data::{DatasetProfile, Loaded, PrepareSpec, Source};
 use crate::detectors::{registry, DetectorInfo, Family, ParamKind, Params};
-use crate::store::{RunDetail, RunSummary, StoredScores};
+use crate::service::automl::{AutomlOptions, AutomlPlan};
+use crate::service::detect::{Dataset, DetectRequest};
+pub use crate::service::run_view::{PreparedData, Projection, RunResult, ScatterDots};
+use crate::service::ServiceResult;
+use crate::store::{RunDetail, RunSummary};
+use crate::threshold::ThresholdMethod;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -134,23 +139,18 @@ pub enum Effect {
 #[derive(Debug, Clone)]
 pub struct FitRequest {
     pub job: u64,
-    pub detector: &'static str,
-    pub params: Params,
-    pub seed: u64,
-    pub prepared: Arc<Prepared>,
+    pub request: DetectRequest,
+    pub data: Dataset,
     pub projection: Arc<Vec<(f64, f64)>>,
-    pub loaded: Arc<Loaded>,
     pub cancel: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AutomlRequest {
     pub job: u64,
-    pub config: automl::Config,
-    /// Labels the search may read: `None` for the label-free objective.
-    pub search_labels: Option<Vec<u8>>,
-    pub data: PreparedData,
-    pub loaded: Arc<Loaded>,
+    pub plan: AutomlPlan,
+    pub data: Dataset,
+    pub projection: Arc<Vec<(f64, f64)>>,
     pub cancel: Arc<AtomicBool>,
 }
 
@@ -174,7 +174,8 @@ pub enum RunUse {
 /// Results coming back from background work.
 #[derive(Debug)]
 pub enum Msg {
-    Loaded(Result<Arc<Loaded>, String>, Option<DatasetProfile>),
+    /// A file read (with the seconds reading took), or why it could not be.
+    Loaded(Result<(Arc<Loaded>, f64), String>, Option<DatasetProfile>),
     Prepared(Result<PreparedData, String>),
     Progress {
         job: u64,
@@ -182,7 +183,7 @@ pub enum Msg {
     },
     FitDone {
         job: u64,
-        result: Result<Box<RunResult>, String>,
+        result: ServiceResult<Box<RunResult>>,
     },
     Runs(Result<Vec<RunSummary>, String>),
     /// A stored run, with its scores ready for the charts when it has them.
@@ -199,186 +200,9 @@ pub enum Msg {
     },
     AutomlDone {
         job: u64,
-        result: Result<Box<AutomlFinished>, String>,
+        result: ServiceResult<Box<AutomlFinished>>,
     },
     Warning(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct PreparedData {
-    pub prepared: Arc<Prepared>,
-    /// First two principal components of the (standardised) matrix, for the scatter chart.
-    pub projection: Arc<Vec<(f64, f64)>>,
-}
-
-/// One finished detector run, as the charts need it.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    pub job: u64,
-    pub detector: String,
-    pub params: Params,
-    pub run_id: Option<i64>,
-    pub source: String,
-    pub scores: Vec<f64>,
-    /// Scores sorted from most to least anomalous: the k-th is the cut that flags k rows.
-    pub sorted_desc: Vec<f64>,
-    /// Row positions in that order (ties by position), computed once: frames must stay cheap.
-    pub order: Vec<usize>,
-    pub row_ids: Vec<u64>,
-    pub labels: Option<Vec<u8>>,
-    pub roc_auc: Option<f64>,
-    pub average_precision: Option<f64>,
-    pub roc: Vec<(f64, f64)>,
-    pub pr: Vec<(f64, f64)>,
-    pub fit_s: f64,
-    /// Rows flagged at the current threshold (moved with keys).
-    pub flagged: usize,
-    /// The projection of the data the run used, reduced for drawing, and its time axis.
-    pub scatter: Option<Arc<ScatterDots>>,
-    pub time: Option<Arc<Vec<f64>>>,
-}
-
-/// A scatter reduced to one point per cell of a fine grid (finer than any terminal's braille
-/// resolution), each remembering the best anomaly rank that fell on it. Built once per run, so
-/// that drawing costs O(cells) and moving the threshold is just a comparison per cell.
-#[derive(Debug, Clone)]
-pub struct ScatterDots {
-    pub x_bounds: [f64; 2],
-    pub y_bounds: [f64; 2],
-    pub points: Vec<(f64, f64)>,
-    /// Per point: the smallest rank (0 = most anomalous) among the rows on that cell.
-    pub best_rank: Vec<usize>,
-}
-
-impl ScatterDots {
-    const GRID_W: usize = 640;
-    const GRID_H: usize = 320;
-
-    pub fn new(projection: &[(f64, f64)], order: &[usize]) -> ScatterDots {
-        let span = |v: &mut dyn Iterator<Item = f64>| {
-            let (lo, hi) = v
-                .filter(|x| x.is_finite())
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
-                    (l.min(x), h.max(x))
-                });
-            if !lo.is_finite() {
-                [0.0, 1.0]
-            } else if hi > lo {
-                [lo, hi]
-            } else {
-                [lo - 1.0, lo + 1.0]
-            }
-        };
-        let x_bounds = span(&mut projection.iter().map(|p| p.0));
-        let y_bounds = span(&mut projection.iter().map(|p| p.1));
-        let (w, h) = (Self::GRID_W, Self::GRID_H);
-        let sx = (w - 1) as f64 / (x_bounds[1] - x_bounds[0]);
-        let sy = (h - 1) as f64 / (y_bounds[1] - y_bounds[0]);
-        let mut cell_of = vec![usize::MAX; w * h];
-        let mut points = Vec::new();
-        let mut best_rank = Vec::new();
-        // In rank order, so the first row to land on a cell has the best rank.
-        for (rank, &i) in order.iter().enumerate() {
-            let Some(&(x, y)) = projection.get(i) else {
-                continue;
-            };
-            if !(x.is_finite() && y.is_finite()) {
-                continue;
-            }
-            let cx = ((x - x_bounds[0]) * sx).round().clamp(0.0, (w - 1) as f64) as usize;
-            let cy = ((y - y_bounds[0]) * sy).round().clamp(0.0, (h - 1) as f64) as usize;
-            let cell = &mut cell_of[cy * w + cx];
-            if *cell == usize::MAX {
-                *cell = points.len();
-                points.push((x, y));
-                best_rank.push(rank);
-            }
-        }
-        ScatterDots {
-            x_bounds,
-            y_bounds,
-            points,
-            best_rank,
-        }
-    }
-}
-
-impl RunResult {
-    /// A stored run's scores, ready for the charts (ranking, curves, scatter: run on a job
-    /// thread). Labels and projection come from the data on screen when it is the same table,
-    /// row for row.
-    pub fn from_stored(
-        detail: &RunDetail,
-        stored: StoredScores,
-        on_screen: Option<&(String, PreparedData)>,
-    ) -> RunResult {
-        let same_data = on_screen
-            .filter(|(fingerprint, p)| {
-                p.prepared.matrix.row_ids == stored.row_ids
-                    && Some(fingerprint.as_str()) == detail.dataset_fingerprint.as_deref()
-            })
-            .map(|(_, p)| p);
-        let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
-        let (roc, pr) = RunResult::curves(&stored.scores, labels.as_deref());
-        let (order, sorted_desc) = RunResult::rank(&stored.scores);
-        let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
-        let flagged = stored.flags.iter().filter(|&&f| f == 1).count();
-        RunResult {
-            job: 0,
-            detector: detail.summary.detector.clone(),
-            params: serde_json::from_value(detail.params.clone()).unwrap_or_default(),
-            run_id: Some(detail.summary.id),
-            source: detail.summary.dataset.clone().unwrap_or_default(),
-            scores: stored.scores,
-            sorted_desc,
-            order,
-            row_ids: stored.row_ids,
-            labels,
-            roc_auc: detail.summary.roc_auc,
-            average_precision: detail.summary.average_precision,
-            roc,
-            pr,
-            fit_s: detail
-                .timing
-                .get("fit_s")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0),
-            flagged,
-            scatter,
-            time: None,
-        }
-    }
-
-    /// ROC (fpr, tpr) and precision–recall (recall, precision) points; empty without labels.
-    pub fn curves(scores: &[f64], labels: Option<&[u8]>) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
-        let Some(l) = labels else {
-            return (Vec::new(), Vec::new());
-        };
-        (
-            crate::metrics::roc_curve(scores, l)
-                .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
-                .unwrap_or_default(),
-            crate::metrics::precision_recall_curve(scores, l)
-                .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
-                .unwrap_or_default(),
-        )
-    }
-
-    /// Positions by descending score (ties by position) and the sorted scores.
-    pub fn rank(scores: &[f64]) -> (Vec<usize>, Vec<f64>) {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        let sorted = order.iter().map(|&i| scores[i]).collect();
-        (order, sorted)
-    }
-
-    pub fn threshold(&self) -> f64 {
-        if self.flagged == 0 {
-            f64::INFINITY
-        } else {
-            self.sorted_desc[self.flagged - 1]
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,6 +214,8 @@ pub enum DataFocus {
 #[derive(Debug, Clone)]
 pub struct DataPane {
     pub loaded: Option<Arc<Loaded>>,
+    /// Seconds reading the file took (part of every run's `load_s`).
+    pub read_s: f64,
     pub profile: Option<DatasetProfile>,
     /// The user's choices; fitted on every change.
     pub spec: PrepareSpec,
@@ -418,6 +244,8 @@ pub struct DetectPane {
     pub values: BTreeMap<&'static str, Vec<String>>,
     pub error: Option<String>,
     pub seed: u64,
+    /// How runs flag rows (the CLI's `--contamination` / `--threshold`).
+    pub threshold: ThresholdMethod,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -656,6 +484,7 @@ impl App {
             overlay: None,
             data: DataPane {
                 loaded: None,
+                read_s: 0.0,
                 profile: None,
                 spec: PrepareSpec::default(),
                 prepared: None,
@@ -673,6 +502,7 @@ impl App {
                 values: BTreeMap::new(),
                 error: None,
                 seed: 0,
+                threshold: ThresholdMethod::Contamination(0.1),
             },
             charts: ChartsPane {
                 selected: 0,
@@ -1097,12 +927,15 @@ impl App {
     }
 
     fn start_fit(&mut self, detector: &'static str, params: Params) -> Vec<Effect> {
-        let (Some(prepared), Some(loaded)) = (self.data.prepared.clone(), self.data.loaded.clone())
-        else {
+        let Some((data, projection)) = self.dataset() else {
             self.set_status(
                 Level::Warn,
                 "No data prepared yet: open a file in the Data pane",
             );
+            return Vec::new();
+        };
+        let Ok(info) = registry::find(detector) else {
+            self.set_status(Level::Error, format!("unknown detector {detector}"));
             return Vec::new();
         };
         let id = self.next_job;
@@ -1120,12 +953,14 @@ impl App {
         );
         vec![Effect::Fit(Box::new(FitRequest {
             job: id,
-            detector,
-            params,
-            seed: self.detect.seed,
-            prepared: prepared.prepared,
-            projection: prepared.projection,
-            loaded,
+            request: DetectRequest {
+                detector: info,
+                params,
+                threshold: self.detect.threshold,
+                seed: self.detect.seed,
+            },
+            data,
+            projection,
             cancel,
         }))]
     }
@@ -1353,53 +1188,35 @@ impl App {
             );
             return Vec::new();
         }
-        let (Some(prepared), Some(loaded)) = (self.data.prepared.clone(), self.data.loaded.clone())
-        else {
+        let Some((data, projection)) = self.dataset() else {
             self.set_status(
                 Level::Warn,
                 "No data prepared yet: open a file in the Data pane",
             );
             return Vec::new();
         };
-        let m = &prepared.prepared.matrix;
         let a = &self.automl;
-        let names: Option<Vec<String>> = a.family.map(|f| vec![f.name().to_string()]);
-        let detectors = match automl::search_space(names.as_deref()) {
-            Ok(d) => d,
-            Err(e) => {
-                self.set_status(Level::Error, e.to_string());
-                return Vec::new();
-            }
-        };
-        // Like the CLI: an unrestricted search leaves quadratic detectors out on large data.
-        let (detectors, skipped) = if a.family.is_none() {
-            automl::fit_space_to_size(detectors, m.x.nrows(), m.x.ncols())
-        } else {
-            (detectors, Vec::new())
-        };
-        let metric = self.automl_metric();
-        let config = automl::Config {
-            detectors,
-            metric,
-            protocol: if a.holdout && metric != Metric::LabelFree {
-                Protocol::Holdout { test_fraction: 0.3 }
-            } else {
-                Protocol::Unsupervised
+        let options = AutomlOptions {
+            detectors: a.family.map(|f| vec![f.name().to_string()]),
+            metric: match a.metric {
+                MetricChoice::Fixed(m) => Some(m),
+                MetricChoice::Auto => None,
             },
+            holdout: a.holdout,
             strategy: a.strategy,
             trials: a.trials,
             budget: a.budget_s.map(std::time::Duration::from_secs),
-            seed: self.detect.seed,
             ensemble: a.ensemble,
+            seed: self.detect.seed,
+            threshold: self.detect.threshold,
         };
-        let search_labels = match metric {
-            Metric::LabelFree => None,
-            _ => m.label.as_ref().map(|l| l.to_vec()),
+        let plan = match crate::service::automl::plan_automl(&data.prepared, &options) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.set_status(Level::Error, e.message);
+                return Vec::new();
+            }
         };
-        if let Err(e) = automl::validate(m.x.nrows(), search_labels.as_deref(), &config) {
-            self.set_status(Level::Error, e.to_string());
-            return Vec::new();
-        }
         let id = self.next_job;
         self.next_job += 1;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -1409,34 +1226,34 @@ impl App {
             fraction: 0.0,
             cancel: cancel.clone(),
         });
+        let metric = plan.config.metric;
         let a = &mut self.automl;
         a.trials_done.clear();
-        a.planned = config.trials;
+        a.planned = plan.config.trials;
         a.running_metric = Some(metric);
         a.leaderboard_offset = 0;
-        let left_out = if skipped.is_empty() {
+        let left_out = if plan.skipped_detectors.is_empty() {
             String::new()
         } else {
             format!(
                 "; left out as too slow for this size: {}",
-                skipped.join(", ")
+                plan.skipped_detectors.join(", ")
             )
         };
         self.set_status(
             Level::Info,
             format!(
                 "AutoML: {} search, {} trials, metric {} (x or Esc cancels){left_out}",
-                config.strategy.name(),
-                config.trials,
+                plan.config.strategy.name(),
+                plan.config.trials,
                 metric.name()
             ),
         );
         vec![Effect::Automl(Box::new(AutomlRequest {
             job: id,
-            config,
-            search_labels,
-            data: prepared,
-            loaded,
+            plan,
+            data,
+            projection,
             cancel,
         }))]
     }
@@ -1666,7 +1483,7 @@ impl App {
 
     pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
-            Msg::Loaded(Ok(loaded), profile) => {
+            Msg::Loaded(Ok((loaded, read_s)), profile) => {
                 self.set_status(
                     Level::Ok,
                     format!(
@@ -1678,6 +1495,7 @@ impl App {
                 );
                 self.data.profile = profile;
                 self.data.loaded = Some(loaded);
+                self.data.read_s = read_s;
                 self.data.selected_column = 0;
                 self.data.row_offset = 0;
                 self.data.col_offset = 0;
@@ -1753,7 +1571,7 @@ impl App {
                         self.experiments.loading = true;
                         effects.push(Effect::ListRuns);
                     }
-                    Err(e) => self.set_status(Level::Error, e),
+                    Err(e) => self.report_job_error(e),
                 }
                 if let Some((name, params)) = self.queue.pop_front() {
                     effects.extend(self.start_fit(name, params));
@@ -1826,12 +1644,39 @@ impl App {
                         self.experiments.loading = true;
                         return vec![Effect::ListRuns];
                     }
-                    Err(e) => self.set_status(Level::Error, e),
+                    Err(e) => {
+                        self.report_job_error(e);
+                        // A failed or cancelled search is still a stored run.
+                        self.experiments.loading = true;
+                        return vec![Effect::ListRuns];
+                    }
                 }
             }
             Msg::Warning(w) => self.set_status(Level::Warn, w),
         }
         Vec::new()
+    }
+
+    /// A job's error in the status line: the message the CLI prints; a cancel is not an error.
+    fn report_job_error(&mut self, e: crate::service::ServiceError) {
+        match e.fault {
+            crate::service::Fault::Cancelled => self.set_status(Level::Warn, e.message),
+            _ => self.set_status(Level::Error, e.message),
+        }
+    }
+
+    /// The dataset on screen as the application layer takes it (cheap: shared pointers).
+    fn dataset(&self) -> Option<(Dataset, Projection)> {
+        let loaded = self.data.loaded.clone()?;
+        let p = self.data.prepared.as_ref()?;
+        Some((
+            Dataset {
+                loaded,
+                prepared: p.prepared.clone(),
+                load_s: self.data.read_s + p.prepare_s,
+            },
+            p.projection.clone(),
+        ))
     }
 
     /// The fingerprint and prepared matrix on screen (cheap: shared pointers).

@@ -1724,8 +1724,11 @@ fn detail_lines<'a>(d: &RunDetail, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
+/// A compare row: its label and how to read its value from a run.
+type CompareCell = Box<dyn Fn(&RunDetail) -> String>;
+
 fn draw_compare(frame: &mut Frame, runs: &[RunDetail], area: Rect, theme: &Theme) {
-    let mut keys: Vec<(String, Box<dyn Fn(&RunDetail) -> String>)> = vec![
+    let mut keys: Vec<(String, CompareCell)> = vec![
         (
             "detector".into(),
             Box::new(|r: &RunDetail| sanitize(&r.summary.detector).into_owned()),

@@ -1,0 +1,19 @@
+//! The application layer: every capability both faces offer, written once. The CLI (`cli/`) and
+//! the workbench (`tui/`) only turn user input into calls of this module and its results into
+//! output; neither runs a detector, a search or a store write itself.
+//!
+//! - [`detect`]: load and prepare a dataset, run one detector end to end.
+//! - [`automl`]: plan and run a search, refit and record the best.
+//! - [`score`]: read a saved model and apply it to new data.
+//! - [`run_view`]: finished and stored runs as the views draw them.
+//! - [`run_guard`]: a stored run that always ends (`done`, `failed` or `cancelled`).
+//! - [`error`]: one error policy (whose fault, which exit code) for every layer.
+
+pub mod automl;
+pub mod detect;
+pub mod error;
+pub mod run_guard;
+pub mod run_view;
+pub mod score;
+
+pub use error::{Blame, Fault, ServiceError, ServiceResult};

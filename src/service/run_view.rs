@@ -1,0 +1,327 @@
+//! Runs as the views draw them: a finished or stored run's ranking, curves, metrics, threshold
+//! and the 2-D projection of its data, computed once off the UI thread so that frames stay cheap.
+
+use std::sync::Arc;
+
+use ndarray::{Array2, Axis};
+
+use crate::data::{Loaded, Prepared};
+use crate::detectors::{linalg, Params};
+use crate::metrics;
+use crate::store::{RunDetail, StoredScores};
+
+use super::detect::ThresholdReport;
+
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    pub prepared: Arc<Prepared>,
+    /// First two principal components of the (standardised) matrix, for the scatter chart.
+    pub projection: Arc<Vec<(f64, f64)>>,
+    /// Seconds the preparation took (part of every run's `load_s`).
+    pub prepare_s: f64,
+}
+
+/// One finished detector run, as the charts need it.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub job: u64,
+    pub detector: String,
+    pub params: Params,
+    pub run_id: Option<i64>,
+    pub source: String,
+    pub scores: Vec<f64>,
+    /// Scores sorted from most to least anomalous: the k-th is the cut that flags k rows.
+    pub sorted_desc: Vec<f64>,
+    /// Row positions in that order (ties by position), computed once: frames must stay cheap.
+    pub order: Vec<usize>,
+    pub row_ids: Vec<u64>,
+    pub labels: Option<Vec<u8>>,
+    pub roc_auc: Option<f64>,
+    pub average_precision: Option<f64>,
+    pub roc: Vec<(f64, f64)>,
+    pub pr: Vec<(f64, f64)>,
+    pub fit_s: f64,
+    /// Rows flagged at the current threshold (moved with keys).
+    pub flagged: usize,
+    /// The threshold the run stored (what `experiments show` prints), when known.
+    pub stored_threshold: Option<StoredThreshold>,
+    /// The projection of the data the run used, reduced for drawing, and its time axis.
+    pub scatter: Option<Arc<ScatterDots>>,
+    pub time: Option<Arc<Vec<f64>>>,
+}
+
+/// Points of a curve, (x, y).
+pub type Curve = Vec<(f64, f64)>;
+
+/// Per row: the first two principal components of its prepared features.
+pub type Projection = Arc<Vec<(f64, f64)>>;
+
+/// A run's threshold as stored: method, value and the rows it flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredThreshold {
+    pub method: String,
+    pub value: f64,
+    pub flagged: usize,
+}
+
+/// A scatter reduced to one point per cell of a fine grid (finer than any terminal's braille
+/// resolution), each remembering the best anomaly rank that fell on it. Built once per run, so
+/// that drawing costs O(cells) and moving the threshold is just a comparison per cell.
+#[derive(Debug, Clone)]
+pub struct ScatterDots {
+    pub x_bounds: [f64; 2],
+    pub y_bounds: [f64; 2],
+    pub points: Vec<(f64, f64)>,
+    /// Per point: the smallest rank (0 = most anomalous) among the rows on that cell.
+    pub best_rank: Vec<usize>,
+}
+
+impl ScatterDots {
+    const GRID_W: usize = 640;
+    const GRID_H: usize = 320;
+
+    pub fn new(projection: &[(f64, f64)], order: &[usize]) -> ScatterDots {
+        let span = |v: &mut dyn Iterator<Item = f64>| {
+            let (lo, hi) = v
+                .filter(|x| x.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                    (l.min(x), h.max(x))
+                });
+            if !lo.is_finite() {
+                [0.0, 1.0]
+            } else if hi > lo {
+                [lo, hi]
+            } else {
+                [lo - 1.0, lo + 1.0]
+            }
+        };
+        let x_bounds = span(&mut projection.iter().map(|p| p.0));
+        let y_bounds = span(&mut projection.iter().map(|p| p.1));
+        let (w, h) = (Self::GRID_W, Self::GRID_H);
+        let sx = (w - 1) as f64 / (x_bounds[1] - x_bounds[0]);
+        let sy = (h - 1) as f64 / (y_bounds[1] - y_bounds[0]);
+        let mut cell_of = vec![usize::MAX; w * h];
+        let mut points = Vec::new();
+        let mut best_rank = Vec::new();
+        // In rank order, so the first row to land on a cell has the best rank.
+        for (rank, &i) in order.iter().enumerate() {
+            let Some(&(x, y)) = projection.get(i) else {
+                continue;
+            };
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            let cx = ((x - x_bounds[0]) * sx).round().clamp(0.0, (w - 1) as f64) as usize;
+            let cy = ((y - y_bounds[0]) * sy).round().clamp(0.0, (h - 1) as f64) as usize;
+            let cell = &mut cell_of[cy * w + cx];
+            if *cell == usize::MAX {
+                *cell = points.len();
+                points.push((x, y));
+                best_rank.push(rank);
+            }
+        }
+        ScatterDots {
+            x_bounds,
+            y_bounds,
+            points,
+            best_rank,
+        }
+    }
+}
+
+impl RunResult {
+    /// A stored run's scores, ready for the charts (ranking, curves, scatter: run on a job
+    /// thread). Labels and projection come from the data on screen when it is the same table,
+    /// row for row.
+    pub fn from_stored(
+        detail: &RunDetail,
+        stored: StoredScores,
+        on_screen: Option<&(String, PreparedData)>,
+    ) -> RunResult {
+        let same_data = on_screen
+            .filter(|(fingerprint, p)| {
+                p.prepared.matrix.row_ids == stored.row_ids
+                    && Some(fingerprint.as_str()) == detail.dataset_fingerprint.as_deref()
+            })
+            .map(|(_, p)| p);
+        let labels = same_data.and_then(|p| p.prepared.matrix.label.as_ref().map(|l| l.to_vec()));
+        let (roc, pr) = RunResult::curves(&stored.scores, labels.as_deref());
+        let (order, sorted_desc) = RunResult::rank(&stored.scores);
+        let scatter = same_data.map(|p| Arc::new(ScatterDots::new(&p.projection, &order)));
+        let flagged = stored.flags.iter().filter(|&&f| f == 1).count();
+        let stored_threshold = detail.threshold_value.map(|value| StoredThreshold {
+            method: detail.threshold_method.clone().unwrap_or_default(),
+            value,
+            flagged,
+        });
+        RunResult {
+            job: 0,
+            detector: detail.summary.detector.clone(),
+            params: serde_json::from_value(detail.params.clone()).unwrap_or_default(),
+            run_id: Some(detail.summary.id),
+            source: detail.summary.dataset.clone().unwrap_or_default(),
+            scores: stored.scores,
+            sorted_desc,
+            order,
+            row_ids: stored.row_ids,
+            labels,
+            roc_auc: detail.summary.roc_auc,
+            average_precision: detail.summary.average_precision,
+            roc,
+            pr,
+            fit_s: detail
+                .timing
+                .get("fit_s")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            flagged,
+            stored_threshold,
+            scatter,
+            time: None,
+        }
+    }
+
+    /// ROC (fpr, tpr) and precision–recall (recall, precision) points; empty without labels.
+    pub fn curves(scores: &[f64], labels: Option<&[u8]>) -> (Curve, Curve) {
+        let Some(l) = labels else {
+            return (Vec::new(), Vec::new());
+        };
+        (
+            crate::metrics::roc_curve(scores, l)
+                .map(|c| c.iter().map(|p| (p.fpr, p.tpr)).collect())
+                .unwrap_or_default(),
+            crate::metrics::precision_recall_curve(scores, l)
+                .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Positions by descending score (ties by position) and the sorted scores.
+    pub fn rank(scores: &[f64]) -> (Vec<usize>, Vec<f64>) {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let sorted = order.iter().map(|&i| scores[i]).collect();
+        (order, sorted)
+    }
+
+    /// The score at and above which rows are flagged: the stored threshold until the user moves
+    /// it, then the lowest flagged score.
+    pub fn threshold(&self) -> f64 {
+        if let Some(t) = &self.stored_threshold {
+            if t.flagged == self.flagged {
+                return t.value;
+            }
+        }
+        if self.flagged == 0 {
+            f64::INFINITY
+        } else {
+            self.sorted_desc[self.flagged - 1]
+        }
+    }
+}
+
+/// First two principal components of the standardised matrix (feature count capped so the
+/// eigen-decomposition stays instant).
+pub fn pca_2d(x: &Array2<f64>) -> Vec<(f64, f64)> {
+    const MAX_FEATURES: usize = 200;
+    let d = x.ncols().min(MAX_FEATURES);
+    let n = x.nrows();
+    if n < 2 || d == 0 {
+        return vec![(0.0, 0.0); n];
+    }
+    let x = x.slice(ndarray::s![.., ..d]);
+    let mean = x.mean_axis(Axis(0)).expect("rows exist");
+    let std = x
+        .std_axis(Axis(0), 0.0)
+        .mapv(|s| if s > 0.0 { s } else { 1.0 });
+    let z = (&x - &mean) / &std;
+    let cov = z.t().dot(&z) / (n as f64 - 1.0);
+    let flat: Vec<f64> = cov.iter().copied().collect();
+    // Signs fixed by the solver's sign rule: the picture does not flip between versions.
+    let (_, vectors) = linalg::sym_eigen_sorted_desc(&flat, d);
+    let pc = |k: usize, row: ndarray::ArrayView1<f64>| -> f64 {
+        if k >= d {
+            return 0.0;
+        }
+        row.iter()
+            .zip(&vectors[k * d..(k + 1) * d])
+            .map(|(a, b)| a * b)
+            .sum()
+    };
+    z.rows().into_iter().map(|r| (pc(0, r), pc(1, r))).collect()
+}
+
+/// What the charts of a finished run are built from.
+pub struct RunInput<'a> {
+    pub job: u64,
+    pub run_id: Option<i64>,
+    pub detector: &'a str,
+    pub params: &'a Params,
+    pub loaded: &'a Loaded,
+    pub prepared: &'a Prepared,
+    pub projection: &'a [(f64, f64)],
+    pub fit_s: f64,
+}
+
+impl RunInput<'_> {
+    /// Ranking, curves, metrics and the scatter of a fresh run, with the threshold it stored.
+    pub fn result(
+        &self,
+        scores: Vec<f64>,
+        threshold: &ThresholdReport,
+        n_anomalies: usize,
+    ) -> RunResult {
+        let m = &self.prepared.matrix;
+        let labels = m.label.as_ref().map(|l| l.to_vec());
+        let (roc_auc, average_precision) = match &labels {
+            Some(l) => (
+                metrics::roc_auc(&scores, l).ok(),
+                metrics::average_precision(&scores, l).ok(),
+            ),
+            None => (None, None),
+        };
+        let (roc, pr) = RunResult::curves(&scores, labels.as_deref());
+        let (order, sorted_desc) = RunResult::rank(&scores);
+        let scatter = Some(Arc::new(ScatterDots::new(self.projection, &order)));
+        RunResult {
+            job: self.job,
+            detector: self.detector.to_string(),
+            params: self.params.clone(),
+            run_id: self.run_id,
+            source: self.loaded.source.clone(),
+            flagged: n_anomalies,
+            stored_threshold: Some(StoredThreshold {
+                method: threshold.method.clone(),
+                value: threshold.value,
+                flagged: n_anomalies,
+            }),
+            scores,
+            sorted_desc,
+            order,
+            row_ids: m.row_ids.clone(),
+            labels,
+            roc_auc,
+            average_precision,
+            roc,
+            pr,
+            fit_s: self.fit_s,
+            scatter,
+            time: time_axis(self.loaded, self.prepared),
+        }
+    }
+}
+
+/// The time column's values (as numbers) for the prepared rows, when one exists.
+fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<Vec<f64>>> {
+    let name = prepared.report.time_column.as_ref()?;
+    let column = loaded.df.column(name).ok()?;
+    let values = column.cast(&polars::prelude::DataType::Float64).ok()?;
+    let values = values.f64().ok()?;
+    let out: Vec<f64> = prepared
+        .matrix
+        .row_ids
+        .iter()
+        .map(|&r| values.get(r as usize).unwrap_or(f64::NAN))
+        .collect();
+    Some(Arc::new(out))
+}
