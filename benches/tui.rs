@@ -56,7 +56,12 @@ fn bench(c: &mut Criterion) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let env = JobEnv { store: None, tx };
     let profile = pynomaly::data::profile(&loaded).ok();
-    let effects = app.on_msg(Msg::Loaded(Ok((std::sync::Arc::new(loaded), 0.0)), profile));
+    let ticket = app.jobs.start(pynomaly::service::jobs::JobKind::Load);
+    let effects = app.on_msg(Msg::Loaded {
+        ticket,
+        result: Ok((std::sync::Arc::new(loaded), 0.0)),
+        profile,
+    });
     settle(&mut app, &env, &mut rx, effects);
     app.pane = Pane::Detect;
     app.detect.selected = app

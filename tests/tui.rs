@@ -214,9 +214,9 @@ fn run_queue_threshold_and_cancel() {
         .app
         .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
     h.key(KeyCode::Char('a'));
-    let flag = h.app.job.as_ref().unwrap().cancel.clone();
+    let flag = h.app.job.as_ref().unwrap().ticket.cancel.clone();
     h.key(KeyCode::Char('x'));
-    assert!(flag.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(flag.is_cancelled());
     assert!(h.app.queue.is_empty());
 }
 
@@ -253,6 +253,33 @@ fn data_pane_choices_refit_the_preparation() {
         .report
         .label_column
         .is_none());
+}
+
+#[test]
+fn an_older_preparation_finishing_last_does_not_overwrite_a_newer_one() {
+    use pynomaly::data::prepare::Scaling;
+    let mut h = Harness::loaded("terminal", demo());
+    // Two scaling changes in a row: two preparations in flight, the first one stale.
+    let first = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE));
+    let second = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE));
+    let wanted = h.app.data.spec.scaling;
+    assert_ne!(wanted, Scaling::Standard);
+    // The newer one finishes first, the older one last.
+    h.settle(second);
+    assert_eq!(
+        h.app.data.prepared.as_ref().unwrap().prepared.spec.scaling,
+        wanted
+    );
+    h.settle(first);
+    assert_eq!(
+        h.app.data.prepared.as_ref().unwrap().prepared.spec.scaling,
+        wanted,
+        "the stale result was dropped"
+    );
 }
 
 #[test]
@@ -302,7 +329,11 @@ fn fake_runs() -> Vec<RunSummary> {
 #[test]
 fn experiments_filter_sort_mark_and_confirm_delete() {
     let mut h = Harness::new("terminal");
-    h.app.on_msg(Msg::Runs(Ok(fake_runs())));
+    let ticket = h.app.jobs.start(pynomaly::service::jobs::JobKind::RunList);
+    h.app.on_msg(Msg::Runs {
+        ticket,
+        result: Ok(fake_runs()),
+    });
     h.app.pane = Pane::Experiments;
     h.key(KeyCode::Char('/'));
     h.keys("knn");
@@ -340,7 +371,7 @@ fn experiments_filter_sort_mark_and_confirm_delete() {
     let effects = h
         .app
         .on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert!(matches!(&effects[..], [Effect::CompareRuns(ids)] if ids.len() == 2));
+    assert!(matches!(&effects[..], [Effect::CompareRuns { ids, .. }] if ids.len() == 2));
 }
 
 #[test]
@@ -393,7 +424,11 @@ fn chart_ready(theme: &str) -> Harness {
         t.time_s = 0.0;
     }
     h.app.automl.trials_done.sort_by_key(|t| t.number);
-    h.app.on_msg(Msg::Runs(Ok(fake_runs())));
+    let ticket = h.app.jobs.start(pynomaly::service::jobs::JobKind::RunList);
+    h.app.on_msg(Msg::Runs {
+        ticket,
+        result: Ok(fake_runs()),
+    });
     h.app.set_status(Level::Ok, "ready");
     h
 }

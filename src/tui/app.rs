@@ -3,7 +3,6 @@
 //! in `tui::run` executes effects on background threads; tests drive this type directly.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -18,6 +17,7 @@ use crate::data::{DatasetProfile, Loaded, PrepareSpec, Source};
 use crate::detectors::{registry, DetectorInfo, Family, ParamKind, Params};
 use crate::service::automl::{AutomlOptions, AutomlPlan};
 use crate::service::detect::{Dataset, DetectRequest};
+use crate::service::jobs::{JobBoard, JobKind, Ticket};
 pub use crate::service::run_view::{PreparedData, Projection, RunResult, ScatterDots};
 use crate::service::ServiceResult;
 use crate::store::{RunDetail, RunSummary};
@@ -116,42 +116,48 @@ pub enum Overlay {
 /// Work for the event loop to start in the background.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    Load(Source),
+    Load {
+        ticket: Ticket,
+        source: Source,
+    },
     Prepare {
+        ticket: Ticket,
         loaded: Arc<Loaded>,
         spec: PrepareSpec,
     },
     Fit(Box<FitRequest>),
     Automl(Box<AutomlRequest>),
-    ListRuns,
+    ListRuns(Ticket),
     LoadRun {
+        ticket: Ticket,
         id: i64,
         then: RunUse,
         /// The data on screen (fingerprint and prepared matrix): a stored run of the same table
         /// gets its labels and projection in the charts.
         on_screen: Option<(String, PreparedData)>,
     },
-    CompareRuns(Vec<i64>),
+    CompareRuns {
+        ticket: Ticket,
+        ids: Vec<i64>,
+    },
     DeleteRuns(Vec<i64>),
     RememberTheme(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct FitRequest {
-    pub job: u64,
+    pub ticket: Ticket,
     pub request: DetectRequest,
     pub data: Dataset,
-    pub projection: Arc<Vec<(f64, f64)>>,
-    pub cancel: Arc<AtomicBool>,
+    pub projection: Projection,
 }
 
 #[derive(Debug, Clone)]
 pub struct AutomlRequest {
-    pub job: u64,
+    pub ticket: Ticket,
     pub plan: AutomlPlan,
     pub data: Dataset,
-    pub projection: Arc<Vec<(f64, f64)>>,
-    pub cancel: Arc<AtomicBool>,
+    pub projection: Projection,
 }
 
 /// A finished search: its best trial refitted on all rows and charted.
@@ -171,27 +177,45 @@ pub enum RunUse {
     Rerun,
 }
 
-/// Results coming back from background work.
+/// A stored run's details, and its chart when its scores were asked for.
+pub type LoadedRun = (Box<RunDetail>, Option<Box<RunResult>>);
+
+/// Results coming back from background work; each carries the ticket it was started with, so
+/// that a stale result (an older job of a kind the user has since restarted) is dropped.
 #[derive(Debug)]
 pub enum Msg {
     /// A file read (with the seconds reading took), or why it could not be.
-    Loaded(Result<(Arc<Loaded>, f64), String>, Option<DatasetProfile>),
-    Prepared(Result<PreparedData, String>),
+    Loaded {
+        ticket: Ticket,
+        result: Result<(Arc<Loaded>, f64), String>,
+        profile: Option<DatasetProfile>,
+    },
+    Prepared {
+        ticket: Ticket,
+        result: Result<PreparedData, String>,
+    },
     Progress {
         job: u64,
         fraction: f64,
     },
     FitDone {
-        job: u64,
+        ticket: Ticket,
         result: ServiceResult<Box<RunResult>>,
     },
-    Runs(Result<Vec<RunSummary>, String>),
+    Runs {
+        ticket: Ticket,
+        result: Result<Vec<RunSummary>, String>,
+    },
     /// A stored run, with its scores ready for the charts when it has them.
-    RunLoaded(
-        RunUse,
-        Result<(Box<RunDetail>, Option<Box<RunResult>>), String>,
-    ),
-    Compared(Result<Vec<RunDetail>, String>),
+    RunLoaded {
+        ticket: Ticket,
+        then: RunUse,
+        result: Result<LoadedRun, String>,
+    },
+    Compared {
+        ticket: Ticket,
+        result: Result<Vec<RunDetail>, String>,
+    },
     Deleted(Result<usize, String>),
     /// One AutoML trial finished (sent as each one ends).
     AutomlTrial {
@@ -199,7 +223,7 @@ pub enum Msg {
         trial: Box<Trial>,
     },
     AutomlDone {
-        job: u64,
+        ticket: Ticket,
         result: ServiceResult<Box<AutomlFinished>>,
     },
     Warning(String),
@@ -437,10 +461,9 @@ impl AutomlPane {
 
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub id: u64,
+    pub ticket: Ticket,
     pub detector: &'static str,
     pub fraction: f64,
-    pub cancel: Arc<AtomicBool>,
 }
 
 pub struct App {
@@ -455,12 +478,14 @@ pub struct App {
     pub charts: ChartsPane,
     pub experiments: ExperimentsPane,
     pub automl: AutomlPane,
+    /// The running fit or search (one at a time; more fits queue).
     pub job: Option<Job>,
+    /// Every background job's ticket: ids, cancel tokens, generations.
+    pub jobs: JobBoard,
     pub queue: VecDeque<(&'static str, Params)>,
     pub results: Vec<RunResult>,
     pub should_quit: bool,
     pub store_label: String,
-    next_job: u64,
 }
 
 impl App {
@@ -533,11 +558,11 @@ impl App {
                 leaderboard_offset: 0,
             },
             job: None,
+            jobs: JobBoard::default(),
             queue: VecDeque::new(),
             results: Vec::new(),
             should_quit: false,
             store_label,
-            next_job: 1,
         }
     }
 
@@ -560,7 +585,8 @@ impl App {
         self.data.loading = true;
         self.experiments.loading = true;
         self.set_status(Level::Info, format!("Loading {}…", source.display_name()));
-        vec![Effect::Load(source), Effect::ListRuns]
+        let ticket = self.jobs.start(JobKind::Load);
+        vec![Effect::Load { ticket, source }, self.list_runs()]
     }
 
     pub fn selected_detector(&self) -> &'static DetectorInfo {
@@ -676,8 +702,7 @@ impl App {
     fn go(&mut self, pane: Pane) -> Vec<Effect> {
         self.pane = pane;
         if pane == Pane::Experiments && !self.experiments.loading {
-            self.experiments.loading = true;
-            return vec![Effect::ListRuns];
+            return vec![self.list_runs()];
         }
         Vec::new()
     }
@@ -693,7 +718,7 @@ impl App {
         self.queue.clear();
         match &self.job {
             Some(job) => {
-                job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                job.ticket.cancel.cancel();
                 self.set_status(
                     Level::Warn,
                     format!(
@@ -839,6 +864,7 @@ impl App {
         self.data.loading = true;
         self.set_status(Level::Info, "Preparing the matrix…");
         vec![Effect::Prepare {
+            ticket: self.jobs.start(JobKind::Prepare),
             loaded,
             spec: self.data.spec.clone(),
         }]
@@ -938,21 +964,18 @@ impl App {
             self.set_status(Level::Error, format!("unknown detector {detector}"));
             return Vec::new();
         };
-        let id = self.next_job;
-        self.next_job += 1;
-        let cancel = Arc::new(AtomicBool::new(false));
+        let ticket = self.jobs.start(JobKind::Fit);
         self.job = Some(Job {
-            id,
+            ticket: ticket.clone(),
             detector,
             fraction: 0.0,
-            cancel: cancel.clone(),
         });
         self.set_status(
             Level::Info,
             format!("Running {detector}… (x or Esc cancels)"),
         );
         vec![Effect::Fit(Box::new(FitRequest {
-            job: id,
+            ticket,
             request: DetectRequest {
                 detector: info,
                 params,
@@ -961,7 +984,6 @@ impl App {
             },
             data,
             projection,
-            cancel,
         }))]
     }
 
@@ -1025,8 +1047,7 @@ impl App {
                 self.experiments.selected = self.experiments.selected.saturating_sub(10)
             }
             Action::Refresh => {
-                self.experiments.loading = true;
-                return vec![Effect::ListRuns];
+                return vec![self.list_runs()];
             }
             Action::Filter => {
                 self.overlay = Some(Overlay::Filter {
@@ -1064,12 +1085,14 @@ impl App {
             }
             Action::Select => {
                 if self.experiments.marked.len() >= 2 {
-                    return vec![Effect::CompareRuns(
-                        self.experiments.marked.iter().copied().collect(),
-                    )];
+                    return vec![Effect::CompareRuns {
+                        ticket: self.jobs.start(JobKind::RunRead),
+                        ids: self.experiments.marked.iter().copied().collect(),
+                    }];
                 }
                 if let Some(id) = selected_id {
                     return vec![Effect::LoadRun {
+                        ticket: self.jobs.start(JobKind::RunRead),
                         id,
                         then: RunUse::Show,
                         on_screen: self.on_screen(),
@@ -1090,6 +1113,7 @@ impl App {
                 // Re-run: the selected run's detector and parameters on the loaded data.
                 if let Some(id) = selected_id {
                     return vec![Effect::LoadRun {
+                        ticket: self.jobs.start(JobKind::RunRead),
                         id,
                         then: RunUse::Rerun,
                         on_screen: None,
@@ -1217,14 +1241,11 @@ impl App {
                 return Vec::new();
             }
         };
-        let id = self.next_job;
-        self.next_job += 1;
-        let cancel = Arc::new(AtomicBool::new(false));
+        let ticket = self.jobs.start(JobKind::Automl);
         self.job = Some(Job {
-            id,
+            ticket: ticket.clone(),
             detector: "automl",
             fraction: 0.0,
-            cancel: cancel.clone(),
         });
         let metric = plan.config.metric;
         let a = &mut self.automl;
@@ -1250,11 +1271,10 @@ impl App {
             ),
         );
         vec![Effect::Automl(Box::new(AutomlRequest {
-            job: id,
+            ticket,
             plan,
             data,
             projection,
-            cancel,
         }))]
     }
 
@@ -1389,7 +1409,10 @@ impl App {
                         Ok(source) => {
                             self.data.loading = true;
                             self.set_status(Level::Info, format!("Loading {text}…"));
-                            vec![Effect::Load(source)]
+                            vec![Effect::Load {
+                                ticket: self.jobs.start(JobKind::Load),
+                                source,
+                            }]
                         }
                         Err(e) => {
                             self.set_status(Level::Error, e.to_string());
@@ -1483,7 +1506,20 @@ impl App {
 
     pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
-            Msg::Loaded(Ok((loaded, read_s)), profile) => {
+            Msg::Loaded { ticket, .. }
+            | Msg::Prepared { ticket, .. }
+            | Msg::Runs { ticket, .. }
+            | Msg::RunLoaded { ticket, .. }
+            | Msg::Compared { ticket, .. }
+                if !self.jobs.finish(&ticket) =>
+            {
+                // An older job of a kind the user has restarted since: its result is stale.
+            }
+            Msg::Loaded {
+                result: Ok((loaded, read_s)),
+                profile,
+                ..
+            } => {
                 self.set_status(
                     Level::Ok,
                     format!(
@@ -1504,11 +1540,11 @@ impl App {
                 self.data.spec = PrepareSpec::default();
                 return self.reprepare();
             }
-            Msg::Loaded(Err(e), _) => {
+            Msg::Loaded { result: Err(e), .. } => {
                 self.data.loading = false;
                 self.set_status(Level::Error, e);
             }
-            Msg::Prepared(Ok(p)) => {
+            Msg::Prepared { result: Ok(p), .. } => {
                 self.data.loading = false;
                 let m = &p.prepared.matrix;
                 let label = p
@@ -1534,18 +1570,19 @@ impl App {
                     }
                 }
             }
-            Msg::Prepared(Err(e)) => {
+            Msg::Prepared { result: Err(e), .. } => {
                 self.data.loading = false;
                 self.data.prepared = None;
                 self.set_status(Level::Error, e);
             }
             Msg::Progress { job, fraction } => {
-                if let Some(j) = self.job.as_mut().filter(|j| j.id == job) {
+                if let Some(j) = self.job.as_mut().filter(|j| j.ticket.id == job) {
                     j.fraction = fraction;
                 }
             }
-            Msg::FitDone { job, result } => {
-                if self.job.as_ref().is_some_and(|j| j.id == job) {
+            Msg::FitDone { ticket, result } => {
+                self.jobs.finish(&ticket);
+                if self.job.as_ref().is_some_and(|j| j.ticket.id == ticket.id) {
                     self.job = None;
                 }
                 let mut effects = Vec::new();
@@ -1568,8 +1605,7 @@ impl App {
                         );
                         self.results.push(*r);
                         self.charts.selected = self.results.len() - 1;
-                        self.experiments.loading = true;
-                        effects.push(Effect::ListRuns);
+                        effects.push(self.list_runs());
                     }
                     Err(e) => self.report_job_error(e),
                 }
@@ -1578,7 +1614,9 @@ impl App {
                 }
                 return effects;
             }
-            Msg::Runs(Ok(runs)) => {
+            Msg::Runs {
+                result: Ok(runs), ..
+            } => {
                 self.experiments.loading = false;
                 self.experiments.runs = runs;
                 let n = self.experiments.visible().len();
@@ -1586,12 +1624,20 @@ impl App {
                 let ids: BTreeSet<i64> = self.experiments.runs.iter().map(|r| r.id).collect();
                 self.experiments.marked.retain(|id| ids.contains(id));
             }
-            Msg::Runs(Err(e)) => {
+            Msg::Runs { result: Err(e), .. } => {
                 self.experiments.loading = false;
                 self.set_status(Level::Error, e);
             }
-            Msg::RunLoaded(RunUse::Rerun, Ok((detail, _))) => return self.rerun(&detail),
-            Msg::RunLoaded(RunUse::Show, Ok((detail, result))) => {
+            Msg::RunLoaded {
+                then: RunUse::Rerun,
+                result: Ok((detail, _)),
+                ..
+            } => return self.rerun(&detail),
+            Msg::RunLoaded {
+                then: RunUse::Show,
+                result: Ok((detail, result)),
+                ..
+            } => {
                 if let Some(result) = result {
                     // Replaces an earlier copy of the same run.
                     self.results.retain(|r| r.run_id != result.run_id);
@@ -1600,23 +1646,27 @@ impl App {
                 }
                 self.overlay = Some(Overlay::RunDetail(detail))
             }
-            Msg::RunLoaded(_, Err(e)) | Msg::Compared(Err(e)) => self.set_status(Level::Error, e),
-            Msg::Compared(Ok(runs)) => self.overlay = Some(Overlay::Compare(runs)),
+            Msg::RunLoaded { result: Err(e), .. } | Msg::Compared { result: Err(e), .. } => {
+                self.set_status(Level::Error, e)
+            }
+            Msg::Compared {
+                result: Ok(runs), ..
+            } => self.overlay = Some(Overlay::Compare(runs)),
             Msg::Deleted(Ok(n)) => {
                 self.set_status(Level::Ok, format!("Deleted {n} run(s)"));
-                self.experiments.loading = true;
-                return vec![Effect::ListRuns];
+                return vec![self.list_runs()];
             }
             Msg::Deleted(Err(e)) => self.set_status(Level::Error, e),
             Msg::AutomlTrial { job, trial } => {
-                if let Some(j) = self.job.as_mut().filter(|j| j.id == job) {
+                if let Some(j) = self.job.as_mut().filter(|j| j.ticket.id == job) {
                     let a = &mut self.automl;
                     a.trials_done.push(*trial);
                     j.fraction = (a.trials_done.len() as f64 / a.planned.max(1) as f64).min(1.0);
                 }
             }
-            Msg::AutomlDone { job, result } => {
-                if self.job.as_ref().is_some_and(|j| j.id == job) {
+            Msg::AutomlDone { ticket, result } => {
+                self.jobs.finish(&ticket);
+                if self.job.as_ref().is_some_and(|j| j.ticket.id == ticket.id) {
                     self.job = None;
                 }
                 match result {
@@ -1641,20 +1691,24 @@ impl App {
                         self.results.push(done.best);
                         self.automl.best_result = Some(self.results.len() - 1);
                         self.charts.selected = self.results.len() - 1;
-                        self.experiments.loading = true;
-                        return vec![Effect::ListRuns];
+                        return vec![self.list_runs()];
                     }
                     Err(e) => {
                         self.report_job_error(e);
                         // A failed or cancelled search is still a stored run.
-                        self.experiments.loading = true;
-                        return vec![Effect::ListRuns];
+                        return vec![self.list_runs()];
                     }
                 }
             }
             Msg::Warning(w) => self.set_status(Level::Warn, w),
         }
         Vec::new()
+    }
+
+    /// Asks for the run list again (a newer request makes an older one stale).
+    fn list_runs(&mut self) -> Effect {
+        self.experiments.loading = true;
+        Effect::ListRuns(self.jobs.start(JobKind::RunList))
     }
 
     /// A job's error in the status line: the message the CLI prints; a cancel is not an error.

@@ -2,8 +2,8 @@
 //! inside uses rayon) and reports back as [`Msg`]s on a channel, so the UI thread never waits.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -14,6 +14,7 @@ use crate::detectors::JobCtx;
 use crate::service::automl as automl_service;
 use crate::service::detect;
 use crate::service::error::catch_panic;
+use crate::service::jobs::throttled;
 use crate::service::run_view::{pca_2d, RunInput, RunResult};
 use crate::service::{Fault, ServiceError, ServiceResult};
 use crate::store::{RunFilter, Store};
@@ -44,6 +45,9 @@ impl JobEnv {
     }
 }
 
+/// Progress messages at most this often: the UI redraws on each.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Starts the work for one effect; returns at once.
 pub fn spawn(effect: Effect, env: &JobEnv) {
     let env = env.clone();
@@ -54,28 +58,49 @@ pub fn spawn(effect: Effect, env: &JobEnv) {
 /// inside any job becomes that job's error message: the app stays up.
 pub fn run(effect: Effect, env: &JobEnv) {
     match effect {
-        Effect::Load(source) => {
+        Effect::Load { ticket, source } => {
             let result = catch_panic("load", || load(&source));
             env.send(match result {
-                Ok((loaded, profile, read_s)) => Msg::Loaded(Ok((loaded, read_s)), profile),
-                Err(e) => Msg::Loaded(Err(e.message), None),
+                Ok((loaded, profile, read_s)) => Msg::Loaded {
+                    ticket,
+                    result: Ok((loaded, read_s)),
+                    profile,
+                },
+                Err(e) => Msg::Loaded {
+                    ticket,
+                    result: Err(e.message),
+                    profile: None,
+                },
             })
         }
-        Effect::Prepare { loaded, spec } => {
-            let result = catch_panic("prepare", || prepare(&loaded, &spec));
-            env.send(Msg::Prepared(result.map_err(|e| e.message)))
+        Effect::Prepare {
+            ticket,
+            loaded,
+            spec,
+        } => {
+            // A preparation the user has already replaced is not worth computing.
+            let result = if ticket.cancel.is_cancelled() {
+                Err("superseded".to_string())
+            } else {
+                catch_panic("prepare", || prepare(&loaded, &spec)).map_err(|e| e.message)
+            };
+            env.send(Msg::Prepared { ticket, result })
         }
         Effect::Fit(request) => {
-            let job = request.job;
             let result = catch_panic("fit", || fit(&request, env));
-            env.send(Msg::FitDone { job, result });
+            env.send(Msg::FitDone {
+                ticket: request.ticket,
+                result,
+            });
         }
         Effect::Automl(request) => {
-            let job = request.job;
             let result = catch_panic("AutoML", || automl(&request, env));
-            env.send(Msg::AutomlDone { job, result });
+            env.send(Msg::AutomlDone {
+                ticket: request.ticket,
+                result,
+            });
         }
-        Effect::ListRuns => {
+        Effect::ListRuns(ticket) => {
             let result = catch_panic("list runs", || match env.open_store()? {
                 Some(s) => Ok(s.list_runs(&RunFilter {
                     limit: Some(10_000),
@@ -83,9 +108,13 @@ pub fn run(effect: Effect, env: &JobEnv) {
                 })?),
                 None => Ok(Vec::new()),
             });
-            env.send(Msg::Runs(result.map_err(|e| e.message)))
+            env.send(Msg::Runs {
+                ticket,
+                result: result.map_err(|e| e.message),
+            })
         }
         Effect::LoadRun {
+            ticket,
             id,
             then,
             on_screen,
@@ -101,14 +130,21 @@ pub fn run(effect: Effect, env: &JobEnv) {
                 };
                 Ok((Box::new(detail), chart))
             });
-            env.send(Msg::RunLoaded(then, result.map_err(|e| e.message)));
+            env.send(Msg::RunLoaded {
+                ticket,
+                then,
+                result: result.map_err(|e| e.message),
+            });
         }
-        Effect::CompareRuns(ids) => {
+        Effect::CompareRuns { ticket, ids } => {
             let result = catch_panic("compare runs", || {
                 let s = env.require_store()?;
                 ids.iter().map(|&id| Ok(s.run(id)?)).collect()
             });
-            env.send(Msg::Compared(result.map_err(|e| e.message)));
+            env.send(Msg::Compared {
+                ticket,
+                result: result.map_err(|e| e.message),
+            });
         }
         Effect::DeleteRuns(ids) => {
             let result = catch_panic("delete runs", || {
@@ -152,20 +188,17 @@ fn prepare(loaded: &Loaded, spec: &PrepareSpec) -> ServiceResult<PreparedData> {
 
 fn fit(req: &FitRequest, env: &JobEnv) -> ServiceResult<Box<RunResult>> {
     let mut store = env.open_store()?;
-    // Progress is sent at most every 1 % so that a fast loop cannot flood the UI.
     let tx = env.tx.clone();
-    let job = req.job;
-    let last = Arc::new(AtomicU64::new(0));
-    let ctx = JobCtx::new(req.request.seed).with_progress(Arc::new(move |f: f64| {
-        let percent = (f * 100.0) as u64;
-        if last.swap(percent, Ordering::Relaxed) != percent {
-            let _ = tx.send(Msg::Progress { job, fraction: f });
-        }
-    }));
-    let ctx = ctx.sharing_cancel(req.cancel.clone());
+    let job = req.ticket.id;
+    let progress = throttled(PROGRESS_INTERVAL, move |fraction| {
+        let _ = tx.send(Msg::Progress { job, fraction });
+    });
+    let ctx = JobCtx::new(req.request.seed)
+        .with_progress(progress)
+        .sharing_cancel(req.ticket.cancel.flag());
     let outcome = detect::run_detect(&req.data, &req.request, &ctx, store.as_mut())?;
     let input = RunInput {
-        job: req.job,
+        job: req.ticket.id,
         run_id: outcome.run_id,
         detector: req.request.detector.name,
         params: &req.request.params,
@@ -186,9 +219,9 @@ fn fit(req: &FitRequest, env: &JobEnv) -> ServiceResult<Box<RunResult>> {
 /// charted like a detector run.
 fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished>> {
     let mut store = env.open_store()?;
-    let ctx = JobCtx::new(req.plan.config.seed).sharing_cancel(req.cancel.clone());
+    let ctx = JobCtx::new(req.plan.config.seed).sharing_cancel(req.ticket.cancel.flag());
     let tx = env.tx.clone();
-    let job = req.job;
+    let job = req.ticket.id;
     let on_trial = move |t: &automl::Trial| {
         let _ = tx.send(Msg::AutomlTrial {
             job,
@@ -209,7 +242,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
         });
     };
     let input = RunInput {
-        job: req.job,
+        job: req.ticket.id,
         run_id: outcome.run_id,
         detector: &best.detector,
         params: &best.params,
@@ -219,7 +252,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
         fit_s: outcome.timing.fit_s,
     };
     Ok(Box::new(AutomlFinished {
-        job: req.job,
+        job: req.ticket.id,
         best: input.result(best.scores, &best.threshold, best.n_anomalies),
         objective: best.objective,
         stopped_early: outcome.search.stopped_early,

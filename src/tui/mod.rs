@@ -138,9 +138,7 @@ enum Ended {
 }
 
 fn cancel_job(app: &App) {
-    if let Some(job) = &app.job {
-        job.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    app.jobs.cancel_all();
 }
 
 /// Test-only faults from `PYNOMALY_TEST_PANIC` (debug builds), after the first frame: `ui`
