@@ -12,6 +12,7 @@
 pub mod automl;
 pub mod detect;
 pub mod error;
+pub mod jobs;
 pub mod run_guard;
 pub mod run_view;
 pub mod score;
