@@ -16,6 +16,7 @@ pub mod combine;
 pub mod detectors;
 pub mod metrics;
 pub mod neighbors;
+pub mod panic_boundary;
 pub mod record;
 pub mod saved_model;
 pub mod service;

@@ -12,6 +12,10 @@ use pynomaly::text::sanitize;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !cli.opens_workbench() {
+        // The workbench has its own hook (the terminal comes back first).
+        pynomaly::panic_boundary::install_quiet_hook();
+    }
     // Start the worker threads now, while data loads, rather than inside the first fit. A
     // headless command runs its fits on this thread: with it as the pool's worker 0 a fit
     // starts here, on a warm core with the loaded data in cache, instead of being handed to

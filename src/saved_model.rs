@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::prepare::{FittedEncoding, FittedPrepare};
 use crate::data::PrepareSpec;
 use crate::detectors::{Model, Params};
 
@@ -101,9 +102,84 @@ impl ModelEnvelope {
                 app_version: header.app_version.unwrap_or_else(|| "unknown".into()),
             });
         }
-        serde_json::from_slice(bytes).map_err(|e| ModelFileError::Damaged {
+        let damaged = |reason: String| ModelFileError::Damaged {
             origin: origin.to_string(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let envelope: ModelEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| damaged(e.to_string()))?;
+        envelope.validate().map_err(damaged)?;
+        Ok(envelope)
     }
+
+    /// Checks what scoring relies on, so that an edited or damaged file is refused when read
+    /// rather than panicking or looping later: the model's own invariants (every length, index
+    /// and value, see [`Model::validate`]), the `detector` label, the feature count, the fitted
+    /// preparation and the threshold.
+    pub fn validate(&self) -> Result<(), String> {
+        let kind = self.model.detector_name();
+        if self.detector != kind {
+            return Err(format!(
+                "\"detector\" is {:?} but the model is a {kind} model",
+                self.detector
+            ));
+        }
+        self.model.validate()?;
+        let d = self.model.n_features();
+        if self.feature_names.len() != d {
+            return Err(format!(
+                "feature_names has {} names but the {kind} model expects {d} features",
+                self.feature_names.len()
+            ));
+        }
+        if let Some(fitted) = &self.prepare.fitted {
+            check_prepare(fitted, &self.feature_names)?;
+        }
+        // Rows are flagged with `score > value`: a NaN would flag nothing, silently.
+        if !self.threshold.value.is_finite() {
+            return Err(format!(
+                "the threshold value {} is not a finite number",
+                self.threshold.value
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The fitted preparation must produce the model's columns: the same names, one scaler each.
+fn check_prepare(fitted: &FittedPrepare, feature_names: &[String]) -> Result<(), String> {
+    let produced: usize = fitted
+        .columns
+        .iter()
+        .map(|c| match &c.encoding {
+            FittedEncoding::OneHot { categories, other } => categories.len() + usize::from(*other),
+            _ => 1,
+        })
+        .sum();
+    let d = feature_names.len();
+    if produced != d || fitted.feature_names.len() != d {
+        return Err(format!(
+            "prepare: its columns give {produced} features and it names {}, but the model has {d}",
+            fitted.feature_names.len()
+        ));
+    }
+    if fitted.feature_names != feature_names {
+        return Err("prepare: its feature names differ from feature_names".into());
+    }
+    if fitted.scalers.len() != d {
+        return Err(format!(
+            "prepare: {} scalers for {d} features",
+            fitted.scalers.len()
+        ));
+    }
+    for (j, s) in fitted.scalers.iter().enumerate() {
+        if !(s.center.is_finite() && s.scale.is_finite() && s.scale > 0.0) {
+            return Err(format!(
+                "prepare: the scaler of feature {j} has center {} and scale {}; expected finite \
+                 numbers, the scale > 0",
+                s.center, s.scale
+            ));
+        }
+    }
+    Ok(())
 }

@@ -264,3 +264,57 @@ fn wide_headers_are_not_mistaken_for_a_huge_field() {
     let loaded = load_csv_text("wide.csv", &csv, &LoadOptions::default());
     assert_eq!(loaded.df.width(), 120_000);
 }
+
+/// Parquet and Arrow columns of types the readers cannot take (decimal, float16, fixed-size
+/// lists, nested decimals) are left out by name; a file with nothing else is refused (exit 2).
+#[test]
+fn unsupported_column_types_are_named_not_panicked_on() {
+    let dir = common::fixture("columnar");
+    for ext in ["parquet", "feather"] {
+        for (name, skipped) in [
+            ("decimal_mixed", vec!["price"]),
+            ("float16_mixed", vec!["h"]),
+            ("nested_mixed", vec!["fixed", "deep"]),
+        ] {
+            let path = dir.join(format!("{name}.{ext}"));
+            let out = std::process::Command::new(common::bin())
+                .args(["detect", "-d", "iforest", "--no-store", "--json"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{name}.{ext}: {stderr}");
+            assert!(
+                stderr.is_empty(),
+                "{name}.{ext}: nothing on stderr: {stderr}"
+            );
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let listed: Vec<&str> = report["skipped_columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c[0].as_str().unwrap())
+                .collect();
+            for column in &skipped {
+                assert!(listed.contains(column), "{name}.{ext}: {listed:?}");
+            }
+            assert_eq!(
+                report["n_features"], 1,
+                "{name}.{ext}: only `b` is a feature"
+            );
+        }
+        let path = dir.join(format!("decimal_only.{ext}"));
+        let out = std::process::Command::new(common::bin())
+            .arg("profile")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("column `price`") && stderr.contains("decimal(10,2)"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

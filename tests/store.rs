@@ -703,3 +703,367 @@ fn simultaneous_first_opens_of_a_new_store_all_succeed() {
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 }
+
+/// A store with one finished run whose scores (20,000 rows, 160 kB) spill into overflow pages.
+fn store_with_big_run(path: &Path) -> i64 {
+    let mut store = Store::open(path).unwrap();
+    let id = store.begin_run(&new_run("knn")).unwrap();
+    let n = 20_000u64;
+    let row_ids: Vec<u64> = (0..n).collect();
+    let scores: Vec<f64> = (0..n).map(|i| (i as f64 * 0.618).sin()).collect();
+    let flags: Vec<u8> = (0..n).map(|i| u8::from(i % 10 == 0)).collect();
+    store
+        .finish_run(id, &outcome(&row_ids, &scores, &flags))
+        .unwrap();
+    id
+}
+
+fn quick_check_fails(path: &Path) -> bool {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let result: rusqlite::Result<String> = conn.query_row("PRAGMA quick_check", [], |r| r.get(0));
+    !matches!(result.as_deref(), Ok("ok"))
+}
+
+/// A flipped byte in an overflow page: `quick_check` on open notices, reads go on, every write
+/// is refused with the way out, the file stays as it was, and `experiments check` reports it.
+#[test]
+fn a_damaged_store_is_read_but_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy = dir.path().join("healthy.sqlite");
+    let id = store_with_big_run(&healthy);
+    let (page_size, overflow) = {
+        let conn = rusqlite::Connection::open(&healthy).unwrap();
+        let page_size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+            .unwrap() as usize;
+        let mut stmt = conn
+            .prepare("SELECT pageno FROM dbstat WHERE pagetype = 'overflow' ORDER BY pageno")
+            .unwrap();
+        let pages: Vec<usize> = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .map(|p| p.unwrap() as usize)
+            .collect();
+        (page_size, pages)
+    };
+    assert!(overflow.len() > 4, "no overflow pages: {overflow:?}");
+    let wal = dir.path().join("healthy.sqlite-wal");
+    assert!(!wal.exists(), "the WAL was not folded back into the store");
+    let clean = file_bytes(&healthy);
+
+    // Overflow pages from the middle of the chain outwards; first the high bytes of the pointer
+    // to the next page (damage quick_check must see), then a byte of content (it may not).
+    let mid = overflow.len() / 2;
+    let mut pages: Vec<usize> = overflow[mid..].to_vec();
+    pages.extend(overflow[..mid].iter().rev());
+    let candidates = pages
+        .iter()
+        .take(8)
+        .flat_map(|&p| [0, 1, page_size / 2].map(|offset| (p - 1) * page_size + offset));
+    let damaged = dir.path().join("damaged.sqlite");
+    let mut flipped = None;
+    for at in candidates {
+        for leftover in ["damaged.sqlite-wal", "damaged.sqlite-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(leftover));
+        }
+        let mut bytes = clean.clone();
+        bytes[at] ^= 0xff;
+        std::fs::write(&damaged, &bytes).unwrap();
+        if quick_check_fails(&damaged) {
+            flipped = Some(at);
+            break;
+        }
+    }
+    assert!(flipped.is_some(), "no flipped byte made quick_check fail");
+    let before = file_bytes(&damaged);
+
+    // Listing still works: the damage is in the scores, not in the runs.
+    let out = run_cli(&damaged, &["experiments", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("knn"), "{}", stdout(&out));
+    // Showing the damaged run reads its scores: a clean error at worst.
+    let out = run_cli(&damaged, &["experiments", "show", &id.to_string()]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(2)),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    if out.status.code() == Some(2) {
+        assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
+    }
+
+    // Writes are refused: recording a run, deleting one.
+    let glass = shared_dataset("glass");
+    let out = run_cli(&damaged, &["detect", glass.to_str().unwrap(), "-d", "hbos"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    for expected in ["is damaged", "nothing was written", ".recover", "--store"] {
+        assert!(
+            stderr(&out).contains(expected),
+            "{expected}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run_cli(
+        &damaged,
+        &["experiments", "delete", &id.to_string(), "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
+    assert_eq!(
+        file_bytes(&damaged),
+        before,
+        "the damaged store was modified"
+    );
+
+    // The same through the library.
+    {
+        let mut store = Store::open(&damaged).unwrap();
+        assert!(store.damage().is_some());
+        let err = store.begin_run(&new_run("lof")).unwrap_err();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+        assert!(err.is_bad_input());
+        assert!(matches!(
+            store.end_run(id, RunEnd::Failed, "x"),
+            Err(StoreError::Damaged { .. })
+        ));
+        assert!(matches!(
+            store.delete_run(id),
+            Err(StoreError::Damaged { .. })
+        ));
+        assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 1);
+        if let Err(e) = store.scores(id) {
+            assert!(e.to_string().contains("corrupt"), "{e}");
+        }
+    }
+    assert_eq!(
+        file_bytes(&damaged),
+        before,
+        "the damaged store was modified"
+    );
+
+    // The full check lists the problems and exits 2; a healthy store is "ok".
+    let out = run_cli(&damaged, &["experiments", "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(
+        !report.trim().is_empty() && report.trim() != "ok",
+        "{report}"
+    );
+    assert!(report.lines().count() <= 21, "{report}");
+    assert!(stderr(&out).contains(".recover"), "{}", stderr(&out));
+    assert_eq!(
+        file_bytes(&damaged),
+        before,
+        "the damaged store was modified"
+    );
+    let out = run_cli(&healthy, &["experiments", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ok\n");
+}
+
+/// Everything read from the store is untrusted: escape sequences planted in any text column
+/// never reach the terminal (OSC 52 would write the clipboard, CSI recolours or clears).
+#[test]
+fn escape_sequences_in_the_store_never_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planted.sqlite");
+    let (a, b) = {
+        let mut store = Store::open(&path).unwrap();
+        let (row_ids, scores, flags) = ([0, 1, 2, 3], [0.1, 0.2, 0.9, 0.3], [0, 0, 1, 0]);
+        let a = store.begin_run(&new_run("knn")).unwrap();
+        store
+            .finish_run(a, &outcome(&row_ids, &scores, &flags))
+            .unwrap();
+        let b = store.begin_run(&new_run("lof")).unwrap();
+        store.end_run(b, RunEnd::Failed, "boom").unwrap();
+        (a, b)
+    };
+    let evil = |s: &str| format!("{s}\u{1b}]52;c;cHduZWQ=\u{07}\u{1b}[31m\u{07}\u{9b}2J");
+    let object = |pairs: Vec<(String, serde_json::Value)>| {
+        serde_json::Value::Object(pairs.into_iter().collect()).to_string()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // Lets `kind` and `status` hold what their CHECK constraints would refuse. The open-time
+        // quick check then calls the store damaged (read-only); every command below only reads.
+        conn.pragma_update(None, "ignore_check_constraints", true)
+            .unwrap();
+        conn.execute(
+            "UPDATE runs SET detector = ?1, kind = ?2, status = ?3, threshold_method = ?4,
+                    label_column = ?5, error = ?6, app_version = ?7, params = ?8, metrics = ?9,
+                    timing = ?10, prepare_spec = ?11",
+            rusqlite::params![
+                evil("knn"),
+                evil("detect"),
+                evil("done"),
+                evil("contamination=0.1"),
+                evil("label"),
+                evil("boom"),
+                evil("0.1.0"),
+                object(vec![
+                    (evil("n_neighbors"), serde_json::json!(5)),
+                    ("method".into(), serde_json::json!(evil("largest"))),
+                ]),
+                object(vec![
+                    ("roc_auc".into(), serde_json::json!(0.75)),
+                    (evil("precision"), serde_json::json!(evil("x"))),
+                ]),
+                object(vec![(evil("fit_s"), serde_json::json!(0.1))]),
+                object(vec![("scaling".into(), serde_json::json!(evil("none")))]),
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE datasets SET path = ?1, fingerprint = ?2, format = ?3",
+            rusqlite::params![evil("/data/x.csv"), evil("xxh3-128:00"), evil("csv")],
+        )
+        .unwrap();
+    }
+    let (a_id, b_id) = (a.to_string(), b.to_string());
+    let (a, b) = (a_id.as_str(), b_id.as_str());
+    let model = dir.path().join("model.json");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["experiments", "list"],
+        vec!["experiments", "list", "--json"],
+        vec!["experiments", "show", a],
+        vec!["experiments", "show", b],
+        vec!["experiments", "show", a, "--json"],
+        vec!["experiments", "compare", a, b],
+        vec!["experiments", "compare", a, b, "--json"],
+        vec!["experiments", "export", a, "--format", "md"],
+        vec!["experiments", "export", b, "--format", "md"],
+        vec!["experiments", "export", a, "--format", "json"],
+        vec![
+            "experiments",
+            "export-model",
+            a,
+            "-o",
+            model.to_str().unwrap(),
+        ],
+    ];
+    for args in &commands {
+        let out = run_cli(&path, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !text.contains('\u{9b}'),
+                "{args:?} {stream}: {text:?}"
+            );
+        }
+    }
+    // The text around the escapes survives.
+    let out = run_cli(&path, &["experiments", "show", a]);
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("knn") && shown.contains("n_neighbors") && shown.contains("contamination"),
+        "{shown}"
+    );
+}
+
+/// `-o` writes through a temporary file renamed over the target, and only over a regular file
+/// or a new path: a symlink, FIFO or directory is refused and left as it was.
+#[cfg(unix)]
+#[test]
+fn exports_replace_only_regular_files() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let id = {
+        let mut store = Store::open(&path).unwrap();
+        let id = store.begin_run(&new_run("knn")).unwrap();
+        store
+            .finish_run(id, &outcome(&[0, 1, 2], &[0.1, 0.5, 0.2], &[0, 1, 0]))
+            .unwrap();
+        id.to_string()
+    };
+    let id = id.as_str();
+    let model_bytes: &[u8] = b"{\"format\":\"pynomaly-model\"}";
+
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = dir.path().join("fifo.json");
+    let c_fifo = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    let folder = dir.path().join("folder.json");
+    std::fs::create_dir(&folder).unwrap();
+    for target in [&link, &fifo, &folder] {
+        let target = target.to_str().unwrap();
+        for args in [
+            vec!["experiments", "export-model", id, "-o", target],
+            vec!["experiments", "export", id, "--format", "csv", "-o", target],
+        ] {
+            let out = run_cli(&path, &args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(&format!(
+                    "{target}: not a regular file; refusing to replace it"
+                )),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    assert_eq!(std::fs::read_link(&link).unwrap(), victim);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(std::fs::symlink_metadata(&folder).unwrap().is_dir());
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+
+    // A new path, and a regular file that is replaced.
+    let new = dir.path().join("new.model.json");
+    let existing = dir.path().join("existing.model.json");
+    std::fs::write(&existing, "old contents").unwrap();
+    for target in [&new, &existing] {
+        let out = run_cli(
+            &path,
+            &[
+                "experiments",
+                "export-model",
+                id,
+                "-o",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(file_bytes(target), model_bytes);
+        let mode = std::fs::metadata(target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "model file mode {mode:o}");
+    }
+    let csv = dir.path().join("scores.csv");
+    std::fs::write(&csv, "old contents").unwrap();
+    let out = run_cli(
+        &path,
+        &[
+            "experiments",
+            "export",
+            id,
+            "--format",
+            "csv",
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "row_id,score,is_anomaly\n0,0.1,0\n1,0.5,1\n2,0.2,0\n"
+    );
+    // No temporary file is left behind.
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -1,5 +1,8 @@
-//! `pynomaly experiments`: list, show, compare, export and delete the runs in the store, and
-//! export a run's model.
+//! `pynomaly experiments`: list, show, compare, export and delete the runs in the store, export a
+//! run's model, and check the store file for damage.
+//!
+//! Everything read from the store is untrusted (the file may have been edited or crafted): every
+//! string goes through `sanitize` before it reaches the terminal or a report.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
@@ -8,9 +11,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use super::{output, output_error, CliError, CliResult};
+use super::output::{self, NewFileMode};
+use super::{output_error, CliError, CliResult};
 use crate::service::detect::top_rows;
-use crate::store::{RunDetail, RunFilter, RunSummary, Store};
+use crate::store::{recover_command, RunDetail, RunFilter, RunSummary, Store};
 use crate::text::{sanitize, truncate};
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +57,12 @@ pub enum ExperimentsCommand {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: PathBuf,
     },
+    /// Check the whole store file for damage (SQLite's integrity check): "ok" or the problems.
+    Check,
 }
+
+/// Problems `experiments check` prints; the rest are only said to exist.
+const CHECK_SHOWN: usize = 20;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -91,6 +100,7 @@ pub fn run(command: ExperimentsCommand, store_path: Option<&Path>) -> CliResult 
             export(&store, id, format, output.as_deref())
         }
         ExperimentsCommand::ExportModel { id, output } => export_model(&store, id, &output),
+        ExperimentsCommand::Check => check(&store),
     }
 }
 
@@ -140,10 +150,10 @@ fn write_run_table(out: &mut impl Write, runs: &[RunSummary], path: &Path) -> st
             out,
             "{:>5}  {:<19}  {:<6}  {:<8}  {:<11}  {:>13}  {:>7}  {:>7}  {:>8}  {}",
             r.id,
-            r.started,
-            r.kind,
+            sanitize(&r.started),
+            sanitize(&r.kind),
             truncate(&sanitize(&r.detector), 8),
-            r.status,
+            sanitize(&r.status),
             shape,
             r.n_anomalies
                 .map(|n| n.to_string())
@@ -207,14 +217,14 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
         out,
         "Run {} · {} · {} · started {} UTC{}",
         s.id,
-        s.kind,
+        sanitize(&s.kind),
         sanitize(&s.detector),
-        s.started,
+        sanitize(&s.started),
         s.duration_s
             .map(|d| format!(" · {d:.2} s"))
             .unwrap_or_default()
     )?;
-    writeln!(out, "Status      {}", s.status)?;
+    writeln!(out, "Status      {}", sanitize(&s.status))?;
     if let Some(e) = &r.error {
         writeln!(out, "Error       {}", sanitize(e))?;
     }
@@ -234,10 +244,15 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
                 .unwrap_or_default()
         )?;
     }
-    writeln!(out, "Seed        {} · Pynomaly {}", r.seed, r.app_version)?;
+    writeln!(
+        out,
+        "Seed        {} · Pynomaly {}",
+        r.seed,
+        sanitize(&r.app_version)
+    )?;
     let params: Vec<String> = fields(&r.params)
         .iter()
-        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .map(|(k, v)| format!("{}={}", sanitize(k), value_text(v)))
         .collect();
     writeln!(
         out,
@@ -259,21 +274,22 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
     if let (Some(m), Some(v)) = (&r.threshold_method, r.threshold_value) {
         writeln!(
             out,
-            "Threshold   {m} = {} → {} anomalies",
+            "Threshold   {} = {} → {} anomalies",
+            sanitize(m),
             output::num(v),
             s.n_anomalies.unwrap_or(0)
         )?;
     }
     let metrics: Vec<String> = fields(&r.metrics)
         .iter()
-        .map(|(k, v)| format!("{k} {}", value_text(v)))
+        .map(|(k, v)| format!("{} {}", sanitize(k), value_text(v)))
         .collect();
     if !metrics.is_empty() {
         writeln!(out, "Metrics     {}", metrics.join(", "))?;
     }
     let timing: Vec<String> = fields(&r.timing)
         .iter()
-        .map(|(k, v)| format!("{k} {}", value_text(v)))
+        .map(|(k, v)| format!("{} {}", sanitize(k), value_text(v)))
         .collect();
     if !timing.is_empty() {
         writeln!(out, "Timing      {}", timing.join(", "))?;
@@ -333,7 +349,9 @@ fn compare(store: &Store, ids: &[i64], json: bool) -> CliResult {
         ),
         (
             "status".into(),
-            runs.iter().map(|r| r.summary.status.clone()).collect(),
+            runs.iter()
+                .map(|r| sanitize(&r.summary.status).into_owned())
+                .collect(),
         ),
         (
             "seed".into(),
@@ -373,7 +391,7 @@ fn compare(store: &Store, ids: &[i64], json: bool) -> CliResult {
                 "threshold".into(),
                 runs.iter()
                     .map(|r| match (&r.threshold_method, r.threshold_value) {
-                        (Some(m), Some(v)) => format!("{m}={}", output::num(v)),
+                        (Some(m), Some(v)) => format!("{}={}", sanitize(m), output::num(v)),
                         _ => "-".into(),
                     })
                     .collect(),
@@ -443,8 +461,8 @@ fn delete(store: &mut Store, ids: &[i64], yes: bool) -> CliResult {
                 r.summary.id,
                 sanitize(&r.summary.detector),
                 sanitize(r.summary.dataset.as_deref().unwrap_or("-")),
-                r.summary.started,
-                r.summary.status
+                sanitize(&r.summary.started),
+                sanitize(&r.summary.status)
             );
         }
         let _ = write!(
@@ -474,35 +492,16 @@ fn delete(store: &mut Store, ids: &[i64], yes: bool) -> CliResult {
     Ok(())
 }
 
-fn open_output(path: Option<&Path>) -> CliResult<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-            |e| CliError::bad_input(format!("{}: cannot write: {e}", p.display())),
-        )?)),
-        None => Box::new(std::io::stdout().lock()),
-    })
-}
-
 fn export(store: &Store, id: i64, format: ExportFormat, path: Option<&Path>) -> CliResult {
     let run = store.run(id)?;
     let scores = store.scores(id)?;
-    let mut out = open_output(path)?;
-    let written = match format {
-        ExportFormat::Csv => {
-            let Some(s) = &scores else {
-                return Err(CliError::bad_input(format!(
-                    "run {id} has no scores (status {})",
-                    run.summary.status
-                )));
-            };
-            (|| {
-                writeln!(out, "row_id,score,is_anomaly")?;
-                for ((r, v), f) in s.row_ids.iter().zip(&s.scores).zip(&s.flags) {
-                    writeln!(out, "{r},{v},{f}")?;
-                }
-                Ok(())
-            })()
-        }
+    if matches!(format, ExportFormat::Csv) && scores.is_none() {
+        return Err(CliError::bad_input(format!(
+            "run {id} has no scores (status {})",
+            run.summary.status
+        )));
+    }
+    let json = match format {
         ExportFormat::Json => {
             let mut value = serde_json::to_value(&run).expect("run serialises");
             if let Some(s) = &scores {
@@ -514,11 +513,44 @@ fn export(store: &Store, id: i64, format: ExportFormat, path: Option<&Path>) -> 
             if !trials.is_empty() {
                 value["trials"] = serde_json::to_value(&trials).expect("trials serialise");
             }
-            output::write_json(&mut out, &value)
+            value
         }
-        ExportFormat::Md => write_markdown(&mut out, &run, scores.as_ref()),
+        _ => Value::Null,
     };
-    written.and_then(|_| out.flush()).map_err(output_error)
+    let write = |mut out: &mut dyn Write| -> std::io::Result<()> {
+        match format {
+            ExportFormat::Csv => {
+                writeln!(out, "row_id,score,is_anomaly")?;
+                if let Some(s) = &scores {
+                    for ((r, v), f) in s.row_ids.iter().zip(&s.scores).zip(&s.flags) {
+                        writeln!(out, "{r},{v},{f}")?;
+                    }
+                }
+                Ok(())
+            }
+            ExportFormat::Json => output::write_json(&mut out, &json),
+            ExportFormat::Md => write_markdown(out, &run, scores.as_ref()),
+        }
+    };
+    match path {
+        Some(p) => output::replace_file(p, NewFileMode::Usual, write)
+            .map_err(|e| write_error(p, "the export", e)),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            write(&mut stdout)
+                .and_then(|_| stdout.flush())
+                .map_err(output_error)
+        }
+    }
+}
+
+/// A file given with `-o` that could not be written, or that is not a file to replace.
+fn write_error(path: &Path, what: &str, e: std::io::Error) -> CliError {
+    if output::is_not_regular_file(&e) {
+        CliError::bad_input(format!("{}: {e}", path.display()))
+    } else {
+        CliError::bad_input(format!("{}: cannot write {what}: {e}", path.display()))
+    }
 }
 
 /// Text safe inside a Markdown table cell.
@@ -543,8 +575,8 @@ fn write_markdown(
     writeln!(
         out,
         "- Status: **{}**; started {} UTC{}",
-        s.status,
-        s.started,
+        md_cell(&s.status),
+        md_cell(&s.started),
         s.duration_s
             .map(|d| format!(", took {d:.2} s"))
             .unwrap_or_default()
@@ -560,10 +592,15 @@ fn write_markdown(
                 .as_deref()
                 .map(|l| format!(", label column `{}`", md_cell(l)))
                 .unwrap_or_default(),
-            r.dataset_fingerprint.as_deref().unwrap_or("-")
+            md_cell(r.dataset_fingerprint.as_deref().unwrap_or("-"))
         )?;
     }
-    writeln!(out, "- Seed {}; Pynomaly {}\n", r.seed, r.app_version)?;
+    writeln!(
+        out,
+        "- Seed {}; Pynomaly {}\n",
+        r.seed,
+        md_cell(&r.app_version)
+    )?;
     writeln!(out, "## Parameters\n\n| parameter | value |\n|---|---|")?;
     for (k, v) in fields(&r.params) {
         writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
@@ -586,14 +623,14 @@ fn write_markdown(
     if !metrics.is_empty() {
         writeln!(out, "\n## Metrics\n\n| metric | value |\n|---|---|")?;
         for (k, v) in metrics {
-            writeln!(out, "| {} | {} |", md_cell(&k), value_text(v))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
         }
     }
     let timing = fields(&r.timing);
     if !timing.is_empty() {
         writeln!(out, "\n## Timing\n\n| step | seconds |\n|---|---|")?;
         for (k, v) in timing {
-            writeln!(out, "| {} | {} |", md_cell(&k), value_text(v))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
         }
     }
     if let Some(sc) = scores {
@@ -616,15 +653,9 @@ fn export_model(store: &Store, id: i64, path: &Path) -> CliResult {
             run.summary.status
         ))
     })?;
-    // Written beside the target, then renamed: a crash never leaves a half-written model.
     // Owner-only, like the store: models of neighbour methods contain the training rows.
-    let tmp = path.with_extension("partial");
-    write_private(&tmp, &bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            CliError::bad_input(format!("{}: cannot write the model: {e}", path.display()))
-        })?;
+    output::replace_file(path, NewFileMode::Private, |out| out.write_all(&bytes))
+        .map_err(|e| write_error(path, "the model", e))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -636,13 +667,22 @@ fn export_model(store: &Store, id: i64, path: &Path) -> CliResult {
     .map_err(output_error)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// `PRAGMA integrity_check` over the whole file, however long it takes.
+fn check(store: &Store) -> CliResult {
+    let problems = store.integrity_problems(CHECK_SHOWN + 1)?;
+    let mut out = std::io::stdout().lock();
+    if problems.is_empty() {
+        return writeln!(out, "ok").map_err(output_error);
     }
-    options.open(path)?.write_all(bytes)
+    for p in problems.iter().take(CHECK_SHOWN) {
+        writeln!(out, "{}", truncate(p, 300)).map_err(output_error)?;
+    }
+    if problems.len() > CHECK_SHOWN {
+        writeln!(out, "… (more problems not shown)").map_err(output_error)?;
+    }
+    let path = store.path().display().to_string();
+    Err(CliError::bad_input(format!(
+        "store {path} is damaged (problems above); nothing was changed. Recover what can be read with `{}`, or use --store to choose another file",
+        recover_command(&path)
+    )))
 }

@@ -18,6 +18,7 @@ use crate::data::prepare::{
 use crate::data::{self, Demo, Format, LoadOptions, PrepareSpec, Source};
 use crate::service::detect::Dataset;
 use crate::service::Blame;
+use crate::text;
 
 #[derive(Debug, Parser)]
 #[command(name = "pynomaly", version, about = "Anomaly-detection workbench for the terminal", long_about = None)]
@@ -375,13 +376,24 @@ fn source_of(file: Option<&str>) -> CliResult<Source> {
 
 fn profile(args: ProfileArgs) -> CliResult {
     let source = source_of(args.file.as_deref())?;
-    let loaded = data::load(&source, &load_options(&args.load)?)?;
+    let (loaded, _) = crate::service::detect::load(&source, &load_options(&args.load)?)?;
     let profile = data::profile(&loaded)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         output::write_json(&mut out, &profile)
     } else {
-        output::write_profile_table(&mut out, &profile, loaded.dialect)
+        output::write_profile_table(&mut out, &profile, loaded.dialect).and_then(|()| {
+            // Columns that could not be read are named, not silently missing.
+            for (column, why) in &loaded.unreadable {
+                writeln!(
+                    out,
+                    "Skipped     {}: {}",
+                    output::cell(column, 40),
+                    text::sanitize(why)
+                )?;
+            }
+            Ok(())
+        })
     };
     written.map_err(output_error)
 }
@@ -469,8 +481,8 @@ fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
 fn prepare(args: PrepareArgs) -> CliResult {
     let spec = build_spec(&args)?;
     let source = source_of(Some(&args.file))?;
-    let loaded = data::load(&source, &load_options(&args.load)?)?;
-    let prepared = spec.apply(&loaded.df, &loaded.source)?;
+    let (loaded, _) = crate::service::detect::load(&source, &load_options(&args.load)?)?;
+    let (prepared, _) = crate::service::detect::prepare(&loaded, &spec)?;
     if let Some(path) = &args.save_spec {
         let json = serde_json::to_string_pretty(&prepared.spec)
             .map_err(|e| CliError::internal(e.to_string()))?;

@@ -121,6 +121,8 @@ impl Default for LoadOptions {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub df: DataFrame,
+    /// Columns of the file left out because their type cannot be read (name, why).
+    pub unreadable: Vec<(String, String)>,
     pub source: String,
     pub format: Format,
     /// Set for CSV input: the delimiter and header choice actually used.
@@ -196,21 +198,34 @@ fn load_bytes(
         Some(f) => f,
         None => detect_format(bytes, extension, name)?,
     };
+    let mut unreadable = Vec::new();
     let (df, dialect) = match format {
         Format::Csv => {
             let (df, dialect) = read_csv(bytes, name, options)?;
             (df, Some(dialect))
         }
-        Format::Parquet => (
-            read_with(name, format, || {
-                ParquetReader::new(Cursor::new(bytes)).finish()
-            })?,
-            None,
-        ),
-        Format::Ipc => (
-            read_with(name, format, || IpcReader::new(Cursor::new(bytes)).finish())?,
-            None,
-        ),
+        Format::Parquet => {
+            let schema = read_with(name, format, || {
+                ParquetReader::new(Cursor::new(bytes)).schema()
+            })?;
+            let columns = readable_columns(&schema, name, format, &mut unreadable)?;
+            let df = read_with(name, format, || {
+                ParquetReader::new(Cursor::new(bytes))
+                    .with_columns(columns)
+                    .finish()
+            })?;
+            (df, None)
+        }
+        Format::Ipc => {
+            let schema = read_with(name, format, || IpcReader::new(Cursor::new(bytes)).schema())?;
+            let columns = readable_columns(&schema, name, format, &mut unreadable)?;
+            let df = read_with(name, format, || {
+                IpcReader::new(Cursor::new(bytes))
+                    .with_columns(columns)
+                    .finish()
+            })?;
+            (df, None)
+        }
         Format::Json | Format::Ndjson => {
             let lines = format == Format::Ndjson;
             if let Some(offset) = json_depth::find_too_deep(bytes, MAX_JSON_DEPTH, lines) {
@@ -246,6 +261,7 @@ fn load_bytes(
     check_unique_names(&df, name)?;
     Ok(Loaded {
         df,
+        unreadable,
         source: name.to_string(),
         format,
         dialect,
@@ -253,24 +269,121 @@ fn load_bytes(
     })
 }
 
-fn read_with(
+fn read_with<T>(
     name: &str,
     format: Format,
-    read: impl FnOnce() -> PolarsResult<DataFrame>,
-) -> DataResult<DataFrame> {
+    read: impl FnOnce() -> PolarsResult<T>,
+) -> DataResult<T> {
     // polars can panic on malformed binary input; a bad file must never take the app down.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+    match crate::panic_boundary::catch(read) {
         Ok(Ok(df)) => Ok(df),
         Ok(Err(e)) => Err(DataError::Parse {
             source_name: name.to_string(),
             format: format.name(),
             message: first_line(&e.to_string()),
         }),
-        Err(_) => Err(DataError::Parse {
+        Err(panic) => Err(DataError::Parse {
             source_name: name.to_string(),
             format: format.name(),
-            message: "the file is malformed (the reader gave up)".to_string(),
+            message: format!(
+                "the file is malformed (the reader gave up: {})",
+                first_line(&panic)
+            ),
         }),
+    }
+}
+
+/// The columns of a Parquet or Arrow file whose types this build reads safely (`None`: all);
+/// the others go to `unreadable` with their type named. A reader can panic on types it does
+/// not support, so the schema is screened before any column is read.
+fn readable_columns(
+    schema: &polars::prelude::ArrowSchema,
+    name: &str,
+    format: Format,
+    unreadable: &mut Vec<(String, String)>,
+) -> DataResult<Option<Vec<String>>> {
+    let mut keep = Vec::new();
+    for (column, field) in schema.iter() {
+        match unsupported_type(&field.dtype) {
+            None => keep.push(column.to_string()),
+            Some(what) => unreadable.push((
+                column.to_string(),
+                format!(
+                    "its type {what} is not supported; convert it to a float or integer column"
+                ),
+            )),
+        }
+    }
+    if keep.is_empty() && !unreadable.is_empty() {
+        let (column, why) = &unreadable[0];
+        return Err(DataError::Parse {
+            source_name: name.to_string(),
+            format: format.name(),
+            message: format!(
+                "no column can be read: column `{column}`: {why}{}",
+                if unreadable.len() > 1 {
+                    format!(" (and {} more)", unreadable.len() - 1)
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    Ok(if unreadable.is_empty() {
+        None
+    } else {
+        Some(keep)
+    })
+}
+
+/// `None` when polars, as built here, reads the Arrow type; otherwise the type's name. An
+/// allow-list: a type not named here is refused, not tried.
+fn unsupported_type(dtype: &polars::prelude::ArrowDataType) -> Option<String> {
+    use polars::prelude::ArrowDataType as A;
+    match dtype {
+        A::Null
+        | A::Boolean
+        | A::Int8
+        | A::Int16
+        | A::Int32
+        | A::Int64
+        | A::UInt8
+        | A::UInt16
+        | A::UInt32
+        | A::UInt64
+        | A::Float32
+        | A::Float64
+        | A::Utf8
+        | A::LargeUtf8
+        | A::Utf8View
+        | A::Binary
+        | A::LargeBinary
+        | A::BinaryView
+        | A::Date32
+        | A::Date64
+        | A::Timestamp(..)
+        | A::Duration(..) => None,
+        A::Dictionary(_, values, _) => unsupported_type(values),
+        A::List(field) | A::LargeList(field) => {
+            unsupported_type(&field.dtype).map(|inner| format!("list of {inner}"))
+        }
+        A::Struct(fields) => fields.iter().find_map(|f| {
+            unsupported_type(&f.dtype).map(|inner| format!("struct with a field of type {inner}"))
+        }),
+        A::Decimal(p, s) | A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal256(p, s) => {
+            Some(format!("decimal({p},{s})"))
+        }
+        A::Float16 => Some("float16".into()),
+        A::Int128 => Some("int128".into()),
+        A::UInt128 => Some("uint128".into()),
+        A::Time32(_) | A::Time64(_) => Some("time of day".into()),
+        A::Interval(_) => Some("interval".into()),
+        A::FixedSizeBinary(n) => Some(format!("fixed-size binary({n})")),
+        A::FixedSizeList(_, n) => Some(format!("fixed-size list({n})")),
+        A::Map(..) => Some("map".into()),
+        A::Extension(ext) => Some(format!("extension type {}", ext.name)),
+        A::Union(_) => Some("union".into()),
+        A::Unknown => Some("unknown".into()),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct DatasetProfile {
     pub label_candidate: Option<String>,
     pub time_candidate: Option<String>,
     pub column_profiles: Vec<ColumnProfile>,
+    /// Columns of the file that could not be read (name, why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_columns: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +80,9 @@ impl DatasetProfile {
 }
 
 pub fn profile(loaded: &Loaded) -> DataResult<DatasetProfile> {
-    profile_frame(&loaded.df, &loaded.source, loaded.format.name())
+    let mut profile = profile_frame(&loaded.df, &loaded.source, loaded.format.name())?;
+    profile.unreadable_columns = loaded.unreadable.clone();
+    Ok(profile)
 }
 
 pub fn profile_frame(df: &DataFrame, source: &str, format: &str) -> DataResult<DatasetProfile> {
@@ -104,6 +109,7 @@ pub fn profile_frame(df: &DataFrame, source: &str, format: &str) -> DataResult<D
         label_candidate: label::label_candidate(df),
         time_candidate: time_candidate(df),
         column_profiles,
+        unreadable_columns: Vec::new(),
     })
 }
 

@@ -32,6 +32,7 @@ mod pca;
 mod sktree;
 mod sod;
 mod support;
+mod validate;
 mod vexp;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,7 +13,7 @@ use crate::record::{self, FinishedRun};
 use crate::store::{RunKind, Store};
 use crate::threshold::{self, ThresholdMethod};
 
-use super::detect::{Dataset, Metrics, ThresholdReport};
+use super::detect::{check_finite_scores, Dataset, Metrics, ThresholdReport};
 use super::error::{catch_panic, ServiceError, ServiceResult};
 use super::run_guard::RunGuard;
 
@@ -229,6 +229,9 @@ pub fn run_automl(
     };
     timing.fit_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    if let Err(e) = check_finite_scores(&search.trials[index].detector, &scores, m) {
+        return Err(guard.fail(e.context(&loaded.source)));
+    }
     let cut = match threshold::apply(&scores, plan.threshold) {
         Ok(cut) => cut,
         Err(e) => return Err(guard.fail(ServiceError::internal(format!("threshold: {e}")))),

@@ -35,7 +35,10 @@ pub fn load(source: &Source, options: &LoadOptions) -> ServiceResult<(Loaded, f6
 /// Fits (or replays) a preparation spec; also returns the seconds it took.
 pub fn prepare(loaded: &Loaded, spec: &PrepareSpec) -> ServiceResult<(Prepared, f64)> {
     let started = Instant::now();
-    let prepared = catch_panic("prepare", || Ok(spec.apply(&loaded.df, &loaded.source)?))?;
+    let mut prepared = catch_panic("prepare", || Ok(spec.apply(&loaded.df, &loaded.source)?))?;
+    // Columns the reader left out are reported like the columns preparation left out.
+    let unreadable = loaded.unreadable.iter().cloned();
+    prepared.report.dropped_columns.splice(0..0, unreadable);
     Ok((prepared, started.elapsed().as_secs_f64()))
 }
 
@@ -118,6 +121,38 @@ pub fn top_rows(row_ids: &[u64], scores: &[f64], k: usize) -> Vec<(u64, f64)> {
     order.truncate(k);
     order.sort_by(by_score);
     order.iter().map(|&i| (row_ids[i], scores[i])).collect()
+}
+
+/// Scores must be numbers: values near the limits of floating point (|x| ≈ 1e300, or
+/// subnormal) can overflow a detector's distances or variances. That is the data's scale, so
+/// the user is told which column to rescale.
+pub fn check_finite_scores(
+    detector: &str,
+    scores: &[f64],
+    matrix: &data::Matrix,
+) -> ServiceResult<()> {
+    let Some(row) = scores.iter().position(|s| !s.is_finite()) else {
+        return Ok(());
+    };
+    let mut widest: Option<(usize, f64)> = None;
+    for (j, column) in matrix.x.columns().into_iter().enumerate() {
+        let magnitude = column.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if widest.is_none_or(|(_, w)| magnitude > w) {
+            widest = Some((j, magnitude));
+        }
+    }
+    let hint = match widest {
+        Some((j, magnitude)) if magnitude > 1e100 => format!(
+            "; column `{}` holds values up to {magnitude:.1e} in magnitude: rescale it (e.g. `pynomaly prepare --scale robust`) or divide it by a power of ten",
+            matrix.feature_names[j]
+        ),
+        _ => "; values this close to the limits of floating point (huge or subnormal) need rescaling".to_string(),
+    };
+    Err(ServiceError::input(format!(
+        "{detector}: the scores are not finite numbers (row {} gave {}){hint}",
+        matrix.row_ids.get(row).copied().unwrap_or(row as u64),
+        scores[row]
+    )))
 }
 
 /// What to run: everything that can be checked without data has been.
@@ -203,6 +238,9 @@ pub fn run_detect(
     // Training scores come out of `fit` (PyOD's decision_scores_); what is left is the threshold.
     let started = Instant::now();
     let scores = fitted.training_scores.to_vec();
+    if let Err(e) = check_finite_scores(info.name, &scores, m) {
+        return Err(guard.fail(e.context(&loaded.source)));
+    }
     let cut = match threshold::apply(&scores, request.threshold) {
         Ok(cut) => cut,
         Err(e) => return Err(guard.fail(ServiceError::internal(format!("threshold: {e}")))),

@@ -137,25 +137,13 @@ from_blamed!(
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// Text of a caught panic's payload, for the error message that replaces it.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
 /// Runs `work`, turning a panic inside it into an internal error: a bug in one job must not
 /// take down a face (the workbench stays up, the CLI prints one line and exits 1).
 pub fn catch_panic<T>(what: &str, work: impl FnOnce() -> ServiceResult<T>) -> ServiceResult<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+    match crate::panic_boundary::catch(work) {
         Ok(result) => result,
-        Err(payload) => Err(ServiceError::internal(format!(
-            "{what}: internal error (a bug in Pynomaly): {}",
-            panic_message(payload.as_ref())
+        Err(message) => Err(ServiceError::internal(format!(
+            "{what}: internal error (a bug in Pynomaly): {message}"
         ))),
     }
 }

@@ -112,6 +112,8 @@ pub fn score_source(
             .map(|s| s.to_vec())
             .map_err(|e| ServiceError::input(format!("{}: {e}", loaded.source)))
     })?;
+    detect_service::check_finite_scores(&envelope.detector, &scores, m)
+        .map_err(|e| e.context(&loaded.source))?;
     let flags = threshold::flags(&scores, envelope.threshold.value);
     let score_s = started.elapsed().as_secs_f64();
     Ok(ScoreOutcome {

@@ -11,6 +11,8 @@
 //! - A run is inserted as `running` (with the writer's pid) before the work starts and finished
 //!   in one transaction with its scores and model; a `running` run whose process is gone is
 //!   marked `interrupted` by the next open.
+//! - Opening runs `PRAGMA quick_check` within a time budget: a store found damaged can still be
+//!   read, but every write is refused (writing into a damaged b-tree can spread the damage).
 
 pub mod codec;
 pub mod schema;
@@ -25,6 +27,10 @@ pub use schema::CURRENT_VERSION;
 
 pub const STORE_ENV: &str = "PYNOMALY_STORE";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time the open-time `quick_check` may take; a bigger store is simply not checked on open.
+const QUICK_CHECK_BUDGET: Duration = Duration::from_millis(200);
+/// Problems quoted from `quick_check` in the error message.
+const QUICK_CHECK_QUOTED: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +42,8 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error("store {path} is damaged (integrity check: {details}); nothing was written. {}", recovery_hint(.path))]
+    Damaged { path: String, details: String },
     #[error("no run {0} in the store (see `pynomaly experiments list`)")]
     NoSuchRun(i64),
     #[error("store {path}: {message}")]
@@ -50,6 +58,35 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What to do with a damaged store at `path`.
+pub fn recovery_hint(path: &str) -> String {
+    format!(
+        "Recover what can be read with `{}`, see `pynomaly experiments check` for details, or use --store to choose another file",
+        recover_command(path)
+    )
+}
+
+/// The shell command that copies what can still be read from the store at `path` into a new one.
+pub fn recover_command(path: &str) -> String {
+    format!(
+        "sqlite3 {} .recover | sqlite3 new.sqlite",
+        shell_quote(path)
+    )
+}
+
+/// `path` as one shell word, for commands the user may paste.
+fn shell_quote(path: &str) -> String {
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%".contains(c));
+    if plain {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
 
 /// Where the store lives when neither `--store` nor `PYNOMALY_STORE` says otherwise.
 pub fn default_path() -> Option<PathBuf> {
@@ -201,6 +238,8 @@ pub struct StoredScores {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// What the open-time quick check found wrong; writes are refused while this is set.
+    damage: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -267,6 +306,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            damage: None,
         };
         // Read before any write: a foreign, corrupted or newer file must stay as it is.
         let (version, tables) = store.version_and_table_count()?;
@@ -281,6 +321,16 @@ impl Store {
             return Err(unusable(
                 "an SQLite database, but not a Pynomaly store; it was left untouched".into(),
             ));
+        }
+        // Still before any write. A damaged store stays readable, and query_only backs up the
+        // refusal in `write_tx` at the SQLite level.
+        if let Some(problems) = store.quick_check(QUICK_CHECK_BUDGET)? {
+            store
+                .conn
+                .pragma_update(None, "query_only", true)
+                .map_err(|e| store.err(e))?;
+            store.damage = Some(problems);
+            return Ok(store);
         }
         store
             .conn
@@ -300,6 +350,58 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the quick check on open found wrong, when the store is damaged (then read-only).
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.as_deref()
+    }
+
+    /// `PRAGMA quick_check` stopped at `budget`: `None` when the store is healthy or the check
+    /// did not finish in time, else the first problems found (sanitised: they quote names from
+    /// the file's schema).
+    fn quick_check(&self, budget: Duration) -> StoreResult<Option<String>> {
+        let deadline = Instant::now() + budget;
+        let checked = {
+            let _handler = ProgressDeadline::install(&self.conn, &deadline);
+            pragma_lines(
+                &self.conn,
+                &format!("PRAGMA quick_check({QUICK_CHECK_QUOTED})"),
+            )
+        };
+        match checked {
+            Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(None),
+            Ok(rows) => Ok(Some(quote_problems(&rows))),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::OperationInterrupted) => Ok(None),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => {
+                Ok(Some(quote_problems(&[e.to_string()])))
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// The problems `PRAGMA integrity_check` finds (no time limit), one per line, at most `max`,
+    /// sanitised; empty for a healthy store.
+    pub fn integrity_problems(&self, max: usize) -> StoreResult<Vec<String>> {
+        let rows = match pragma_lines(
+            &self.conn,
+            &format!("PRAGMA integrity_check({})", max.max(1)),
+        ) {
+            Ok(rows) => rows,
+            // Damage bad enough to stop the check is one more problem to report.
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt) => {
+                vec![e.to_string()]
+            }
+            Err(e) => return Err(self.err(e)),
+        };
+        if rows.len() == 1 && rows[0] == "ok" {
+            return Ok(Vec::new());
+        }
+        let problems: Vec<String> = problem_lines(&rows).take(max).collect();
+        if problems.is_empty() {
+            return Ok(vec![quote_problems(&rows)]);
+        }
+        Ok(problems)
     }
 
     pub fn schema_version(&self) -> StoreResult<i64> {
@@ -427,6 +529,12 @@ impl Store {
 
     fn write_tx(&mut self) -> StoreResult<rusqlite::Transaction<'_>> {
         let path = self.path.display().to_string();
+        if let Some(details) = &self.damage {
+            return Err(StoreError::Damaged {
+                path,
+                details: details.clone(),
+            });
+        }
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| describe(&path, e))
@@ -793,6 +901,84 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     })
 }
 
+/// Calls SQLite's progress handler with a deadline for as long as it lives. Through the FFI:
+/// rusqlite's safe wrapper needs its `hooks` feature.
+struct ProgressDeadline<'a> {
+    conn: &'a Connection,
+    _deadline: std::marker::PhantomData<&'a Instant>,
+}
+
+impl<'a> ProgressDeadline<'a> {
+    /// Virtual-machine steps between two looks at the clock.
+    const STEPS: std::ffi::c_int = 1000;
+
+    fn install(conn: &'a Connection, deadline: &'a Instant) -> Self {
+        unsafe extern "C" fn past_deadline(arg: *mut std::ffi::c_void) -> std::ffi::c_int {
+            // SAFETY: `arg` is the `&Instant` given to `install`; the handler is removed in
+            // `drop`, while that reference is still alive.
+            let deadline = unsafe { &*(arg as *const Instant) };
+            std::ffi::c_int::from(Instant::now() >= *deadline)
+        }
+        // SAFETY: the handle is valid while `conn` lives, which outlives `self`; the argument
+        // is only read by `past_deadline`, and only until `drop` unregisters it.
+        unsafe {
+            rusqlite::ffi::sqlite3_progress_handler(
+                conn.handle(),
+                Self::STEPS,
+                Some(past_deadline as unsafe extern "C" fn(_) -> _),
+                deadline as *const Instant as *mut std::ffi::c_void,
+            );
+        }
+        ProgressDeadline {
+            conn,
+            _deadline: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for ProgressDeadline<'_> {
+    fn drop(&mut self) {
+        // SAFETY: as in `install`; a zero step count and no handler unregister it.
+        unsafe {
+            rusqlite::ffi::sqlite3_progress_handler(
+                self.conn.handle(),
+                0,
+                None,
+                std::ptr::null_mut(),
+            );
+        }
+    }
+}
+
+/// The text rows of a pragma such as `integrity_check`.
+fn pragma_lines(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// The problems in the rows of an integrity check, one per item, sanitised. A row may hold
+/// several problems separated by newlines, after a `*** in database main ***` heading.
+fn problem_lines(rows: &[String]) -> impl Iterator<Item = String> + '_ {
+    rows.iter()
+        .flat_map(|row| row.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("***"))
+        .map(|line| crate::text::sanitize(line).into_owned())
+}
+
+/// The first problems of an integrity check, on one line, safe to print.
+fn quote_problems(rows: &[String]) -> String {
+    let text = problem_lines(rows)
+        .take(QUICK_CHECK_QUOTED)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if text.is_empty() {
+        return "problems without details".into();
+    }
+    crate::text::truncate(&text, 300).into_owned()
+}
+
 fn json_column(text: Option<String>) -> serde_json::Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null)
@@ -853,9 +1039,10 @@ fn describe(path: &str, e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::NotADatabase) => {
             unusable("not a Pynomaly store (not an SQLite database); the file was left untouched".into())
         }
-        Some(ErrorCode::DatabaseCorrupt) => unusable(
-            "the database file is corrupted; it was left untouched. Move it aside (a new store is created in its place) or restore a backup".into(),
-        ),
+        Some(ErrorCode::DatabaseCorrupt) => unusable(format!(
+            "the database file is corrupted; it was left untouched. Recover what can be read with `{}`, move it aside (a new store is created in its place) or restore a backup; `pynomaly experiments check` lists the damage",
+            recover_command(path)
+        )),
         Some(ErrorCode::ReadOnly) => unusable("the store is read-only; choose a writable --store".into()),
         Some(ErrorCode::CannotOpen) => unusable(format!("cannot open the file: {e}")),
         Some(ErrorCode::PermissionDenied) => unusable(format!("permission denied: {e}")),
