@@ -56,7 +56,10 @@ fn bench(c: &mut Criterion) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let env = JobEnv { store: None, tx };
     let profile = pynomaly::data::profile(&loaded).ok();
-    let ticket = app.jobs.start(pynomaly::service::jobs::JobKind::Load);
+    let ticket = app
+        .shared
+        .jobs
+        .start(pynomaly::service::jobs::JobKind::Load);
     let effects = app.on_msg(Msg::Loaded {
         ticket,
         result: Ok((std::sync::Arc::new(loaded), 0.0)),
@@ -64,7 +67,8 @@ fn bench(c: &mut Criterion) {
     });
     settle(&mut app, &env, &mut rx, effects);
     app.pane = Pane::Detect;
-    app.detect.selected = app
+    app.panes.detect.selected = app
+        .panes
         .detect
         .entries
         .iter()
@@ -72,7 +76,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let effects = app.on_action(pynomaly::tui::keymap::Action::Run);
     settle(&mut app, &env, &mut rx, effects);
-    assert_eq!(app.results.len(), 1, "{}", app.status.text);
+    assert_eq!(app.shared.results.len(), 1, "{}", app.shared.status.text);
 
     let mut group = c.benchmark_group("tui_frame_200x60_50k_rows");
     group
@@ -92,7 +96,7 @@ fn bench(c: &mut Criterion) {
     }
     // The scatter of all 50,000 projected rows is the heaviest chart.
     app.pane = Pane::Charts;
-    app.charts.lower = pynomaly::tui::app::LowerChart::Projection;
+    app.panes.charts.lower = pynomaly::tui::panes::charts::LowerChart::Projection;
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
     group.bench_function("charts_projection", |b| {
         b.iter(|| {

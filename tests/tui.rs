@@ -10,6 +10,9 @@ use pynomaly::store::RunSummary;
 use pynomaly::tui::app::{App, Effect, Level, Msg, Overlay, Pane};
 use pynomaly::tui::jobs::{self, JobEnv};
 use pynomaly::tui::keymap::Keymap;
+use pynomaly::tui::overlays::confirm_delete::ConfirmDelete;
+use pynomaly::tui::overlays::edit_value::{EditValue, Target};
+use pynomaly::tui::overlays::open_file::OpenFile;
 use pynomaly::tui::theme::{ColorDepth, ThemeCatalog};
 use pynomaly::tui::ui;
 use ratatui::backend::TestBackend;
@@ -92,11 +95,16 @@ fn demo() -> Source {
 #[test]
 fn start_loads_the_demo_and_prepares_a_matrix() {
     let h = Harness::loaded("terminal", demo());
-    let prepared = h.app.data.prepared.as_ref().expect("prepared");
+    let prepared = h.app.shared.dataset.prepared.as_ref().expect("prepared");
     assert_eq!(prepared.prepared.matrix.x.nrows(), 1831);
     assert_eq!(prepared.projection.len(), 1831);
-    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
-    assert!(h.app.data.profile.is_some());
+    assert_eq!(
+        h.app.shared.status.level,
+        Level::Ok,
+        "{}",
+        h.app.shared.status.text
+    );
+    assert!(h.app.shared.dataset.profile.is_some());
 }
 
 #[test]
@@ -109,14 +117,14 @@ fn panes_quit_help_and_theme_keys() {
     h.key(KeyCode::BackTab);
     assert_eq!(h.app.pane, Pane::Detect);
     h.key(KeyCode::Char('?'));
-    assert!(matches!(h.app.overlay, Some(Overlay::Help { .. })));
+    assert!(matches!(h.app.overlay, Some(Overlay::Help(_))));
     // While the help is open, q closes it rather than quitting.
     h.key(KeyCode::Esc);
     assert!(h.app.overlay.is_none());
     let effects = h
         .app
         .on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::NONE));
-    assert_eq!(h.app.theme_name, "dark");
+    assert_eq!(h.app.shared.theme_name, "dark");
     assert!(matches!(&effects[..], [Effect::RememberTheme(n)] if n == "dark"));
     h.key(KeyCode::Char('q'));
     assert!(h.app.should_quit);
@@ -129,21 +137,34 @@ fn parameter_form_validates_with_the_cli_messages() {
     // Select knn in the list.
     let knn = h
         .app
+        .panes
         .detect
         .entries
         .iter()
         .position(|d| d.name == "knn")
         .unwrap();
-    h.app.detect.selected = knn;
+    h.app.panes.detect.selected = knn;
     h.key(KeyCode::Char('f'));
     h.key(KeyCode::Enter);
-    assert!(matches!(h.app.overlay, Some(Overlay::EditParam { .. })));
+    assert!(matches!(
+        h.app.overlay,
+        Some(Overlay::EditValue(EditValue {
+            target: Target::Param { .. },
+            ..
+        }))
+    ));
     for _ in 0..5 {
         h.key(KeyCode::Backspace);
     }
     h.keys("-3");
     h.key(KeyCode::Enter);
-    let error = h.app.detect.error.clone().expect("invalid value reported");
+    let error = h
+        .app
+        .panes
+        .detect
+        .error
+        .clone()
+        .expect("invalid value reported");
     let info = pynomaly::detectors::registry::find("knn").unwrap();
     let cli_error = info
         .parse_assignments(&["n_neighbors=-3".to_string()])
@@ -151,12 +172,12 @@ fn parameter_form_validates_with_the_cli_messages() {
         .unwrap_err()
         .to_string();
     assert_eq!(error, cli_error);
-    assert_eq!(h.app.status.level, Level::Error);
+    assert_eq!(h.app.shared.status.level, Level::Error);
     // Running with an invalid form does nothing but say why.
     h.key(KeyCode::Char('r'));
-    assert!(h.app.job.is_none() && h.app.results.is_empty());
+    assert!(h.app.shared.job.is_none() && h.app.shared.results.is_empty());
     h.key(KeyCode::Backspace);
-    assert!(h.app.detect.error.is_none());
+    assert!(h.app.panes.detect.error.is_none());
 }
 
 #[test]
@@ -165,44 +186,51 @@ fn run_queue_threshold_and_cancel() {
     h.key(KeyCode::Char('2'));
     let iforest = h
         .app
+        .panes
         .detect
         .entries
         .iter()
         .position(|d| d.name == "iforest")
         .unwrap();
-    h.app.detect.selected = iforest;
+    h.app.panes.detect.selected = iforest;
     // `r` starts a fit; hold the effect to see the running state before it finishes.
     let effects = h
         .app
         .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
-    assert!(h.app.job.is_some());
+    assert!(h.app.shared.job.is_some());
     let hbos = h
         .app
+        .panes
         .detect
         .entries
         .iter()
         .position(|d| d.name == "hbos")
         .unwrap();
-    h.app.detect.selected = hbos;
+    h.app.panes.detect.selected = hbos;
     h.key(KeyCode::Char('a'));
-    assert_eq!(h.app.queue.len(), 1, "queued behind the running fit");
+    assert_eq!(h.app.shared.queue.len(), 1, "queued behind the running fit");
     h.settle(effects);
-    assert_eq!(h.app.results.len(), 2, "{}", h.app.status.text);
-    assert!(h.app.job.is_none() && h.app.queue.is_empty());
-    let r = &h.app.results[0];
+    assert_eq!(
+        h.app.shared.results.len(),
+        2,
+        "{}",
+        h.app.shared.status.text
+    );
+    assert!(h.app.shared.job.is_none() && h.app.shared.queue.is_empty());
+    let r = &h.app.shared.results[0];
     assert_eq!(r.detector, "iforest");
     assert_eq!(r.flagged, 183);
     assert!((r.roc_auc.unwrap() - 0.9254).abs() < 1e-3);
 
     // The threshold moves by 1 % of the rows and the flagged count follows at once.
     h.key(KeyCode::Char('3'));
-    h.app.charts.selected = 0;
+    h.app.panes.charts.selected = 0;
     h.key(KeyCode::Char('-'));
-    assert_eq!(h.app.results[0].flagged, 183 + 18);
+    assert_eq!(h.app.shared.results[0].flagged, 183 + 18);
     h.key(KeyCode::Char('+'));
     h.key(KeyCode::Char('+'));
-    assert_eq!(h.app.results[0].flagged, 183 - 18);
-    let r = &h.app.results[0];
+    assert_eq!(h.app.shared.results[0].flagged, 183 - 18);
+    let r = &h.app.shared.results[0];
     assert_eq!(
         r.scores.iter().filter(|&&s| s >= r.threshold()).count(),
         r.flagged
@@ -214,23 +242,32 @@ fn run_queue_threshold_and_cancel() {
         .app
         .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
     h.key(KeyCode::Char('a'));
-    let flag = h.app.job.as_ref().unwrap().ticket.cancel.clone();
+    let flag = h.app.shared.job.as_ref().unwrap().ticket.cancel.clone();
     h.key(KeyCode::Char('x'));
     assert!(flag.is_cancelled());
-    assert!(h.app.queue.is_empty());
+    assert!(h.app.shared.queue.is_empty());
 }
 
 #[test]
 fn data_pane_choices_refit_the_preparation() {
     let mut h = Harness::loaded("terminal", demo());
     h.key(KeyCode::Char('s'));
-    let spec = &h.app.data.prepared.as_ref().unwrap().prepared.spec;
+    let spec = &h
+        .app
+        .shared
+        .dataset
+        .prepared
+        .as_ref()
+        .unwrap()
+        .prepared
+        .spec;
     assert_eq!(spec.scaling, pynomaly::data::prepare::Scaling::Standard);
     // Exclude the first column: one feature fewer.
     h.key(KeyCode::Char(' '));
     assert_eq!(
         h.app
-            .data
+            .shared
+            .dataset
             .prepared
             .as_ref()
             .unwrap()
@@ -241,11 +278,12 @@ fn data_pane_choices_refit_the_preparation() {
         20
     );
     // The label column toggled off: no label.
-    h.app.data.selected_column = 21;
+    h.app.panes.data.selected_column = 21;
     h.key(KeyCode::Char('L'));
     assert!(h
         .app
-        .data
+        .shared
+        .dataset
         .prepared
         .as_ref()
         .unwrap()
@@ -266,17 +304,33 @@ fn an_older_preparation_finishing_last_does_not_overwrite_a_newer_one() {
     let second = h
         .app
         .on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE));
-    let wanted = h.app.data.spec.scaling;
+    let wanted = h.app.shared.dataset.spec.scaling;
     assert_ne!(wanted, Scaling::Standard);
     // The newer one finishes first, the older one last.
     h.settle(second);
     assert_eq!(
-        h.app.data.prepared.as_ref().unwrap().prepared.spec.scaling,
+        h.app
+            .shared
+            .dataset
+            .prepared
+            .as_ref()
+            .unwrap()
+            .prepared
+            .spec
+            .scaling,
         wanted
     );
     h.settle(first);
     assert_eq!(
-        h.app.data.prepared.as_ref().unwrap().prepared.spec.scaling,
+        h.app
+            .shared
+            .dataset
+            .prepared
+            .as_ref()
+            .unwrap()
+            .prepared
+            .spec
+            .scaling,
         wanted,
         "the stale result was dropped"
     );
@@ -288,15 +342,15 @@ fn a_bad_file_is_reported_and_the_app_stays_up() {
     h.key(KeyCode::Char('o'));
     h.keys("/nonexistent/data.csv");
     h.key(KeyCode::Enter);
-    assert_eq!(h.app.status.level, Level::Error);
+    assert_eq!(h.app.shared.status.level, Level::Error);
     assert!(
-        h.app.status.text.contains("/nonexistent/data.csv"),
+        h.app.shared.status.text.contains("/nonexistent/data.csv"),
         "{}",
-        h.app.status.text
+        h.app.shared.status.text
     );
     assert!(!h.app.should_quit);
     // The previous data is still there.
-    assert!(h.app.data.prepared.is_some());
+    assert!(h.app.shared.dataset.prepared.is_some());
 }
 
 fn fake_runs() -> Vec<RunSummary> {
@@ -329,7 +383,11 @@ fn fake_runs() -> Vec<RunSummary> {
 #[test]
 fn experiments_filter_sort_mark_and_confirm_delete() {
     let mut h = Harness::new("terminal");
-    let ticket = h.app.jobs.start(pynomaly::service::jobs::JobKind::RunList);
+    let ticket = h
+        .app
+        .shared
+        .jobs
+        .start(pynomaly::service::jobs::JobKind::RunList);
     h.app.on_msg(Msg::Runs {
         ticket,
         result: Ok(fake_runs()),
@@ -338,22 +396,31 @@ fn experiments_filter_sort_mark_and_confirm_delete() {
     h.key(KeyCode::Char('/'));
     h.keys("knn");
     h.key(KeyCode::Enter);
-    assert_eq!(h.app.experiments.visible().len(), 1);
+    assert_eq!(h.app.panes.experiments.visible().len(), 1);
     h.key(KeyCode::Char('/'));
     for _ in 0..3 {
         h.key(KeyCode::Backspace);
     }
     h.key(KeyCode::Enter);
-    assert_eq!(h.app.experiments.visible().len(), 3);
+    assert_eq!(h.app.panes.experiments.visible().len(), 3);
     h.key(KeyCode::Char('s'));
-    let ids: Vec<i64> = h.app.experiments.visible().iter().map(|r| r.id).collect();
+    let ids: Vec<i64> = h
+        .app
+        .panes
+        .experiments
+        .visible()
+        .iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ids, vec![3, 1, 2], "sorted by ROC-AUC");
     // Delete asks; any key but y keeps the run.
     let effects = h
         .app
         .on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
     assert!(effects.is_empty());
-    assert!(matches!(&h.app.overlay, Some(Overlay::ConfirmDelete { ids }) if ids == &vec![3]));
+    assert!(
+        matches!(&h.app.overlay, Some(Overlay::ConfirmDelete(ConfirmDelete { ids })) if ids == &vec![3])
+    );
     let effects = h
         .app
         .on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE));
@@ -382,7 +449,11 @@ fn untrusted_text_never_reaches_the_screen() {
     std::fs::write(&path, csv).unwrap();
     let h = Harness::loaded("terminal", Source::Path(path));
     let text = h.text(120, 40);
-    assert!(h.app.data.loaded.is_some(), "{}", h.app.status.text);
+    assert!(
+        h.app.shared.dataset.loaded.is_some(),
+        "{}",
+        h.app.shared.status.text
+    );
     for bad in ['\x1b', '\x07', '\u{202e}'] {
         assert!(!text.contains(bad), "{bad:?} reached the screen");
     }
@@ -405,26 +476,31 @@ fn chart_ready(theme: &str) -> Harness {
     h.key(KeyCode::Char('2'));
     let iforest = h
         .app
+        .panes
         .detect
         .entries
         .iter()
         .position(|d| d.name == "iforest")
         .unwrap();
-    h.app.detect.selected = iforest;
+    h.app.panes.detect.selected = iforest;
     h.key(KeyCode::Char('r'));
     // A small AutoML search for the AutoML pane (its best run joins the charts' results, so
     // the charts are switched back to the iforest run).
     h.key(KeyCode::Char('5'));
-    h.app.automl.family = Some(pynomaly::detectors::Family::Linear);
-    h.app.automl.trials = 10;
+    h.app.panes.automl.family = Some(pynomaly::detectors::Family::Linear);
+    h.app.panes.automl.trials = 10;
     h.key(KeyCode::Char('r'));
-    h.app.charts.selected = 0;
+    h.app.panes.charts.selected = 0;
     // Timing and finishing order vary between machines; the snapshots must not.
-    for t in &mut h.app.automl.trials_done {
+    for t in &mut h.app.panes.automl.trials_done {
         t.time_s = 0.0;
     }
-    h.app.automl.trials_done.sort_by_key(|t| t.number);
-    let ticket = h.app.jobs.start(pynomaly::service::jobs::JobKind::RunList);
+    h.app.panes.automl.trials_done.sort_by_key(|t| t.number);
+    let ticket = h
+        .app
+        .shared
+        .jobs
+        .start(pynomaly::service::jobs::JobKind::RunList);
     h.app.on_msg(Msg::Runs {
         ticket,
         result: Ok(fake_runs()),
@@ -465,8 +541,9 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
     let effects = h.app.start(demo());
     h.settle(effects);
     h.key(KeyCode::Char('2'));
-    h.app.detect.selected = h
+    h.app.panes.detect.selected = h
         .app
+        .panes
         .detect
         .entries
         .iter()
@@ -477,11 +554,13 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
     h.key(KeyCode::Backspace);
     h.keys("7");
     h.key(KeyCode::Enter);
-    assert_eq!(h.app.detect.seed, 7);
+    assert_eq!(h.app.shared.seed, 7);
     h.key(KeyCode::Char('r'));
-    let run_id = h.app.results[0].run_id.expect("recorded in the store");
+    let run_id = h.app.shared.results[0]
+        .run_id
+        .expect("recorded in the store");
     assert_eq!(
-        h.app.experiments.runs.len(),
+        h.app.panes.experiments.runs.len(),
         1,
         "the list refreshes after a run"
     );
@@ -489,11 +568,11 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
     assert_eq!(store.run(run_id).unwrap().seed, 7);
 
     // Open it from the Experiments pane: details overlay, and its scores in the charts.
-    h.app.results.clear();
+    h.app.shared.results.clear();
     h.key(KeyCode::Char('4'));
     h.key(KeyCode::Enter);
     assert!(matches!(h.app.overlay, Some(Overlay::RunDetail(_))));
-    let r = &h.app.results[0];
+    let r = &h.app.shared.results[0];
     assert_eq!(r.run_id, Some(run_id));
     assert_eq!(r.flagged, 183);
     assert!(
@@ -503,10 +582,10 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
     h.key(KeyCode::Esc);
     // Re-run: the same detector and parameters on the loaded data, a new run id.
     h.key(KeyCode::Char('r'));
-    let rerun = h.app.results.last().unwrap();
+    let rerun = h.app.shared.results.last().unwrap();
     assert_ne!(rerun.run_id, Some(run_id));
     assert_eq!(
-        rerun.scores, h.app.results[0].scores,
+        rerun.scores, h.app.shared.results[0].scores,
         "same seed, same scores"
     );
 }
@@ -519,16 +598,16 @@ fn the_open_dialog_browses_folders() {
     let mut h = Harness::loaded("terminal", demo());
     h.key(KeyCode::Char('o'));
     h.keys(&format!("{}/", dir.path().display()));
-    let Some(Overlay::OpenFile { completions, .. }) = &h.app.overlay else {
+    let Some(Overlay::OpenFile(OpenFile { completions, .. })) = &h.app.overlay else {
         panic!("open dialog")
     };
     assert_eq!(completions, &vec!["../".to_string(), "sub/".to_string()]);
     h.key(KeyCode::Down);
     h.key(KeyCode::Down);
     h.key(KeyCode::Enter);
-    let Some(Overlay::OpenFile {
+    let Some(Overlay::OpenFile(OpenFile {
         input, completions, ..
-    }) = &h.app.overlay
+    })) = &h.app.overlay
     else {
         panic!("still browsing")
     };
@@ -541,7 +620,7 @@ fn the_open_dialog_browses_folders() {
     h.key(KeyCode::Down);
     h.key(KeyCode::Enter);
     assert!(h.app.overlay.is_none());
-    let loaded = h.app.data.loaded.as_ref().unwrap();
+    let loaded = h.app.shared.dataset.loaded.as_ref().unwrap();
     assert!(
         loaded.source.ends_with("sub/small.csv"),
         "{}",
@@ -560,31 +639,39 @@ fn automl_pane_configures_searches_records_and_opens_the_best_in_the_charts() {
     h.settle(effects);
     h.key(KeyCode::Char('5'));
     assert_eq!(h.app.pane, Pane::Automl);
-    assert!(h.app.automl.trials_done.is_empty());
+    assert!(h.app.panes.automl.trials_done.is_empty());
     // o before any search: a hint, no crash.
     h.key(KeyCode::Char('o'));
     assert_eq!(h.app.pane, Pane::Automl);
 
     // Detectors: one family; strategy: tpe; trials: 20 (one step down from 50).
     h.key(KeyCode::Right);
-    assert!(h.app.automl.family.is_some());
-    let family = h.app.automl.family.unwrap();
+    assert!(h.app.panes.automl.family.is_some());
+    let family = h.app.panes.automl.family.unwrap();
     for _ in 0..3 {
         h.key(KeyCode::Char('j'));
     }
     h.key(KeyCode::Right);
     h.key(KeyCode::Right);
-    assert_eq!(h.app.automl.strategy, pynomaly::automl::Strategy::Tpe);
+    assert_eq!(h.app.panes.automl.strategy, pynomaly::automl::Strategy::Tpe);
     h.key(KeyCode::Down);
     h.key(KeyCode::Left);
-    assert_eq!(h.app.automl.trials, 20);
+    assert_eq!(h.app.panes.automl.trials, 20);
     // The demo has a label: the automatic metric is ROC-AUC.
-    assert_eq!(h.app.automl_metric(), pynomaly::automl::Metric::Auc);
+    assert_eq!(
+        h.app.panes.automl.resolved_metric(&h.app.shared),
+        pynomaly::automl::Metric::Auc
+    );
 
     h.key(KeyCode::Char('r'));
-    assert!(h.app.job.is_none(), "the search finished");
-    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
-    let a = &h.app.automl;
+    assert!(h.app.shared.job.is_none(), "the search finished");
+    assert_eq!(
+        h.app.shared.status.level,
+        Level::Ok,
+        "{}",
+        h.app.shared.status.text
+    );
+    let a = &h.app.panes.automl;
     assert!(!a.trials_done.is_empty() && a.trials_done.len() <= 20);
     let searched: Vec<&str> = pynomaly::detectors::registry()
         .iter()
@@ -610,8 +697,8 @@ fn automl_pane_configures_searches_records_and_opens_the_best_in_the_charts() {
     assert!(text.contains(&ranked[0].detector), "{text}");
 
     // Recorded: one automl run with every trial, its best model and scores.
-    let i = h.app.automl.best_result.expect("best charted");
-    let run_id = h.app.results[i].run_id.expect("recorded");
+    let i = h.app.panes.automl.best_result.expect("best charted");
+    let run_id = h.app.shared.results[i].run_id.expect("recorded");
     let store = pynomaly::store::Store::open(&store_path).unwrap();
     let detail = store.run(run_id).unwrap();
     assert_eq!(detail.summary.kind, "automl");
@@ -619,14 +706,14 @@ fn automl_pane_configures_searches_records_and_opens_the_best_in_the_charts() {
     assert_eq!(detail.summary.detector, ranked[0].detector);
     assert_eq!(
         store.trials(run_id).unwrap().len(),
-        h.app.automl.trials_done.len()
+        h.app.panes.automl.trials_done.len()
     );
     assert!(store.scores(run_id).unwrap().is_some());
 
     // o opens the best run in the charts pane.
     h.key(KeyCode::Char('o'));
     assert_eq!(h.app.pane, Pane::Charts);
-    assert_eq!(h.app.charts.selected, i);
+    assert_eq!(h.app.panes.charts.selected, i);
 }
 
 #[test]
@@ -637,22 +724,27 @@ fn a_cancelled_automl_search_says_so_and_the_app_stays_up() {
         .app
         .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
     assert!(matches!(&effects[..], [Effect::Automl(_)]));
-    assert!(h.app.job.is_some());
+    assert!(h.app.shared.job.is_some());
     // Cancelled before the first trial starts.
     h.key(KeyCode::Char('x'));
     h.settle(effects);
-    assert!(h.app.job.is_none());
+    assert!(h.app.shared.job.is_none());
     // A cancel is the user's choice, not an error.
-    assert_eq!(h.app.status.level, Level::Warn);
+    assert_eq!(h.app.shared.status.level, Level::Warn);
     assert!(
-        h.app.status.text.contains("cancelled"),
+        h.app.shared.status.text.contains("cancelled"),
         "{}",
-        h.app.status.text
+        h.app.shared.status.text
     );
     // A new search works afterwards.
-    h.app.automl.trials = 10;
+    h.app.panes.automl.trials = 10;
     h.key(KeyCode::Char('r'));
-    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
+    assert_eq!(
+        h.app.shared.status.level,
+        Level::Ok,
+        "{}",
+        h.app.shared.status.text
+    );
 }
 
 /// Runs the real binary with a store; panics with its stderr unless it succeeds.
@@ -711,16 +803,17 @@ fn a_detect_run_from_the_workbench_is_stored_like_the_same_run_from_the_cli() {
     let effects = h.app.start(demo());
     h.settle(effects);
     h.key(KeyCode::Char('2'));
-    h.app.detect.selected = h
+    h.app.panes.detect.selected = h
         .app
+        .panes
         .detect
         .entries
         .iter()
         .position(|d| d.name == "iforest")
         .unwrap();
-    h.app.detect.seed = 7;
+    h.app.shared.seed = 7;
     h.key(KeyCode::Char('r'));
-    let tui_id = h.app.results[0].run_id.expect("recorded");
+    let tui_id = h.app.shared.results[0].run_id.expect("recorded");
     let store = pynomaly::store::Store::open(&store_path).unwrap();
     let from_cli = store.run(1).unwrap();
     let from_tui = store.run(tui_id).unwrap();
@@ -733,7 +826,7 @@ fn a_detect_run_from_the_workbench_is_stored_like_the_same_run_from_the_cli() {
     );
     // The Charts pane shows the threshold that was stored.
     assert_eq!(
-        h.app.results[0].threshold(),
+        h.app.shared.results[0].threshold(),
         from_tui.threshold_value.unwrap()
     );
 }
@@ -760,13 +853,18 @@ fn an_automl_run_from_the_workbench_is_stored_like_the_same_run_from_the_cli() {
     let effects = h.app.start(demo());
     h.settle(effects);
     h.key(KeyCode::Char('5'));
-    h.app.automl.family = Some(pynomaly::detectors::Family::Linear);
-    h.app.automl.trials = 6;
-    h.app.detect.seed = 3;
+    h.app.panes.automl.family = Some(pynomaly::detectors::Family::Linear);
+    h.app.panes.automl.trials = 6;
+    h.app.shared.seed = 3;
     h.key(KeyCode::Char('r'));
-    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
-    let i = h.app.automl.best_result.expect("best charted");
-    let tui_id = h.app.results[i].run_id.expect("recorded");
+    assert_eq!(
+        h.app.shared.status.level,
+        Level::Ok,
+        "{}",
+        h.app.shared.status.text
+    );
+    let i = h.app.panes.automl.best_result.expect("best charted");
+    let tui_id = h.app.shared.results[i].run_id.expect("recorded");
     let store = pynomaly::store::Store::open(&store_path).unwrap();
     let from_cli = store.run(1).unwrap();
     let from_tui = store.run(tui_id).unwrap();
@@ -793,22 +891,27 @@ fn a_panic_in_a_job_leaves_the_app_usable_and_the_run_failed() {
     h.settle(effects);
     h.key(KeyCode::Char('2'));
     // Debug builds only: this seed makes the detection panic after its run is stored.
-    h.app.detect.seed = pynomaly::service::detect::PANIC_SEED;
+    h.app.shared.seed = pynomaly::service::detect::PANIC_SEED;
     h.key(KeyCode::Char('r'));
-    assert!(h.app.job.is_none(), "the job ended");
-    assert_eq!(h.app.status.level, Level::Error);
+    assert!(h.app.shared.job.is_none(), "the job ended");
+    assert_eq!(h.app.shared.status.level, Level::Error);
     assert!(
-        h.app.status.text.contains("internal error"),
+        h.app.shared.status.text.contains("internal error"),
         "{}",
-        h.app.status.text
+        h.app.shared.status.text
     );
     let store = pynomaly::store::Store::open(&store_path).unwrap();
     let run = store.run(1).unwrap();
     assert_eq!(run.summary.status, "failed");
     assert!(run.error.unwrap().contains("panic"));
     // Still usable: the next run works.
-    h.app.detect.seed = 0;
+    h.app.shared.seed = 0;
     h.key(KeyCode::Char('r'));
-    assert_eq!(h.app.status.level, Level::Ok, "{}", h.app.status.text);
+    assert_eq!(
+        h.app.shared.status.level,
+        Level::Ok,
+        "{}",
+        h.app.shared.status.text
+    );
     assert_eq!(store.run(2).unwrap().summary.status, "done");
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Where a binding applies; pane contexts are consulted before `Global`.
+/// Where a binding applies; pane contexts are consulted before `Global`. Each pane names its
+/// context in the pane list (`tui::panes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Context {
     Global,
@@ -41,7 +42,7 @@ impl Context {
 }
 
 macro_rules! actions {
-    ($( $variant:ident => $name:literal, $help:literal; )*) => {
+    ($( $variant:ident => $name:literal, $short:literal, $help:literal; )*) => {
         /// Everything a user can ask for.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Action { $( $variant, )* }
@@ -51,6 +52,11 @@ macro_rules! actions {
             /// The name used in keymap.toml and the command palette.
             pub fn name(self) -> &'static str {
                 match self { $( Action::$variant => $name, )* }
+            }
+            /// The label next to its key in the hints line; a pane's `go_…` action's label is
+            /// the pane's title in the tab bar.
+            pub fn short(self) -> &'static str {
+                match self { $( Action::$variant => $short, )* }
             }
             pub fn help(self) -> &'static str {
                 match self { $( Action::$variant => $help, )* }
@@ -62,52 +68,54 @@ macro_rules! actions {
     };
 }
 
+// One row per action: the keymap.toml / palette name, the short label (hints line, tab
+// titles), and the help text (help overlay, palette).
 actions! {
-    Quit => "quit", "Quit Pynomaly";
-    Help => "help", "Show this help";
-    Palette => "palette", "Command palette: run any action by name";
-    CycleTheme => "cycle_theme", "Switch to the next theme";
-    PickTheme => "pick_theme", "Choose a theme from a list";
-    Back => "back", "Close the overlay, or cancel the running job";
-    NextPane => "next_pane", "Next pane";
-    PrevPane => "prev_pane", "Previous pane";
-    GoData => "go_data", "Data pane";
-    GoDetect => "go_detect", "Detect pane";
-    GoCharts => "go_charts", "Charts pane";
-    GoExperiments => "go_experiments", "Experiments pane";
-    GoAutoml => "go_automl", "AutoML pane";
-    Up => "up", "Move up";
-    Down => "down", "Move down";
-    Left => "left", "Move left / previous";
-    Right => "right", "Move right / next";
-    PageUp => "page_up", "Page up";
-    PageDown => "page_down", "Page down";
-    Top => "top", "Go to the first item";
-    Bottom => "bottom", "Go to the last item";
-    Select => "select", "Open / edit / confirm the selected item";
-    SwitchFocus => "switch_focus", "Move focus between the lists of a pane";
-    OpenFile => "open_file", "Open a data file (type a path; Tab completes)";
-    SetLabel => "set_label", "Use the selected column as the label (again: no label)";
-    ToggleFeature => "toggle_feature", "Include or exclude the selected column as a feature";
-    CycleScaling => "cycle_scaling", "Change the feature scaling";
-    CycleMissing => "cycle_missing", "Change how missing values are handled";
-    CycleEncoding => "cycle_encoding", "Change how text columns are encoded";
-    Run => "run", "Run the selected detector, re-run the selected experiment, or start an AutoML search";
-    Enqueue => "enqueue", "Add the selected detector to the run queue";
-    CancelJob => "cancel_job", "Cancel the running job and clear the queue";
-    ResetParams => "reset_params", "Reset the detector's parameters to their defaults";
-    EditSeed => "edit_seed", "Set the seed of randomised detectors";
-    ThresholdUp => "threshold_up", "Raise the threshold (flag fewer rows)";
-    ThresholdDown => "threshold_down", "Lower the threshold (flag more rows)";
-    NextResult => "next_result", "Show the next result";
-    PrevResult => "prev_result", "Show the previous result";
-    NextChart => "next_chart", "Cycle the lower chart (ROC, precision-recall, projection, time)";
-    Refresh => "refresh", "Reload the experiments from the store";
-    Filter => "filter", "Filter the experiments by text";
-    Sort => "sort", "Change the sort order";
-    Delete => "delete", "Delete the selected experiment (asks first)";
-    Mark => "mark", "Mark the experiment for comparison";
-    OpenBest => "open_best", "Show the best AutoML run in the charts pane";
+    Quit => "quit", "quit", "Quit Pynomaly";
+    Help => "help", "help", "Show this help";
+    Palette => "palette", "palette", "Command palette: run any action by name";
+    CycleTheme => "cycle_theme", "theme", "Switch to the next theme";
+    PickTheme => "pick_theme", "pick theme", "Choose a theme from a list";
+    Back => "back", "back", "Close the overlay, or cancel the running job";
+    NextPane => "next_pane", "next pane", "Next pane";
+    PrevPane => "prev_pane", "previous pane", "Previous pane";
+    GoData => "go_data", "Data", "Data pane";
+    GoDetect => "go_detect", "Detect", "Detect pane";
+    GoCharts => "go_charts", "Charts", "Charts pane";
+    GoExperiments => "go_experiments", "Experiments", "Experiments pane";
+    GoAutoml => "go_automl", "AutoML", "AutoML pane";
+    Up => "up", "up", "Move up";
+    Down => "down", "down", "Move down";
+    Left => "left", "left", "Move left / previous";
+    Right => "right", "right", "Move right / next";
+    PageUp => "page_up", "page up", "Page up";
+    PageDown => "page_down", "page down", "Page down";
+    Top => "top", "top", "Go to the first item";
+    Bottom => "bottom", "bottom", "Go to the last item";
+    Select => "select", "edit/open", "Open / edit / confirm the selected item";
+    SwitchFocus => "switch_focus", "focus", "Move focus between the lists of a pane";
+    OpenFile => "open_file", "open", "Open a data file (type a path; Tab completes)";
+    SetLabel => "set_label", "label", "Use the selected column as the label (again: no label)";
+    ToggleFeature => "toggle_feature", "feature on/off", "Include or exclude the selected column as a feature";
+    CycleScaling => "cycle_scaling", "scaling", "Change the feature scaling";
+    CycleMissing => "cycle_missing", "missing", "Change how missing values are handled";
+    CycleEncoding => "cycle_encoding", "encoding", "Change how text columns are encoded";
+    Run => "run", "run", "Run the selected detector, re-run the selected experiment, or start an AutoML search";
+    Enqueue => "enqueue", "queue", "Add the selected detector to the run queue";
+    CancelJob => "cancel_job", "cancel", "Cancel the running job and clear the queue";
+    ResetParams => "reset_params", "reset", "Reset the detector's parameters to their defaults";
+    EditSeed => "edit_seed", "seed", "Set the seed of randomised detectors";
+    ThresholdUp => "threshold_up", "threshold up", "Raise the threshold (flag fewer rows)";
+    ThresholdDown => "threshold_down", "down", "Lower the threshold (flag more rows)";
+    NextResult => "next_result", "next result", "Show the next result";
+    PrevResult => "prev_result", "previous result", "Show the previous result";
+    NextChart => "next_chart", "chart", "Cycle the lower chart (ROC, precision-recall, projection, time)";
+    Refresh => "refresh", "refresh", "Reload the experiments from the store";
+    Filter => "filter", "filter", "Filter the experiments by text";
+    Sort => "sort", "sort", "Change the sort order";
+    Delete => "delete", "delete", "Delete the selected experiment (asks first)";
+    Mark => "mark", "mark", "Mark the experiment for comparison";
+    OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
 }
 
 /// A key with modifiers, parsed from and printed as `ctrl-c`, `shift-tab`, `enter`, `q`, `?`.
@@ -362,8 +370,10 @@ impl Keymap {
         };
         for (ctx_name, section) in &table {
             let Some(ctx) = Context::ALL.iter().find(|c| c.name() == ctx_name) else {
+                let names: Vec<&str> = Context::ALL.iter().map(|c| c.name()).collect();
                 warnings.push(format!(
-                    "{origin}: unknown section [{ctx_name}]; expected one of global, data, detect, charts, experiments"
+                    "{origin}: unknown section [{ctx_name}]; expected one of {}",
+                    names.join(", ")
                 ));
                 continue;
             };
@@ -470,6 +480,23 @@ mod tests {
                 .any(|c| map.key_for(*c, *action).is_some());
             assert!(bound, "{} has no key", action.name());
         }
+    }
+
+    #[test]
+    fn every_action_has_a_short_label_and_pane_titles_differ() {
+        for action in Action::ALL {
+            assert!(!action.short().is_empty(), "{}", action.name());
+        }
+        let titles = [
+            Action::GoData,
+            Action::GoDetect,
+            Action::GoCharts,
+            Action::GoExperiments,
+            Action::GoAutoml,
+        ]
+        .map(Action::short);
+        let distinct: std::collections::BTreeSet<&str> = titles.iter().copied().collect();
+        assert_eq!(distinct.len(), titles.len(), "{titles:?}");
     }
 
     #[test]

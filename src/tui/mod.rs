@@ -1,18 +1,24 @@
 //! The terminal workbench: `pynomaly` with no arguments, or `pynomaly tui [FILE]`.
 //!
-//! Shape: [`app::App`] holds the state and turns keys and background messages into new state and
-//! [`app::Effect`]s; [`jobs`] runs effects on tokio's blocking pool and answers with messages;
-//! [`ui`] draws the state. The loop below only waits (no polling): it wakes for a key, a resize,
-//! a job message or a signal, and redraws only then. [`terminal`] owns the terminal's modes and
-//! their restore.
+//! Shape: [`app::App`] turns keys and background messages into new state and [`app::Effect`]s,
+//! routing them to the components: one module per pane in [`panes`] and per overlay in
+//! [`overlays`], each owning its state, its key handling and its drawing, with what they share
+//! in [`shared::Shared`]. [`jobs`] runs effects on tokio's blocking pool and answers with
+//! messages; [`ui`] draws the frame around the components. The loop below only waits (no
+//! polling): it wakes for a key, a resize, a job message or a signal, and redraws only then.
+//! [`terminal`] owns the terminal's modes and their restore.
 
 pub mod app;
 pub mod config;
 pub mod jobs;
 pub mod keymap;
+pub mod overlays;
+pub mod panes;
+pub mod shared;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
+pub mod widgets;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -138,7 +144,7 @@ enum Ended {
 }
 
 fn cancel_job(app: &App) {
-    app.jobs.cancel_all();
+    app.shared.jobs.cancel_all();
 }
 
 /// Test-only faults from `PYNOMALY_TEST_PANIC` (debug builds), after the first frame: `ui`

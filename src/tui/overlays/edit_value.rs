@@ -1,0 +1,181 @@
+//! The edit dialog: one value typed in, for a detector parameter (Detect pane, checked by the
+//! registry on Enter), the seed, or the experiments filter (applied as it is typed).
+
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
+
+use super::{Dialog, Step};
+use crate::detectors::DetectorInfo;
+use crate::text::sanitize;
+use crate::tui::keymap::Action;
+use crate::tui::panes::Panes;
+use crate::tui::shared::{Level, Shared};
+use crate::tui::theme::Role;
+use crate::tui::widgets::{block, centered};
+
+/// What the typed value is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// Parameter `index` of the detector selected in the Detect pane.
+    Param {
+        detector: &'static DetectorInfo,
+        index: usize,
+    },
+    /// The seed of randomised detectors and searches.
+    Seed,
+    /// The Experiments pane's filter.
+    Filter,
+}
+
+#[derive(Debug, Clone)]
+pub struct EditValue {
+    pub target: Target,
+    pub input: Input,
+}
+
+impl EditValue {
+    pub fn param(detector: &'static DetectorInfo, index: usize, value: String) -> EditValue {
+        EditValue {
+            target: Target::Param { detector, index },
+            input: Input::new(value),
+        }
+    }
+
+    pub fn seed(seed: u64) -> EditValue {
+        EditValue {
+            target: Target::Seed,
+            input: Input::new(seed.to_string()),
+        }
+    }
+
+    pub fn filter(text: String) -> EditValue {
+        EditValue {
+            target: Target::Filter,
+            input: Input::new(text),
+        }
+    }
+}
+
+impl Dialog for EditValue {
+    fn on_key(
+        &mut self,
+        key: KeyEvent,
+        _action: Option<Action>,
+        cx: &mut Shared,
+        panes: &mut Panes,
+    ) -> Step {
+        if key.code == KeyCode::Esc {
+            return Step::close();
+        }
+        let enter = key.code == KeyCode::Enter;
+        match self.target {
+            Target::Param { index, .. } => {
+                if enter {
+                    panes
+                        .detect
+                        .set_param(index, self.input.value().to_string(), cx);
+                    return Step::close();
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::Seed => {
+                if enter {
+                    return match self.input.value().trim().parse::<u64>() {
+                        Ok(seed) => {
+                            cx.seed = seed;
+                            cx.set_status(Level::Ok, format!("Seed {seed}"));
+                            Step::close()
+                        }
+                        Err(_) => {
+                            cx.set_status(
+                                Level::Error,
+                                format!(
+                                    "seed {:?}: expected a whole number from 0 to {}",
+                                    self.input.value(),
+                                    u64::MAX
+                                ),
+                            );
+                            Step::Stay
+                        }
+                    };
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::Filter => {
+                self.input.handle_event(&Event::Key(key));
+                // Filters as you type; Enter keeps it.
+                panes.experiments.set_filter(self.input.value());
+                if enter {
+                    Step::close()
+                } else {
+                    Step::Stay
+                }
+            }
+        }
+    }
+
+    fn area(&self, screen: Rect) -> Rect {
+        centered(screen, 70, 7)
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Shared) {
+        let theme = cx.theme();
+        match self.target {
+            Target::Param {
+                detector: info,
+                index,
+            } => {
+                let p = &info.params[index];
+                let lines = vec![
+                    Line::from(format!("{} = {}▏", p.name, sanitize(self.input.value()))),
+                    Line::styled(
+                        format!("{} · {}", p.describe_range(), p.help),
+                        theme.style(Role::Muted),
+                    ),
+                    Line::styled("Enter keeps · Esc discards", theme.style(Role::Muted)),
+                ];
+                frame.render_widget(
+                    Paragraph::new(lines).wrap(Wrap { trim: true }).block(block(
+                        format!("Edit {} parameter", info.name),
+                        true,
+                        theme,
+                    )),
+                    area,
+                );
+            }
+            Target::Seed => {
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("seed = {}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            "used by randomised detectors; same seed, same scores · Enter keeps · Esc discards",
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .block(block("Seed", true, theme)),
+                    area,
+                );
+            }
+            Target::Filter => {
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("/{}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            "matches detector, dataset or status · Enter keeps · Esc closes",
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .block(block("Filter experiments", true, theme)),
+                    area,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! The Charts pane: one result at a time (a run of the session or a stored run opened): score
+//! histogram with the threshold, the top anomalies, and a lower chart (ROC, precision–recall,
+//! projection, scores over time). The results are shared; the threshold moves here.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::Component;
+use crate::text::{sanitize, truncate};
+use crate::tui::app::{Effect, RunResult};
+use crate::tui::keymap::Action;
+use crate::tui::shared::{Level, Shared};
+use crate::tui::theme::{Role, Theme};
+use crate::tui::widgets::{block, bounds, fmt_cell, fmt_num};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LowerChart {
+    Roc,
+    Pr,
+    Projection,
+    Time,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChartsPane {
+    /// Index into `Shared::results` of the result shown.
+    pub selected: usize,
+    pub lower: LowerChart,
+    pub top_offset: usize,
+}
+
+impl Default for ChartsPane {
+    fn default() -> Self {
+        ChartsPane {
+            selected: 0,
+            lower: LowerChart::Roc,
+            top_offset: 0,
+        }
+    }
+}
+
+impl Component for ChartsPane {
+    fn on_action(&mut self, action: Action, cx: &mut Shared) -> Vec<Effect> {
+        let count = cx.results.len();
+        match action {
+            Action::NextResult | Action::Right if count > 0 => {
+                self.selected = (self.selected + 1) % count
+            }
+            Action::PrevResult | Action::Left if count > 0 => {
+                self.selected = (self.selected + count - 1) % count
+            }
+            Action::ThresholdUp | Action::ThresholdDown => {
+                if let Some(r) = cx.results.get_mut(self.selected) {
+                    let n = r.scores.len();
+                    let step = (n / 100).max(1);
+                    r.flagged = if action == Action::ThresholdUp {
+                        r.flagged.saturating_sub(step)
+                    } else {
+                        (r.flagged + step).min(n)
+                    };
+                    let flagged = r.flagged;
+                    let cut = r.threshold();
+                    cx.set_status(
+                        Level::Info,
+                        format!("Threshold {} → {flagged} of {n} rows flagged", fmt_num(cut)),
+                    );
+                }
+            }
+            Action::NextChart => {
+                self.lower = match self.lower {
+                    LowerChart::Roc => LowerChart::Pr,
+                    LowerChart::Pr => LowerChart::Projection,
+                    LowerChart::Projection => LowerChart::Time,
+                    LowerChart::Time => LowerChart::Roc,
+                }
+            }
+            Action::Down => self.top_offset += 1,
+            Action::Up => self.top_offset = self.top_offset.saturating_sub(1),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Shared) {
+        let theme = cx.theme();
+        let Some(result) = cx.results.get(self.selected) else {
+            frame.render_widget(
+                Paragraph::new(
+                    "No results yet. Choose a detector in the Detect pane (2) and press r to run it.",
+                )
+                .wrap(Wrap { trim: true })
+                .block(block("Charts", true, theme)),
+                area,
+            );
+            return;
+        };
+        let [title, upper, lower] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Percentage(50),
+            Constraint::Min(0),
+        ])
+        .areas(area);
+        let auc = result
+            .roc_auc
+            .map(|a| format!(" · ROC-AUC {a:.4}"))
+            .unwrap_or_default();
+        let run = result
+            .run_id
+            .map(|id| format!(" · run {id}"))
+            .unwrap_or_default();
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(
+                    format!(" {}/{} ", self.selected + 1, cx.results.len()),
+                    theme.style(Role::Muted),
+                ),
+                Span::styled(result.detector.clone(), theme.style(Role::Title)),
+                Span::raw(format!(
+                    " on {}{auc}{run} · threshold {} → ",
+                    truncate(&sanitize(&result.source), 24),
+                    fmt_num(result.threshold())
+                )),
+                Span::styled(
+                    format!("▲ {} flagged", result.flagged),
+                    theme.style(Role::Anomaly),
+                ),
+                Span::raw(format!(" of {}", result.scores.len())),
+            ])),
+            title,
+        );
+        let [hist_area, top_area] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Min(0)]).areas(upper);
+        draw_histogram(frame, result, hist_area, theme);
+        self.draw_top_table(frame, cx, result, top_area, theme);
+        match self.lower {
+            LowerChart::Roc => draw_curve(frame, result, true, lower, theme),
+            LowerChart::Pr => draw_curve(frame, result, false, lower, theme),
+            LowerChart::Projection => draw_projection(frame, result, lower, theme),
+            LowerChart::Time => draw_time(frame, result, lower, theme),
+        }
+    }
+
+    fn hints(&self) -> &'static [Action] {
+        &[
+            Action::ThresholdUp,
+            Action::ThresholdDown,
+            Action::NextResult,
+            Action::NextChart,
+        ]
+    }
+}
+
+impl ChartsPane {
+    fn draw_top_table(
+        &self,
+        frame: &mut Frame,
+        cx: &Shared,
+        r: &RunResult,
+        area: Rect,
+        theme: &Theme,
+    ) {
+        let order = &r.order;
+        let visible = area.height.saturating_sub(3) as usize;
+        let offset = self.top_offset.min(order.len().saturating_sub(visible));
+        let prepared = cx.dataset.prepared.as_ref().map(|p| &p.prepared);
+        // Feature values come from the loaded matrix when it is the one this run used.
+        let matrix = prepared
+            .filter(|p| p.matrix.row_ids.len() == r.row_ids.len())
+            .map(|p| &p.matrix);
+        let n_feat = matrix.map_or(0, |m| {
+            m.x.ncols()
+                .min(((area.width as usize).saturating_sub(26)) / 9)
+        });
+        let header = Row::new(
+            ["#", "row", "score", ""]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(
+                    matrix
+                        .map(|m| {
+                            m.feature_names[..n_feat]
+                                .iter()
+                                .map(|n| truncate(&sanitize(n), 8).into_owned())
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default(),
+                )
+                .map(Cell::from)
+                .collect::<Vec<_>>(),
+        )
+        .style(theme.style(Role::Muted));
+        let rows: Vec<Row> = order
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(visible)
+            .map(|(rank, &i)| {
+                let is_flagged = rank < r.flagged;
+                let mut cells = vec![
+                    Cell::from((rank + 1).to_string()),
+                    Cell::from(r.row_ids[i].to_string()),
+                    Cell::from(fmt_num(r.scores[i])),
+                    Cell::from(if is_flagged { "▲" } else { " " }),
+                ];
+                if let Some(m) = matrix {
+                    for j in 0..n_feat {
+                        cells.push(Cell::from(fmt_cell(m.x[[i, j]])));
+                    }
+                }
+                Row::new(cells).style(if is_flagged {
+                    theme.style(Role::Anomaly)
+                } else {
+                    theme.style(Role::Normal)
+                })
+            })
+            .collect();
+        let widths: Vec<Constraint> = [4u16, 7, 9, 1]
+            .iter()
+            .map(|&w| Constraint::Length(w))
+            .chain((0..n_feat).map(|_| Constraint::Length(8)))
+            .collect();
+        frame.render_widget(
+            Table::new(rows, widths).header(header).block(block(
+                "Top anomalies (j/k scroll)",
+                false,
+                theme,
+            )),
+            area,
+        );
+    }
+}
+
+fn draw_histogram(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
+    let bins = (area.width.saturating_sub(10) as usize).clamp(10, 60);
+    let (lo, hi) = (
+        *r.sorted_desc.last().unwrap_or(&0.0),
+        *r.sorted_desc.first().unwrap_or(&1.0),
+    );
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let mut counts = vec![0u64; bins];
+    for &s in &r.scores {
+        let b = (((s - lo) / width) as usize).min(bins - 1);
+        counts[b] += 1;
+    }
+    let cut = r.threshold();
+    let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    // Bars above the threshold are a second series with their own glyph, not only a colour.
+    let mut normal = Vec::new();
+    let mut flagged = Vec::new();
+    for (i, &c) in counts.iter().enumerate() {
+        let x = lo + (i as f64 + 0.5) * width;
+        let point = (x, c as f64);
+        if lo + (i as f64 + 1.0) * width > cut && cut.is_finite() {
+            flagged.push(point);
+        } else {
+            normal.push(point);
+        }
+    }
+    let line = if cut.is_finite() {
+        vec![(cut, 0.0), (cut, max)]
+    } else {
+        Vec::new()
+    };
+    let datasets = vec![
+        Dataset::default()
+            .name("scores")
+            .graph_type(GraphType::Bar)
+            .marker(Marker::Braille)
+            .style(theme.style(Role::Chart1))
+            .data(&normal),
+        Dataset::default()
+            .name("flagged ▲")
+            .graph_type(GraphType::Bar)
+            .marker(Marker::Custom('▲'))
+            .style(theme.style(Role::Anomaly))
+            .data(&flagged),
+        Dataset::default()
+            .name("threshold │")
+            .graph_type(GraphType::Line)
+            .marker(Marker::Custom('│'))
+            .style(theme.style(Role::Threshold))
+            .data(&line),
+    ];
+    let chart = Chart::new(datasets)
+        .block(block(
+            "Score histogram (+/- moves the threshold)",
+            false,
+            theme,
+        ))
+        .x_axis(
+            Axis::default()
+                .bounds([lo, hi.max(lo + 1e-12)])
+                .labels(vec![Span::raw(fmt_num(lo)), Span::raw(fmt_num(hi))])
+                .style(theme.style(Role::Muted)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, max])
+                .labels(vec![Span::raw("0"), Span::raw(format!("{max:.0}"))])
+                .style(theme.style(Role::Muted)),
+        );
+    frame.render_widget(chart, area);
+}
+
+fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &Theme) {
+    let (points, title, x_name, y_name) = if roc {
+        (
+            &r.roc,
+            "ROC curve (c: next chart)",
+            "false positive rate",
+            "true positive rate",
+        )
+    } else {
+        (
+            &r.pr,
+            "Precision–recall (c: next chart)",
+            "recall",
+            "precision",
+        )
+    };
+    if points.is_empty() {
+        frame.render_widget(
+            Paragraph::new("No label column: ROC and precision–recall need one (Data pane, L on a 0/1 column).")
+                .wrap(Wrap { trim: true })
+                .block(block(title, false, theme)),
+            area,
+        );
+        return;
+    }
+    let diagonal = [(0.0, 0.0), (1.0, 1.0)];
+    let mut datasets = vec![Dataset::default()
+        .name(if roc {
+            format!("{} (AUC {:.3})", r.detector, r.roc_auc.unwrap_or(f64::NAN))
+        } else {
+            format!(
+                "{} (AP {:.3})",
+                r.detector,
+                r.average_precision.unwrap_or(f64::NAN)
+            )
+        })
+        .graph_type(GraphType::Line)
+        .marker(Marker::Braille)
+        .style(theme.style(Role::Chart1))
+        .data(points)];
+    if roc {
+        datasets.push(
+            Dataset::default()
+                .name("chance")
+                .graph_type(GraphType::Line)
+                .marker(Marker::Dot)
+                .style(theme.style(Role::Muted))
+                .data(&diagonal),
+        );
+    }
+    let axis = |name: &'static str| {
+        Axis::default()
+            .title(name)
+            .bounds([0.0, 1.0])
+            .labels(vec![Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
+            .style(theme.style(Role::Muted))
+    };
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(block(title, false, theme))
+            .x_axis(axis(x_name))
+            .y_axis(axis(y_name)),
+        area,
+    );
+}
+
+fn draw_projection(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
+    let Some(dots) = &r.scatter else {
+        frame.render_widget(
+            Paragraph::new("No projection for this result (its data is not the loaded table).")
+                .block(block("PCA projection", false, theme)),
+            area,
+        );
+        return;
+    };
+    let (mut normal, mut flagged) = (Vec::new(), Vec::new());
+    for (p, &rank) in dots.points.iter().zip(&dots.best_rank) {
+        if rank < r.flagged {
+            flagged.push(*p);
+        } else {
+            normal.push(*p);
+        }
+    }
+    let datasets = vec![
+        Dataset::default()
+            .name("normal ·")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Scatter)
+            .style(theme.style(Role::Chart1))
+            .data(&normal),
+        Dataset::default()
+            .name("anomaly ✕")
+            .marker(Marker::Custom('✕'))
+            .graph_type(GraphType::Scatter)
+            .style(theme.style(Role::Anomaly))
+            .data(&flagged),
+    ];
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(block(
+                "PCA projection: first two components (c: next chart)",
+                false,
+                theme,
+            ))
+            .x_axis(
+                Axis::default()
+                    .title("PC1")
+                    .bounds(dots.x_bounds)
+                    .style(theme.style(Role::Muted)),
+            )
+            .y_axis(
+                Axis::default()
+                    .title("PC2")
+                    .bounds(dots.y_bounds)
+                    .style(theme.style(Role::Muted)),
+            ),
+        area,
+    );
+}
+
+fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
+    let Some(time) = &r.time else {
+        frame.render_widget(
+            Paragraph::new("No time column in this dataset (try demo:server_metrics).")
+                .block(block("Scores over time", false, theme)),
+            area,
+        );
+        return;
+    };
+    let cut = r.threshold();
+    let mut line: Vec<(f64, f64)> = time.iter().copied().zip(r.scores.iter().copied()).collect();
+    line.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let flagged: Vec<(f64, f64)> = line.iter().copied().filter(|p| p.1 >= cut).collect();
+    let xb = bounds(line.iter().map(|p| p.0));
+    let yb = bounds(line.iter().map(|p| p.1));
+    let datasets = vec![
+        Dataset::default()
+            .name("score")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.style(Role::Chart1))
+            .data(&line),
+        Dataset::default()
+            .name("anomaly ▲")
+            .marker(Marker::Custom('▲'))
+            .graph_type(GraphType::Scatter)
+            .style(theme.style(Role::Anomaly))
+            .data(&flagged),
+    ];
+    frame.render_widget(
+        Chart::new(datasets)
+            .block(block("Scores over time (c: next chart)", false, theme))
+            .x_axis(
+                Axis::default()
+                    .title("time")
+                    .bounds(xb)
+                    .style(theme.style(Role::Muted)),
+            )
+            .y_axis(
+                Axis::default()
+                    .title("score")
+                    .bounds(yb)
+                    .labels(vec![Span::raw(fmt_num(yb[0])), Span::raw(fmt_num(yb[1]))])
+                    .style(theme.style(Role::Muted)),
+            ),
+        area,
+    );
+}

@@ -1,0 +1,479 @@
+//! The Data pane: the loaded table (column profiles, a preview of the rows) and the recipe that
+//! turns it into a matrix. The table and the recipe are shared ([`DatasetState`]): every run
+//! uses them; the pane owns only its cursor and scroll positions.
+//!
+//! [`DatasetState`]: crate::tui::shared::DatasetState
+
+use polars::prelude::AnyValue;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::Component;
+use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
+use crate::text::{sanitize, sparkline, truncate};
+use crate::tui::app::Effect;
+use crate::tui::keymap::Action;
+use crate::tui::overlays::open_file::OpenFile;
+use crate::tui::overlays::Overlay;
+use crate::tui::shared::Shared;
+use crate::tui::theme::{Role, Theme};
+use crate::tui::widgets::{block, fmt_cell, fmt_num};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFocus {
+    Columns,
+    Table,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataPane {
+    pub selected_column: usize,
+    pub row_offset: usize,
+    pub col_offset: usize,
+    pub focus: DataFocus,
+}
+
+impl Default for DataPane {
+    fn default() -> Self {
+        DataPane {
+            selected_column: 0,
+            row_offset: 0,
+            col_offset: 0,
+            focus: DataFocus::Columns,
+        }
+    }
+}
+
+impl Component for DataPane {
+    fn on_action(&mut self, action: Action, cx: &mut Shared) -> Vec<Effect> {
+        let n_columns = cx.dataset.loaded.as_ref().map_or(0, |l| l.df.width());
+        let n_rows = cx.dataset.loaded.as_ref().map_or(0, |l| l.df.height());
+        match action {
+            Action::OpenFile => {
+                // Start in the folder of the file on screen, else the working folder.
+                let start = cx
+                    .dataset
+                    .loaded
+                    .as_ref()
+                    .and_then(|l| {
+                        let p = std::path::Path::new(&l.source);
+                        p.parent()
+                            .filter(|d| p.is_file() && !d.as_os_str().is_empty())
+                            .map(|d| format!("{}/", d.display()))
+                    })
+                    .unwrap_or_default();
+                cx.open(Overlay::OpenFile(OpenFile::new(start)));
+            }
+            Action::SwitchFocus => {
+                self.focus = match self.focus {
+                    DataFocus::Columns => DataFocus::Table,
+                    DataFocus::Table => DataFocus::Columns,
+                };
+            }
+            // With the table focused, up/down scroll the rows; otherwise they pick a column.
+            Action::Up if self.focus == DataFocus::Table => {
+                self.row_offset = self.row_offset.saturating_sub(1)
+            }
+            Action::Down if self.focus == DataFocus::Table => {
+                self.row_offset = (self.row_offset + 1).min(n_rows.saturating_sub(1))
+            }
+            Action::Up => self.selected_column = self.selected_column.saturating_sub(1),
+            Action::Down => {
+                self.selected_column = (self.selected_column + 1).min(n_columns.saturating_sub(1))
+            }
+            Action::Top => self.selected_column = 0,
+            Action::Bottom => self.selected_column = n_columns.saturating_sub(1),
+            Action::PageDown => {
+                self.row_offset = (self.row_offset + 20).min(n_rows.saturating_sub(1))
+            }
+            Action::PageUp => self.row_offset = self.row_offset.saturating_sub(20),
+            Action::Right => {
+                self.col_offset = (self.col_offset + 1).min(n_columns.saturating_sub(1))
+            }
+            Action::Left => self.col_offset = self.col_offset.saturating_sub(1),
+            Action::SetLabel => {
+                let Some(name) = self.selected_column_name(cx) else {
+                    return Vec::new();
+                };
+                let is_label = cx
+                    .dataset
+                    .prepared
+                    .as_ref()
+                    .and_then(|p| p.prepared.report.label_column.clone())
+                    .as_deref()
+                    == Some(name.as_str());
+                cx.dataset.spec.label = if is_label {
+                    ColumnChoice::None
+                } else {
+                    ColumnChoice::Column(name)
+                };
+                return cx.reprepare();
+            }
+            Action::ToggleFeature => {
+                let Some(name) = self.selected_column_name(cx) else {
+                    return Vec::new();
+                };
+                if let Some(i) = cx.dataset.spec.exclude.iter().position(|c| *c == name) {
+                    cx.dataset.spec.exclude.remove(i);
+                } else {
+                    cx.dataset.spec.exclude.push(name);
+                }
+                return cx.reprepare();
+            }
+            Action::CycleScaling => {
+                cx.dataset.spec.scaling = match cx.dataset.spec.scaling {
+                    Scaling::None => Scaling::Standard,
+                    Scaling::Standard => Scaling::Robust,
+                    Scaling::Robust => Scaling::MinMax,
+                    Scaling::MinMax => Scaling::None,
+                };
+                return cx.reprepare();
+            }
+            Action::CycleMissing => {
+                cx.dataset.spec.missing = match cx.dataset.spec.missing {
+                    MissingPolicy::Median => MissingPolicy::Mean,
+                    MissingPolicy::Mean => MissingPolicy::DropRow,
+                    MissingPolicy::DropRow => MissingPolicy::Constant(0.0),
+                    MissingPolicy::Constant(_) => MissingPolicy::Median,
+                };
+                return cx.reprepare();
+            }
+            Action::CycleEncoding => {
+                cx.dataset.spec.categorical = match cx.dataset.spec.categorical {
+                    CategoricalEncoding::OneHot => CategoricalEncoding::Ordinal,
+                    CategoricalEncoding::Ordinal => CategoricalEncoding::Frequency,
+                    CategoricalEncoding::Frequency => CategoricalEncoding::Drop,
+                    CategoricalEncoding::Drop => CategoricalEncoding::OneHot,
+                };
+                return cx.reprepare();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Shared) {
+        let theme = cx.theme();
+        let Some(loaded) = &cx.dataset.loaded else {
+            let msg = if cx.dataset.loading {
+                "Loading…"
+            } else {
+                "No data. Press o to open a file (CSV, Parquet, JSON, Arrow), or demo:cardio."
+            };
+            frame.render_widget(Paragraph::new(msg).block(block("Data", true, theme)), area);
+            return;
+        };
+        let [top, spec_area] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(4)]).areas(area);
+        let [left, table_area] =
+            Layout::horizontal([Constraint::Length(46), Constraint::Min(0)]).areas(top);
+        let [cols_area, detail_area] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(left);
+
+        // Column profiles.
+        let prepared = cx.dataset.prepared.as_ref().map(|p| &p.prepared);
+        let label = prepared.and_then(|p| p.report.label_column.clone());
+        let time = prepared.and_then(|p| p.report.time_column.clone());
+        let features: Vec<&str> = prepared
+            .map(|p| {
+                p.spec
+                    .fitted
+                    .as_ref()
+                    .map(|f| f.columns.iter().map(|c| c.source.as_str()).collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let names = loaded.df.get_column_names();
+        let visible = cols_area.height.saturating_sub(3) as usize;
+        let first = self
+            .selected_column
+            .saturating_sub(visible.saturating_sub(1));
+        let rows: Vec<Row> = names
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(visible)
+            .map(|(i, name)| {
+                let name = name.as_str();
+                let role = if Some(name) == label.as_deref() {
+                    "label"
+                } else if Some(name) == time.as_deref() {
+                    "time"
+                } else if features.contains(&name) {
+                    "feat"
+                } else {
+                    "—"
+                };
+                let profile = cx.dataset.profile.as_ref().and_then(|p| p.column(name));
+                let dtype = profile.map(|p| p.dtype.clone()).unwrap_or_default();
+                let missing = profile.map(|p| p.missing).unwrap_or(0);
+                let hist = profile
+                    .and_then(|p| p.numeric.as_ref())
+                    .map(|n| sparkline(&n.histogram))
+                    .unwrap_or_default();
+                let style = if i == self.selected_column {
+                    theme.style(Role::Selection)
+                } else {
+                    Style::default()
+                };
+                Row::new(vec![
+                    Cell::from(truncate(&sanitize(name), 14).into_owned()),
+                    Cell::from(truncate(&dtype, 6).into_owned()),
+                    Cell::from(role),
+                    Cell::from(missing.to_string()),
+                    Cell::from(hist),
+                ])
+                .style(style)
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(14),
+                Constraint::Length(6),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(16),
+            ],
+        )
+        .header(
+            Row::new(vec!["column", "type", "use", "miss", "histogram"])
+                .style(theme.style(Role::Muted)),
+        )
+        .block(block(
+            format!("Columns {}/{}", self.selected_column + 1, names.len()),
+            self.focus == DataFocus::Columns,
+            theme,
+        ));
+        frame.render_widget(table, cols_area);
+        self.draw_column_detail(frame, cx, detail_area, theme);
+
+        // Preview of the rows.
+        let df = &loaded.df;
+        let n_rows = df.height();
+        let body_rows = table_area.height.saturating_sub(3) as usize;
+        let col_width = 11u16;
+        let n_cols = ((table_area.width.saturating_sub(9)) / (col_width + 1)) as usize;
+        let shown: Vec<usize> = (self.col_offset..names.len()).take(n_cols.max(1)).collect();
+        let header = Row::new(
+            std::iter::once(Cell::from("row"))
+                .chain(shown.iter().map(|&c| {
+                    let style = if c == self.selected_column {
+                        theme.style(Role::Focus)
+                    } else {
+                        theme.style(Role::Muted)
+                    };
+                    Cell::from(
+                        truncate(&sanitize(names[c].as_str()), col_width as usize).into_owned(),
+                    )
+                    .style(style)
+                }))
+                .collect::<Vec<_>>(),
+        );
+        let columns = df.columns();
+        let rows: Vec<Row> = (self.row_offset..n_rows)
+            .take(body_rows)
+            .map(|r| {
+                Row::new(
+                    std::iter::once(Cell::from(r.to_string()).style(theme.style(Role::Muted)))
+                        .chain(shown.iter().map(|&c| {
+                            let text = columns[c].get(r).map(cell_text).unwrap_or_default();
+                            Cell::from(truncate(&text, col_width as usize).into_owned())
+                        }))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let widths: Vec<Constraint> = std::iter::once(Constraint::Length(7))
+            .chain(shown.iter().map(|_| Constraint::Length(col_width)))
+            .collect();
+        frame.render_widget(
+            Table::new(rows, widths).header(header).block(block(
+                format!(
+                    "Rows {}–{} of {n_rows}",
+                    (self.row_offset + 1).min(n_rows),
+                    (self.row_offset + body_rows).min(n_rows)
+                ),
+                self.focus == DataFocus::Table,
+                theme,
+            )),
+            table_area,
+        );
+
+        // The preparation recipe.
+        let spec = &cx.dataset.spec;
+        let matrix = match prepared {
+            Some(p) => format!(
+                "{} rows × {} features",
+                p.matrix.x.nrows(),
+                p.matrix.x.ncols()
+            ),
+            None if cx.dataset.loading => "preparing…".into(),
+            None => "not prepared (see the status line)".into(),
+        };
+        let lines = vec![
+            Line::from(vec![
+                Span::styled("Matrix ", theme.style(Role::Muted)),
+                Span::raw(matrix),
+                Span::styled("   label ", theme.style(Role::Muted)),
+                Span::raw(
+                    label
+                        .as_deref()
+                        .map(|l| sanitize(l).into_owned())
+                        .unwrap_or_else(|| "none".into()),
+                ),
+                Span::styled("   time ", theme.style(Role::Muted)),
+                Span::raw(
+                    time.as_deref()
+                        .map(|l| sanitize(l).into_owned())
+                        .unwrap_or_else(|| "none".into()),
+                ),
+            ]),
+            Line::from(vec![
+                Span::styled("Scaling ", theme.style(Role::Muted)),
+                Span::raw(format!("{:?}", spec.scaling).to_lowercase()),
+                Span::styled("   missing ", theme.style(Role::Muted)),
+                Span::raw(format!("{:?}", spec.missing).to_lowercase()),
+                Span::styled("   text columns ", theme.style(Role::Muted)),
+                Span::raw(format!("{:?}", spec.categorical).to_lowercase()),
+                Span::styled("   excluded ", theme.style(Role::Muted)),
+                Span::raw(if spec.exclude.is_empty() {
+                    "none".to_string()
+                } else {
+                    truncate(&sanitize(&spec.exclude.join(", ")), 30).into_owned()
+                }),
+            ]),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines).block(block("Preparation", false, theme)),
+            spec_area,
+        );
+    }
+
+    fn hints(&self) -> &'static [Action] {
+        &[
+            Action::OpenFile,
+            Action::SetLabel,
+            Action::ToggleFeature,
+            Action::CycleScaling,
+            Action::CycleMissing,
+        ]
+    }
+}
+
+impl DataPane {
+    /// A new table: back to its first column and row.
+    pub fn reset_view(&mut self) {
+        self.selected_column = 0;
+        self.row_offset = 0;
+        self.col_offset = 0;
+    }
+
+    fn selected_column_name(&self, cx: &Shared) -> Option<String> {
+        let loaded = cx.dataset.loaded.as_ref()?;
+        loaded
+            .df
+            .get_column_names()
+            .get(self.selected_column)
+            .map(|s| s.to_string())
+    }
+
+    /// Statistics of the selected column, from the profile.
+    fn draw_column_detail(&self, frame: &mut Frame, cx: &Shared, area: Rect, theme: &Theme) {
+        let names = cx
+            .dataset
+            .loaded
+            .as_ref()
+            .map(|l| {
+                l.df.get_column_names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let Some(name) = names.get(self.selected_column) else {
+            return;
+        };
+        let muted = theme.style(Role::Muted);
+        let mut lines = Vec::new();
+        match cx.dataset.profile.as_ref().and_then(|p| p.column(name)) {
+            Some(c) => {
+                lines.push(Line::from(vec![
+                    Span::styled("count ", muted),
+                    Span::raw(c.count.to_string()),
+                    Span::styled("  missing ", muted),
+                    Span::raw(c.missing.to_string()),
+                    Span::styled("  distinct ", muted),
+                    Span::raw(format!(
+                        "{}{}",
+                        if c.distinct_is_exact { "" } else { "~" },
+                        c.distinct
+                    )),
+                ]));
+                if let Some(n) = &c.numeric {
+                    lines.push(Line::from(vec![
+                        Span::styled("min ", muted),
+                        Span::raw(fmt_num(n.min)),
+                        Span::styled("  q25 ", muted),
+                        Span::raw(fmt_num(n.q25)),
+                        Span::styled("  med ", muted),
+                        Span::raw(fmt_num(n.median)),
+                    ]));
+                    lines.push(Line::from(vec![
+                        Span::styled("q75 ", muted),
+                        Span::raw(fmt_num(n.q75)),
+                        Span::styled("  max ", muted),
+                        Span::raw(fmt_num(n.max)),
+                    ]));
+                    lines.push(Line::from(vec![
+                        Span::styled("mean ", muted),
+                        Span::raw(fmt_num(n.mean)),
+                        Span::styled("  std ", muted),
+                        Span::raw(fmt_num(n.std)),
+                    ]));
+                } else if let Some((lo, hi)) = &c.range {
+                    lines.push(Line::raw(format!(
+                        "{} … {}",
+                        truncate(&sanitize(lo), 19),
+                        truncate(&sanitize(hi), 19)
+                    )));
+                }
+                if !c.top_values.is_empty() && c.numeric.is_none() {
+                    let top: Vec<String> = c
+                        .top_values
+                        .iter()
+                        .take(3)
+                        .map(|(v, n)| format!("{} ({n})", truncate(&sanitize(v), 10)))
+                        .collect();
+                    lines.push(Line::from(vec![
+                        Span::styled("top ", muted),
+                        Span::raw(top.join(", ")),
+                    ]));
+                }
+            }
+            None => lines.push(Line::styled("no profile", muted)),
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(block(
+                truncate(&sanitize(name), 40).into_owned(),
+                false,
+                theme,
+            )),
+            area,
+        );
+    }
+}
+
+fn cell_text(v: AnyValue) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => sanitize(s).into_owned(),
+        AnyValue::StringOwned(s) => sanitize(s.as_str()).into_owned(),
+        AnyValue::Float64(f) => fmt_cell(f),
+        AnyValue::Float32(f) => fmt_cell(f as f64),
+        other => sanitize(&other.to_string()).into_owned(),
+    }
+}
