@@ -11,17 +11,19 @@ use pynomaly::cli::{run, Cli};
 use pynomaly::text::sanitize;
 
 fn main() -> ExitCode {
+    // An empty PYNOMALY_STORE means "not set" (as shells and env files often leave it), not
+    // a store at the empty path. Before any thread exists.
+    if std::env::var_os(pynomaly::store::STORE_ENV).is_some_and(|v| v.is_empty()) {
+        std::env::remove_var(pynomaly::store::STORE_ENV);
+    }
     let cli = Cli::parse();
     if !cli.opens_workbench() {
         // The workbench has its own hook (the terminal comes back first).
         pynomaly::panic_boundary::install_quiet_hook();
     }
-    // Start the worker threads now, while data loads, rather than inside the first fit. A
-    // headless command runs its fits on this thread: with it as the pool's worker 0 a fit
-    // starts here, on a warm core with the loaded data in cache, instead of being handed to
-    // a worker that has been asleep since start-up (measured in the CLI: knn on ionosphere
-    // 0.58 → 0.34 ms, lof on glass 0.37 → 0.26 ms). The workbench's main thread runs the
-    // event loop and never joins parallel work, so there the pool keeps its own workers.
+    // A headless command joins the thread pool as its worker 0, so a fit starts on this warm
+    // thread instead of waking a sleeping one (measurements in docs/benchmarks.md). The
+    // workbench's main thread runs the event loop, so there the pool keeps its own workers.
     let pool = rayon::ThreadPoolBuilder::new();
     let pool = if cli.opens_workbench() {
         pool

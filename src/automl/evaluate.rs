@@ -242,10 +242,10 @@ impl<'a> Evaluator<'a> {
         }
         let t0 = Instant::now();
         let result = (|| -> Result<Vec<f64>, DetectError> {
-            let fitted = c
-                .info
-                .build(&c.params)
-                .fit_on_pool(x.view(), &JobCtx::new(c.seed))?;
+            let fitted = c.info.build(&c.params).fit_on_pool(
+                x.view(),
+                &JobCtx::new(c.seed).sharing_cancel(self.ctx.cancel_flag()),
+            )?;
             match &self.holdout {
                 Some((test_x, _)) => Ok(fitted.model.score(test_x.view())?.to_vec()),
                 None => Ok(fitted.training_scores.to_vec()),

@@ -15,7 +15,8 @@ mod space;
 mod tpe;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
@@ -362,8 +363,57 @@ pub fn run(
     on_trial: &(dyn Fn(&Trial) + Sync),
 ) -> Result<Outcome, AutomlError> {
     validate(x.nrows(), labels, config)?;
+    // The consensus and every trial run under one flag of their own: it follows the caller's
+    // cancellation and is set when the budget is spent, so running trials stop at their next
+    // checkpoint and the budget bounds the search's wall time, not only its start of trials.
+    let search_ctx = JobCtx::new(config.seed);
+    if ctx.checkpoint().is_err() {
+        // Already cancelled: not one trial may start, whatever the watcher's timing.
+        search_ctx.cancel();
+    }
+    let finished = AtomicBool::new(false);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                let spent = config.budget.is_some_and(|b| started.elapsed() >= b);
+                if spent || ctx.checkpoint().is_err() {
+                    search_ctx.cancel();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let outcome = search(x, labels, config, &search_ctx, on_trial);
+        finished.store(true, Ordering::Relaxed);
+        outcome
+    })
+}
+
+fn search(
+    x: ArrayView2<f64>,
+    labels: Option<&[u8]>,
+    config: &Config,
+    ctx: &JobCtx,
+    on_trial: &(dyn Fn(&Trial) + Sync),
+) -> Result<Outcome, AutomlError> {
     // A view with the evaluator's (shorter) lifetime: the matrix is borrowed, not copied.
-    let ev = Evaluator::new(x.reborrow(), labels, config, ctx, on_trial)?;
+    let ev = match Evaluator::new(x.reborrow(), labels, config, ctx, on_trial) {
+        Ok(ev) => ev,
+        // Stopped (budget or cancel) while the label-free consensus was being built.
+        Err(AutomlError::Detect(DetectError::Cancelled)) => {
+            return Ok(Outcome {
+                trials: Vec::new(),
+                best: None,
+                metric: config.metric,
+                protocol: config.protocol,
+                strategy: config.strategy,
+                consensus_members: Vec::new(),
+                stopped_early: true,
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let mut trials = match config.strategy {
         Strategy::Random => ev.run_batch(&plan(config, config.trials), 0, None),
         Strategy::Halving => run_halving(&ev, config),

@@ -22,7 +22,7 @@ use crate::threshold::ThresholdMethod;
 #[derive(Debug, Args)]
 pub struct AutomlArgs {
     /// A file, `-` for CSV on standard input, or `demo:NAME`.
-    pub file: String,
+    pub file: std::ffi::OsString,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]

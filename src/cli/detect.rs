@@ -73,7 +73,7 @@ fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// A file, `-` for CSV on standard input, or `demo:NAME`.
-    pub file: String,
+    pub file: std::ffi::OsString,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Detector name (see `pynomaly detectors`).

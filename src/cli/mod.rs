@@ -72,7 +72,7 @@ pub struct TuiFlags {
 #[derive(Debug, Args)]
 pub struct TuiArgs {
     /// A file to open, or `demo:NAME` (default: the bundled demo).
-    pub file: Option<String>,
+    pub file: Option<std::ffi::OsString>,
     #[command(flatten)]
     pub flags: TuiFlags,
 }
@@ -96,7 +96,7 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     /// A file, `-` for CSV on standard input, or `demo:NAME` (default: the bundled demo).
-    pub file: Option<String>,
+    pub file: Option<std::ffi::OsString>,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Print the profile as JSON.
@@ -123,7 +123,7 @@ pub enum ScaleArg {
 #[derive(Debug, Args)]
 pub struct PrepareArgs {
     /// A file, `-` for CSV on standard input, or `demo:NAME`.
-    pub file: String,
+    pub file: std::ffi::OsString,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -257,7 +257,11 @@ pub fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn workbench(file: Option<&str>, flags: TuiFlags, store: Option<&std::path::Path>) -> CliResult {
+fn workbench(
+    file: Option<&std::ffi::OsStr>,
+    flags: TuiFlags,
+    store: Option<&std::path::Path>,
+) -> CliResult {
     let source = source_of(file)?;
     let store = if flags.no_store {
         None
@@ -317,7 +321,11 @@ fn store_unless(
 }
 
 /// Loads a file and prepares it with the default recipe and the given label choice.
-fn load_dataset(file: &str, load: &LoadArgs, label: ColumnChoice) -> CliResult<Dataset> {
+fn load_dataset(
+    file: &std::ffi::OsStr,
+    load: &LoadArgs,
+    label: ColumnChoice,
+) -> CliResult<Dataset> {
     let source = source_of(Some(file))?;
     let spec = PrepareSpec {
         label,
@@ -367,10 +375,15 @@ fn load_options(args: &LoadArgs) -> CliResult<LoadOptions> {
     })
 }
 
-fn source_of(file: Option<&str>) -> CliResult<Source> {
+/// The data source a command line names: `-`, `demo:NAME` or a path (any OS string: file names
+/// need not be UTF-8).
+fn source_of(file: Option<&std::ffi::OsStr>) -> CliResult<Source> {
     match file {
         None => Ok(Source::Demo(Demo::DEFAULT)),
-        Some(f) => Ok(Source::parse(f)?),
+        Some(f) => match f.to_str() {
+            Some(text) => Ok(Source::parse(text)?),
+            None => Ok(Source::Path(std::path::PathBuf::from(f))),
+        },
     }
 }
 

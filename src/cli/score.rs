@@ -20,7 +20,7 @@ pub struct ScoreArgs {
     #[arg(long, short = 'm', value_name = "RUN_ID|FILE")]
     pub model: String,
     /// New data: a file, `-` for CSV on standard input, or `demo:NAME`.
-    pub file: String,
+    pub file: std::ffi::OsString,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Write row id, score and anomaly flag to a .csv or .parquet file.

@@ -147,6 +147,9 @@ pub enum DataError {
         source: std::io::Error,
     },
 
+    #[error("{path}: cannot be opened: {why}")]
+    CannotOpen { path: PathBuf, why: String },
+
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -391,6 +391,18 @@ fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_string()
 }
 
+fn is_symlink_loop(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 /// Names the common reasons a file cannot be opened.
 pub fn open_error(path: &Path, e: std::io::Error) -> DataError {
     match e.kind() {
@@ -402,6 +414,17 @@ pub fn open_error(path: &Path, e: std::io::Error) -> DataError {
         },
         std::io::ErrorKind::IsADirectory => DataError::IsDirectory {
             path: path.to_path_buf(),
+        },
+        // A symlink loop, a path through a file, a name too long: the path is at fault.
+        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::InvalidFilename => {
+            DataError::CannotOpen {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            }
+        }
+        _ if is_symlink_loop(&e) => DataError::CannotOpen {
+            path: path.to_path_buf(),
+            why: "too many levels of symbolic links (a symlink loop?)".to_string(),
         },
         _ => DataError::Io {
             source_name: path.display().to_string(),

@@ -424,13 +424,20 @@ fn get_column<'a>(df: &'a DataFrame, name: &str, source: &str) -> DataResult<&'a
     df.column(name).map_err(|_| DataError::MissingColumn {
         source_name: source.to_string(),
         column: name.to_string(),
-        available: df
-            .get_column_names()
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        available: short_list(df.get_column_names().iter().map(|s| s.as_str())),
     })
+}
+
+/// At most a dozen names, then how many more: a message about a 10,000-column table stays one
+/// readable line.
+pub fn short_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 12;
+    let total = names.len();
+    let mut text = names.take(SHOWN).collect::<Vec<_>>().join(", ");
+    if total > SHOWN {
+        text.push_str(&format!(", … ({} more)", total - SHOWN));
+    }
+    text
 }
 
 fn feature_names(columns: &[FittedColumn]) -> Vec<String> {

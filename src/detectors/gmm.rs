@@ -712,6 +712,24 @@ impl Detector for Gmm {
                 self.k
             )));
         }
+        // A full covariance in d ≥ n dimensions is singular but for reg_covar, and each EM step
+        // would cost O(k·d³): refuse with the covariance types that stay O(k·n·d).
+        if d >= n
+            && matches!(
+                self.covariance_type,
+                CovarianceType::Full | CovarianceType::Tied
+            )
+        {
+            return Err(DetectError::InvalidData(format!(
+                "covariance_type = {} needs more rows than features; the matrix has {n} rows and \
+                 {d} features: use --param covariance_type=diag (or spherical)",
+                if self.covariance_type == CovarianceType::Full {
+                    "full"
+                } else {
+                    "tied"
+                }
+            )));
+        }
         let data = row_major(x);
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
         let mut best: Option<(GmmModel, f64)> = None;

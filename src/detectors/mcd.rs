@@ -618,6 +618,15 @@ impl Detector for Mcd {
     fn fit(&self, x: ArrayView2<f64>, ctx: &JobCtx) -> DetectResult<Fitted> {
         validate_matrix(x, 2)?;
         let (n, d) = x.dim();
+        // A covariance of at most n rows in d ≥ n dimensions is singular: no Mahalanobis
+        // distance exists (and the C-steps would cost O(d³) each for nothing).
+        if d >= n {
+            return Err(DetectError::InvalidData(format!(
+                "mcd needs more rows than features (the covariance of the support is singular \
+                 otherwise); the matrix has {n} rows and {d} features: use pca or another \
+                 detector, or fewer features"
+            )));
+        }
         let xs = x.as_standard_layout();
         let data = xs.as_slice().expect("standard layout");
         let n_support = match self.support_fraction {

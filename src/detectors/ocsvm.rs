@@ -67,9 +67,11 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "tol",
         kind: ParamKind::Float {
-            min: 0.0,
+            // Below 1e-12 the stopping test asks for more than f64 gradients can deliver: the
+            // solver would only stop at its iteration cap.
+            min: 1e-12,
             max: 1.0,
-            min_open: true,
+            min_open: false,
             max_open: false,
             log: true,
         },
@@ -758,6 +760,8 @@ impl<'a, 'c> Solver<'a, 'c> {
     fn solve(mut self, shrinking: bool) -> DetectResult<Solution> {
         let l = self.l;
         let mut iter: u64 = 0;
+        // libsvm's own cap (it warns "reaching max number of iterations" and keeps the result).
+        let max_iter = (100 * l as u64).max(10_000_000);
         let mut counter = l.min(1000) + 1;
         loop {
             counter -= 1;
@@ -783,6 +787,13 @@ impl<'a, 'c> Solver<'a, 'c> {
                 }
             };
             iter += 1;
+            if iter > max_iter {
+                if self.active_size < l {
+                    self.reconstruct_gradient();
+                    self.active_size = l;
+                }
+                break;
+            }
             let active = self.active_size;
             let oi = self.q_col(i, active);
             let oj = self.q_col(j, active);

@@ -272,25 +272,30 @@ impl Detector for Pca {
         for m in mu.iter_mut() {
             *m /= nf;
         }
-        let gram = gram_matrix(&z);
-        ctx.checkpoint()?;
-        let mut c = vec![0.0; d * d];
-        for i in 0..d {
-            for j in 0..d {
-                c[i * d + j] = (gram[i * d + j] - nf * mu[i] * mu[j]) / (nf - 1.0);
+        let (values, rows) = if d > n {
+            eigen_through_rows(&z, &mu, ctx)?
+        } else {
+            let gram = gram_matrix(&z);
+            ctx.checkpoint()?;
+            let mut c = vec![0.0; d * d];
+            for i in 0..d {
+                for j in 0..d {
+                    c[i * d + j] = (gram[i * d + j] - nf * mu[i] * mu[j]) / (nf - 1.0);
+                }
             }
-        }
-        let (mut values, mut rows) = sym_eigen_sorted_desc(&c, d);
-        for v in values.iter_mut() {
-            if *v < 0.0 {
-                *v = 0.0;
+            let (mut values, mut rows) = sym_eigen_sorted_desc(&c, d);
+            for v in values.iter_mut() {
+                if *v < 0.0 {
+                    *v = 0.0;
+                }
             }
-        }
-        // Signs already follow svd_flip(u_based_decision=False) (`sym_eigen_sorted_desc`).
-        // n_components=None keeps min(n, d) components.
-        let n_components = n.min(d);
-        values.truncate(n_components);
-        rows.truncate(n_components * d);
+            // Signs already follow svd_flip(u_based_decision=False) (`sym_eigen_sorted_desc`).
+            // n_components=None keeps min(n, d) components.
+            values.truncate(n);
+            rows.truncate(n * d);
+            (values, rows)
+        };
+        let n_components = values.len();
         let n_selected = if self.n_selected == 0 {
             n_components
         } else {
@@ -329,6 +334,53 @@ impl Detector for Pca {
             training_scores,
         })
     }
+}
+
+/// The covariance's eigenpairs when features outnumber rows, through the n × n Gram matrix of
+/// the centred rows (`K = Z_c Z_cᵀ = U Λ Uᵀ`, component `v = Z_cᵀ u / √λ`): O(n²d + n³) instead
+/// of the d × d covariance's O(d³). Only the components with a nonzero variance exist this way
+/// (at most n − 1); their signs follow svd_flip (largest |v_j| positive).
+fn eigen_through_rows(
+    z: &Array2<f64>,
+    mu: &[f64],
+    ctx: &JobCtx,
+) -> DetectResult<(Vec<f64>, Vec<f64>)> {
+    let (n, d) = z.dim();
+    let mut zc = z.as_standard_layout().into_owned();
+    for mut row in zc.rows_mut() {
+        for (v, m) in row.iter_mut().zip(mu) {
+            *v -= m;
+        }
+    }
+    let k = zc.dot(&zc.t());
+    ctx.checkpoint()?;
+    let flat: Vec<f64> = k.iter().copied().collect();
+    let (lambda, u) = sym_eigen_sorted_desc(&flat, n);
+    let largest = lambda.first().copied().unwrap_or(0.0).max(0.0);
+    let mut values = Vec::new();
+    let mut rows = Vec::new();
+    for (i, &l) in lambda.iter().enumerate() {
+        // Zero (or rounding-noise) variance: no direction is defined by the data.
+        if !(l > largest * 1e-12) || l <= 0.0 {
+            break;
+        }
+        let ui = ndarray::ArrayView1::from(&u[i * n..(i + 1) * n]);
+        let mut v = zc.t().dot(&ui) / l.sqrt();
+        let (arg, _) = v.iter().enumerate().fold((0, 0.0f64), |best, (j, x)| {
+            if x.abs() > best.1 {
+                (j, x.abs())
+            } else {
+                best
+            }
+        });
+        if v[arg] < 0.0 {
+            v.mapv_inplace(|x| -x);
+        }
+        values.push(l / (n as f64 - 1.0));
+        rows.extend(v.iter());
+    }
+    debug_assert_eq!(rows.len(), values.len() * d);
+    Ok((values, rows))
 }
 
 /// `ZᵀZ` (upper triangle computed, mirrored). Rows are summed in fixed blocks of

@@ -51,11 +51,34 @@ pub fn read_model(
 }
 
 /// Reads at most `limit` bytes; a longer file (or an endless device) is an error.
+/// The first bytes of a model file must open a JSON object: a file of zeros or an endless
+/// device is refused after one small read, not after gigabytes.
 fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?.take(limit + 1);
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    let mut head = [0u8; 4096];
+    loop {
+        let got = file.read(&mut head)?;
+        if got == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&head[..got]);
+        if let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            if *first != b'{' {
+                return Err(std::io::Error::other(
+                    "not a Pynomaly model (a model file is a JSON object starting with `{`)",
+                ));
+            }
+            break;
+        }
+        if bytes.len() > 1 << 20 {
+            return Err(std::io::Error::other(
+                "not a Pynomaly model (only whitespace)",
+            ));
+        }
+    }
+    file.read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(std::io::Error::other(format!(
             "larger than the {} GiB limit for a model file",
@@ -127,17 +150,6 @@ pub fn score_source(
     })
 }
 
-/// At most a dozen names, then how many more: a 10,000-column mismatch stays one readable line.
-pub fn list_names(names: &[String]) -> String {
-    const SHOWN: usize = 12;
-    let mut text = names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > SHOWN {
-        text.push_str(&format!(", … ({} more)", names.len() - SHOWN));
-    }
-    text
+fn list_names(names: &[String]) -> String {
+    crate::data::prepare::short_list(names.iter().map(String::as_str))
 }

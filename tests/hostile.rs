@@ -1,0 +1,206 @@
+//! Hostile input, command by command: each case ends in a clear error (exit 2, one line naming
+//! the file or model) or in correct output, quickly and without a panic. The file-format cases
+//! of `tests/fixtures/bad/` run in `bad_input.rs`; these need a command line or a file system
+//! state that a fixture cannot hold (a wide table, a symlink loop, a non-UTF-8 name, a device).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&std::ffi::OsStr]) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = Command::new(common::bin())
+        .args(args)
+        .env_remove("PYNOMALY_STORE")
+        .output()
+        .unwrap();
+    (out, started.elapsed())
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// Exit 2 with `expected` in a one-line message and no panic text.
+fn assert_refused(out: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(expected), "wanted {expected:?} in {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+}
+
+/// 40 rows × 2,000 columns of deterministic noise: more features than rows.
+fn wide_csv(dir: &Path) -> std::path::PathBuf {
+    let (rows, cols) = (40, 2_000);
+    let mut text = (0..cols)
+        .map(|j| format!("f{j}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push('\n');
+    let mut state = 7u64;
+    for _ in 0..rows {
+        let row: Vec<String> = (0..cols)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:.4}", (state >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    let path = dir.join("wide.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn more_features_than_rows_is_fast_or_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = wide_csv(dir.path());
+    let wide = wide.as_os_str();
+    // PCA goes through the rows' Gram matrix: a result, not an O(d³) eigenproblem.
+    let (out, took) = run(&[os("detect"), wide, os("-d"), os("pca"), os("--no-store")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(60), "pca took {took:?}");
+    // MCD and a full-covariance GMM have no answer there: refused before any work.
+    let (out, _) = run(&[os("detect"), wide, os("-d"), os("mcd"), os("--no-store")]);
+    assert_refused(&out, "mcd needs more rows than features");
+    let (out, _) = run(&[os("detect"), wide, os("-d"), os("gmm"), os("--no-store")]);
+    assert_refused(&out, "covariance_type=diag");
+    let (out, _) = run(&[
+        os("detect"),
+        wide,
+        os("-d"),
+        os("gmm"),
+        os("--param"),
+        os("covariance_type=diag"),
+        os("--no-store"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_automl_budget_bounds_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = wide_csv(dir.path());
+    let (out, took) = run(&[
+        os("automl"),
+        wide.as_os_str(),
+        os("--budget"),
+        os("3s"),
+        os("--no-store"),
+        os("--json"),
+    ]);
+    // Load, consensus, the search cut at the budget, the refit: well under a minute.
+    assert!(took < Duration::from_secs(60), "automl took {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    if out.status.success() {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(report["timing"]["search_s"].as_f64().unwrap() < 30.0);
+    } else {
+        assert_refused(&out, "budget");
+    }
+}
+
+#[test]
+fn parameters_that_would_never_converge_are_refused() {
+    let (out, _) = run(&[
+        os("detect"),
+        os("demo:cardio"),
+        os("-d"),
+        os("ocsvm"),
+        os("--param"),
+        os("tol=1e-300"),
+        os("--no-store"),
+    ]);
+    assert_refused(&out, "tol");
+}
+
+#[test]
+fn endless_or_foreign_model_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeros = dir.path().join("zeros.model.json");
+    std::fs::write(&zeros, vec![0u8; 8 << 20]).unwrap();
+    for model in [zeros.as_os_str(), os("/dev/zero")] {
+        if !Path::new(model).exists() {
+            continue;
+        }
+        let (out, took) = run(&[os("score"), os("--model"), model, os("demo:cardio")]);
+        assert_refused(&out, "not a Pynomaly model");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn odd_paths_are_named_in_the_error_or_read() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("loop_a"), dir.path().join("loop_b"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let (out, _) = run(&[os("profile"), a.as_os_str()]);
+    assert_refused(&out, "symbolic links");
+
+    // A file name that is not UTF-8 is still a file name.
+    let name = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"data\xff.csv"));
+    std::fs::write(&name, "a,b\n1,2\n3,4\n5,7\n").unwrap();
+    let (out, _) = run(&[os("profile"), name.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A path through a regular file.
+    let through = name.join("x.csv");
+    let (out, _) = run(&[os("profile"), through.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_empty_store_variable_means_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(["detect", "demo:cardio", "-d", "hbos", "--no-store"])
+        .env("PYNOMALY_STORE", "")
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_column_mismatch_with_thousands_of_columns_stays_one_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = wide_csv(dir.path());
+    let (out, _) = run(&[
+        os("prepare"),
+        wide.as_os_str(),
+        os("--features"),
+        os("no_such_column"),
+    ]);
+    assert_refused(&out, "no_such_column");
+    assert!(out.stderr.len() < 1_000, "{} bytes", out.stderr.len());
+}
