@@ -14,13 +14,15 @@ pub mod data;
 
 pub mod combine;
 pub mod detectors;
+pub mod jobctx;
 pub mod metrics;
 pub mod neighbors;
+mod numeric;
 pub mod panic_boundary;
 pub mod record;
+mod replicas;
 pub mod saved_model;
 pub mod service;
-mod simd;
 pub mod store;
 pub mod text;
 pub mod threshold;

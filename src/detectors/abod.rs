@@ -15,20 +15,22 @@
 //! score is finite.
 //!
 //! Parity details (bit-identical to PyOD on all nine reference datasets): the neighbour lists
-//! come from scikit-learn's own search order ([`super::sktree`]), which fixes the pair order;
-//! `np.dot` is OpenBLAS's `ddot` and `np.linalg.norm` its x87 `dnrm2` (both as numba calls
-//! them, [`super::support`]); `np.var` uses numpy's pairwise sums.
+//! come from scikit-learn's own search order ([`crate::replicas::sktree`]), which fixes the
+//! pair order; `np.dot` is OpenBLAS's `ddot` and `np.linalg.norm` its x87 `dnrm2` (both as
+//! numba calls them, [`crate::replicas::openblas`]); `np.var` uses numpy's pairwise sums.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::knn::check_neighbors;
-use super::numeric::numpy_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::sktree::{kneighbors, kneighbors_of_training};
-use super::support::{nrm2_squared, openblas_ddot, par_map_rows};
+use super::support::check_neighbors;
+use super::validate::{neighbours, training, value, Check, Rule};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::Neighbors;
+use crate::numeric::rows::par_map_rows;
+use crate::numeric::sums::numpy_sum;
+use crate::replicas::openblas::{nrm2_squared, openblas_ddot};
+use crate::replicas::sktree::{kneighbors, kneighbors_of_training};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "n_neighbors",
@@ -165,6 +167,11 @@ impl Detector for Abod {
 }
 
 impl AbodModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     /// PyOD's `_decision_function_fast`: the k nearest training rows of each new row (a training
     /// row equal to it is skipped like the point itself).
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
@@ -176,5 +183,11 @@ impl AbodModel {
             .into_iter()
             .map(|s| s.unwrap_or(self.no_angle_score))
             .collect())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        neighbours(self.k, self.train.nrows())?;
+        value("no_angle_score", self.no_angle_score, Rule::Finite)
     }
 }

@@ -9,9 +9,9 @@
 //!
 //! Parity details: distances are `scipy.spatial.distance_matrix`'s, i.e. numpy's pairwise sum of
 //! the squared differences (bit-different from a sequential sum once d ≥ 8). The order is
-//! `np.argsort`'s on an AVX-512 machine ([`super::npsort`]): on data with equal distances
-//! (duplicate rows, integer features) it decides which neighbours are taken and in which order
-//! they are chained, so any other tie order changes many rows.
+//! `np.argsort`'s on an AVX-512 machine ([`crate::replicas::npsort`]): on data with equal
+//! distances (duplicate rows, integer features) it decides which neighbours are taken and in
+//! which order they are chained, so any other tie order changes many rows.
 //!
 //! PyOD holds the n×n distance matrix in memory; here each point's distance row is computed on
 //! the fly, so memory stays O(n·k) at any n (time is O(n²·d), like PyOD's).
@@ -19,12 +19,13 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::knn::check_neighbors;
-use super::npsort::argsort_prefix;
-use super::numeric::numpy_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::support::{numpy_distance, par_map_rows, Rows};
+use super::support::check_neighbors;
+use super::validate::{length, neighbours, training, values, Check, Rule};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::rows::{par_map_rows, Rows};
+use crate::numeric::sums::{numpy_distance, numpy_sum};
+use crate::replicas::npsort::argsort_prefix;
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "n_neighbors",
@@ -157,6 +158,11 @@ impl Detector for Cof {
 }
 
 impl CofModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     /// PyOD's `decision_function(X)` re-runs COF on X alone, ignoring the training data. We score
     /// each new row against the fitted data instead: its chain starts at the row itself and runs
     /// through its k nearest training rows, and its average chaining distance is compared with
@@ -176,5 +182,13 @@ impl CofModel {
             cof_of(own, &s.neighbours, ac)
         })?;
         Ok(Array1::from(scores))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        let n = self.train.nrows();
+        neighbours(self.k, n)?;
+        length("ac_dist", self.ac_dist.len(), n)?;
+        values("ac_dist", &self.ac_dist, Rule::NonNegative)
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ecdf::{score_with_training, tail_scores};
 use super::params::{ParamSpec, Params};
+use super::validate::{training, Check};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[];
@@ -45,7 +46,16 @@ impl Detector for Copod {
 }
 
 impl CopodModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         Ok(score_with_training(self.train.view(), x, copod_scores))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)
     }
 }

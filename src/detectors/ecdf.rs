@@ -6,7 +6,7 @@ use ndarray::Array2;
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::numeric::linspace;
+use crate::numeric::sums::linspace;
 
 /// Per-column ECDF of every value: probabilities `linspace(1/n, 1, n)` along the sorted column,
 /// tied values all taking the probability of the last member of their group.
@@ -233,7 +233,7 @@ pub fn tail_scores(
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = cells[j * n + i];
                 }
-                super::numeric::numpy_sum(row)
+                crate::numeric::sums::numpy_sum(row)
             },
         )
         .collect::<Vec<f64>>()

@@ -6,6 +6,7 @@
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::validate::{not_empty, values, Check, Rule};
 use super::{DetectResult, Model, Params};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +63,39 @@ impl EnsembleModel {
 
     pub fn n_features(&self) -> usize {
         self.members.first().map_or(0, |m| m.model.n_features())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        not_empty("members", self.members.len())?;
+        let d = self.members[0].model.n_features();
+        for (i, m) in self.members.iter().enumerate() {
+            let kind = m.model.detector_name();
+            // AutoML never nests ensembles; a nested one could recurse as deep as the file.
+            if matches!(m.model, Model::Ensemble(_)) {
+                return Err(format!("member {i} is itself an ensemble"));
+            }
+            if m.detector != kind {
+                return Err(format!(
+                    "member {i} is labelled {:?} but holds a {kind} model",
+                    m.detector
+                ));
+            }
+            m.model.validate().map_err(|e| format!("member {i}: {e}"))?;
+            if m.model.n_features() != d {
+                return Err(format!(
+                    "member {i} expects {} features, member 0 expects {d}",
+                    m.model.n_features()
+                ));
+            }
+            let name = format!("training scores of member {i}");
+            not_empty(&name, m.training_sorted.len())?;
+            values(&name, &m.training_sorted, Rule::Finite)?;
+            // New scores are ranked among them by binary search.
+            if m.training_sorted.windows(2).any(|w| w[0] > w[1]) {
+                return Err(format!("{name} are not sorted"));
+            }
+        }
+        Ok(())
     }
 }
 

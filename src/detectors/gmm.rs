@@ -7,10 +7,11 @@
 //! With one component (PyOD's default) EM converges in its second step to the sample mean and
 //! the (biased) sample covariance plus `reg_covar`, whatever the start.
 //!
-//! The linear algebra (Cholesky factor, triangular inverse, log-determinant) is written out here;
-//! sums over rows are taken over fixed blocks in a fixed order, so results do not depend on the
-//! thread count. Randomness (the k-means start) comes from one ChaCha8 stream seeded with the
-//! job seed, shared in order by the `n_init` restarts.
+//! The linear algebra (Cholesky factor, triangular inverse) is `numeric::linalg`'s and the k-means
+//! start `numeric::kmeans`'s sequential variant; the log-determinant is written out here. Sums
+//! over rows are taken over fixed blocks in a fixed order, so results do not depend on the thread
+//! count. Randomness (the k-means start) comes from one ChaCha8 stream seeded with the job seed,
+//! shared in order by the `n_init` restarts.
 
 use ndarray::{Array1, ArrayView2};
 use rand::seq::index;
@@ -19,11 +20,13 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::iforest::row_major;
-use super::linalg::cholesky;
-use super::numeric::numpy_mean;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::kmeans::{kmeans_labels_sequential, kmeans_plusplus_sequential};
+use crate::numeric::linalg::{cholesky, inverse_lower_by_negated_sums};
+use crate::numeric::rows::row_major;
+use crate::numeric::sums::numpy_mean;
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -183,26 +186,10 @@ const ILL_DEFINED: &str = "fitting the mixture model failed because some compone
 // ---------------------------------------------------------------------------------------------
 // Linear algebra
 
-/// Inverse of the lower-triangular `l` (forward substitution on each column of I).
-fn invert_lower(l: &[f64], d: usize) -> Vec<f64> {
-    let mut m = vec![0.0; d * d];
-    for j in 0..d {
-        m[j * d + j] = 1.0 / l[j * d + j];
-        for i in j + 1..d {
-            let mut s = 0.0;
-            for k in j..i {
-                s += l[i * d + k] * m[k * d + j];
-            }
-            m[i * d + j] = -s / l[i * d + i];
-        }
-    }
-    m
-}
-
 /// `P = L⁻¹` for the covariance `cov`: the precision's Cholesky factor.
 fn precision_cholesky(cov: &[f64], d: usize) -> DetectResult<Vec<f64>> {
     let l = cholesky(cov, d).ok_or_else(|| DetectError::InvalidData(ILL_DEFINED.into()))?;
-    Ok(invert_lower(&l, d))
+    Ok(inverse_lower_by_negated_sums(&l, d))
 }
 
 /// scipy's `logsumexp`.
@@ -217,6 +204,11 @@ fn logsumexp(a: &[f64]) -> f64 {
 // The mixture
 
 impl GmmModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
     fn k(&self) -> usize {
         self.weights.len()
     }
@@ -324,6 +316,46 @@ impl GmmModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let ll = self.log_likelihood(&row_major(x), None, &JobCtx::default())?;
         Ok(ll.into_iter().map(|v| -v).collect())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let d = self.n_features;
+        if d == 0 {
+            return Err("n_features is 0".into());
+        }
+        let k = self.weights.len();
+        not_empty("weights", k)?;
+        values("weights", &self.weights, Rule::Positive)?;
+        length("means", self.means.len(), product("means", k, d)?)?;
+        values("means", &self.means, Rule::Finite)?;
+        let p = &self.precisions_cholesky;
+        let name = "precisions_cholesky";
+        let square = product(name, d, d)?;
+        let expected = match self.covariance_type {
+            CovarianceType::Full => product(name, k, square)?,
+            CovarianceType::Tied => square,
+            CovarianceType::Diag => product(name, k, d)?,
+            CovarianceType::Spherical => k,
+        };
+        length(name, p.len(), expected)?;
+        values(name, p, Rule::Finite)?;
+        // Their logarithms are taken: diagonals of triangular factors, or the 1/σ values.
+        match self.covariance_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                for (m, factor) in p.chunks_exact(square).enumerate() {
+                    for i in 0..d {
+                        let v = factor[i * d + i];
+                        if !Rule::Positive.holds(v) {
+                            return Err(format!(
+                                "{name}: diagonal entry {i} of factor {m} is {v}, expected > 0"
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            CovarianceType::Diag | CovarianceType::Spherical => values(name, p, Rule::Positive),
+        }
     }
 }
 
@@ -483,148 +515,6 @@ fn m_step(
 }
 
 // ---------------------------------------------------------------------------------------------
-// k-means start (scikit-learn's KMeans: greedy k-means++, then Lloyd)
-
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-/// scikit-learn's `kmeans_plusplus` (greedy, `2 + ⌊ln k⌋` candidates per centre): the chosen
-/// row indices.
-fn kmeans_plusplus(data: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let n = data.len() / d;
-    let row = |i: usize| &data[i * d..(i + 1) * d];
-    let trials = 2 + (k as f64).ln() as usize;
-    let first = rng.gen_range(0..n);
-    let mut centres = vec![first];
-    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(row(i), row(first))).collect();
-    let mut pot: f64 = closest.iter().sum();
-    for _ in 1..k {
-        let mut cumsum = Vec::with_capacity(n);
-        let mut acc = 0.0;
-        for &v in &closest {
-            acc += v;
-            cumsum.push(acc);
-        }
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
-        for _ in 0..trials {
-            let target = rng.gen::<f64>() * pot;
-            let cand = cumsum.partition_point(|&c| c < target).min(n - 1);
-            let dist: Vec<f64> = (0..n)
-                .into_par_iter()
-                .map(|i| closest[i].min(sq_dist(row(i), row(cand))))
-                .collect();
-            let cand_pot: f64 = dist.iter().sum();
-            if best.as_ref().is_none_or(|b| cand_pot < b.0) {
-                best = Some((cand_pot, cand, dist));
-            }
-        }
-        let (p, c, dist) = best.expect("at least two trials");
-        pot = p;
-        closest = dist;
-        centres.push(c);
-    }
-    centres
-}
-
-/// Nearest centre of each row, and the squared distance to it.
-fn assign(data: &[f64], d: usize, centres: &[f64]) -> Vec<(usize, f64)> {
-    let k = centres.len() / d;
-    data.par_chunks(d)
-        .map(|x| {
-            let mut best = (0, f64::INFINITY);
-            for c in 0..k {
-                let dist = sq_dist(x, &centres[c * d..(c + 1) * d]);
-                if dist < best.1 {
-                    best = (c, dist);
-                }
-            }
-            best
-        })
-        .collect()
-}
-
-/// scikit-learn's `KMeans(n_clusters=k, n_init=1)` labels: k-means++ start, Lloyd iterations
-/// (at most 300, tolerance 1e-4 × the mean feature variance), empty clusters moved to the rows
-/// farthest from their centres.
-fn kmeans_labels(
-    data: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut ChaCha8Rng,
-    ctx: &JobCtx,
-) -> DetectResult<Vec<usize>> {
-    let n = data.len() / d;
-    let mean_var = {
-        let mut total = 0.0;
-        for j in 0..d {
-            let mean = (0..n).map(|i| data[i * d + j]).sum::<f64>() / n as f64;
-            total += (0..n)
-                .map(|i| (data[i * d + j] - mean).powi(2))
-                .sum::<f64>()
-                / n as f64;
-        }
-        total / d as f64
-    };
-    let tol = mean_var * 1e-4;
-    let mut centres: Vec<f64> = kmeans_plusplus(data, d, k, rng)
-        .into_iter()
-        .flat_map(|i| data[i * d..(i + 1) * d].to_vec())
-        .collect();
-    let mut labels_old: Option<Vec<usize>> = None;
-    let mut strict = false;
-    for _ in 0..300 {
-        ctx.checkpoint()?;
-        let assigned = assign(data, d, &centres);
-        let labels: Vec<usize> = assigned.iter().map(|a| a.0).collect();
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0usize; k];
-        for (i, &c) in labels.iter().enumerate() {
-            counts[c] += 1;
-            for j in 0..d {
-                sums[c * d + j] += data[i * d + j];
-            }
-        }
-        // Empty clusters take the rows farthest from their centres.
-        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
-        if !empty.is_empty() {
-            let mut far: Vec<usize> = (0..n).collect();
-            far.sort_by(|&a, &b| assigned[b].1.total_cmp(&assigned[a].1));
-            for (&c, &i) in empty.iter().zip(&far) {
-                let old = labels[i];
-                if counts[old] > 1 {
-                    counts[old] -= 1;
-                    for j in 0..d {
-                        sums[old * d + j] -= data[i * d + j];
-                    }
-                }
-                counts[c] = 1;
-                sums[c * d..(c + 1) * d].copy_from_slice(&data[i * d..(i + 1) * d]);
-            }
-        }
-        let new: Vec<f64> = (0..k * d)
-            .map(|i| sums[i] / counts[i / d].max(1) as f64)
-            .collect();
-        let shift: f64 = new.iter().zip(&centres).map(|(a, b)| (a - b).powi(2)).sum();
-        centres = new;
-        if labels_old.as_ref() == Some(&labels) {
-            strict = true;
-            labels_old = Some(labels);
-            break;
-        }
-        labels_old = Some(labels);
-        if shift <= tol {
-            break;
-        }
-    }
-    if strict {
-        Ok(labels_old.expect("one iteration ran"))
-    } else {
-        Ok(assign(data, d, &centres).into_iter().map(|a| a.0).collect())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // EM
 
 impl Gmm {
@@ -640,12 +530,18 @@ impl Gmm {
         let mut resp = vec![0.0; n * k];
         match self.init {
             Init::Kmeans => {
-                for (i, c) in kmeans_labels(data, d, k, rng, ctx)?.into_iter().enumerate() {
+                for (i, c) in kmeans_labels_sequential(data, d, k, rng, ctx)?
+                    .into_iter()
+                    .enumerate()
+                {
                     resp[i * k + c] = 1.0;
                 }
             }
             Init::KmeansPlusPlus => {
-                for (c, i) in kmeans_plusplus(data, d, k, rng).into_iter().enumerate() {
+                for (c, i) in kmeans_plusplus_sequential(data, d, k, rng)
+                    .into_iter()
+                    .enumerate()
+                {
                     resp[i * k + c] = 1.0;
                 }
             }
@@ -757,22 +653,6 @@ impl Detector for Gmm {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cholesky_and_inverse() {
-        // [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]]
-        let a = [4.0, 2.0, 2.0, 3.0];
-        let l = cholesky(&a, 2).unwrap();
-        assert_eq!(l[0], 2.0);
-        assert_eq!(l[2], 1.0);
-        assert!((l[3] - 2f64.sqrt()).abs() < 1e-15);
-        let m = invert_lower(&l, 2);
-        // m·l = I
-        assert!((m[0] * l[0] - 1.0).abs() < 1e-15);
-        assert!((m[2] * l[0] + m[3] * l[2]).abs() < 1e-15);
-        assert!((m[3] * l[3] - 1.0).abs() < 1e-15);
-        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
-    }
 
     #[test]
     fn one_component_is_the_sample_gaussian() {

@@ -7,9 +7,10 @@ use ndarray::{Array1, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::numeric::{linspace, numpy_sum};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::validate::{length, not_empty, value, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::sums::{linspace, numpy_sum};
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -162,6 +163,11 @@ impl Detector for Hbos {
 }
 
 impl HbosModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.edges.len()
+    }
+
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let d = self.edges.len();
         let log_densities: Vec<Vec<f64>> = self
@@ -226,6 +232,36 @@ impl HbosModel {
         } else {
             log_density[index - 1]
         }
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let d = self.edges.len();
+        not_empty("edges", d)?;
+        length("densities", self.densities.len(), d)?;
+        value("alpha", self.alpha, Rule::PositiveUnit)?;
+        value("tol", self.tol, Rule::Unit)?;
+        for (j, (edges, densities)) in self.edges.iter().zip(&self.densities).enumerate() {
+            not_empty(&format!("densities of feature {j}"), densities.len())?;
+            length(
+                &format!("edges of feature {j}"),
+                edges.len(),
+                densities.len() + 1,
+            )?;
+            values(&format!("edges of feature {j}"), edges, Rule::Finite)?;
+            // The bin lookup walks the edges assuming they increase.
+            if let Some(i) = edges.windows(2).position(|w| w[0] >= w[1]) {
+                return Err(format!(
+                    "edges of feature {j} do not increase at value {}",
+                    i + 1
+                ));
+            }
+            values(
+                &format!("densities of feature {j}"),
+                densities,
+                Rule::NonNegative,
+            )?;
+        }
+        Ok(())
     }
 }
 

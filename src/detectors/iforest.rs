@@ -17,6 +17,7 @@
 //! work, so the forest does not depend on the thread count.
 
 use crate::metrics::percentile;
+use crate::numeric::rows::row_major;
 use ndarray::{Array1, ArrayView2};
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
@@ -25,6 +26,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::support::task_seeds;
+use super::validate::{length, not_empty, value, Check, Rule};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -127,18 +130,6 @@ pub(crate) fn average_path_length(n: usize) -> f64 {
             2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
         }
     }
-}
-
-/// One seed per parallel task, drawn in order from a ChaCha8 stream seeded with the job seed:
-/// the tasks' random draws never depend on scheduling.
-pub(crate) fn task_seeds(seed: u64, n: usize) -> Vec<u64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| rng.gen()).collect()
-}
-
-/// The matrix as one row-major slice.
-pub(crate) fn row_major(x: ArrayView2<f64>) -> Vec<f64> {
-    x.as_standard_layout().iter().copied().collect()
 }
 
 struct Tree {
@@ -301,6 +292,11 @@ impl Detector for IForest {
 }
 
 impl IForestModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
     /// `2^(−E[h(x)] / c(max_samples))` of each row of the row-major `data`.
     fn isolation_scores(&self, data: &[f64], ctx: &JobCtx) -> DetectResult<Vec<f64>> {
         /// A node packed into 16 bytes. A leaf points to itself with a NaN threshold (`x > NaN`
@@ -386,6 +382,99 @@ impl IForestModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let s = self.isolation_scores(&row_major(x), &JobCtx::default())?;
         Ok(s.into_iter().map(|v| v + self.offset).collect())
+    }
+
+    /// Beyond lengths and indices: every tree must be a tree (children after their parent and
+    /// inside its own tree, each node but the root with exactly one parent), no deeper than
+    /// `max_samples` allows. Scoring walks each tree for its depth in steps, so a cycle or a
+    /// child index outside the tree can never be reached.
+    pub(super) fn validate(&self) -> Check {
+        let d = self.n_features;
+        if d == 0 {
+            return Err("n_features is 0".into());
+        }
+        if self.max_samples == 0 {
+            return Err("max_samples is 0".into());
+        }
+        value("offset", self.offset, Rule::Finite)?;
+        let nodes = self.feature.len();
+        not_empty("feature", nodes)?;
+        // Node indices are u32 and u32::MAX marks a leaf.
+        if nodes >= LEAF as usize {
+            return Err(format!("the forest has {nodes} nodes, too many"));
+        }
+        length("left", self.left.len(), nodes)?;
+        length("value", self.value.len(), nodes)?;
+        not_empty("roots", self.roots.len())?;
+        if self.roots[0] != 0 {
+            return Err(format!(
+                "roots: the first tree starts at node {}, expected 0",
+                self.roots[0]
+            ));
+        }
+        if let Some(t) = self.roots.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(format!("roots do not increase at tree {}", t + 1));
+        }
+        let last = *self.roots.last().expect("not empty") as usize;
+        if last >= nodes {
+            return Err(format!(
+                "roots: the last tree starts at node {last}, but there are {nodes} nodes"
+            ));
+        }
+        let max_depth = (self.max_samples.max(2) as f64).log2().ceil() as usize;
+        let mut parents = vec![0u8; nodes];
+        let mut depth = vec![0usize; nodes];
+        for (t, &root) in self.roots.iter().enumerate() {
+            let start = root as usize;
+            let end = self.roots.get(t + 1).map_or(nodes, |&next| next as usize);
+            for i in start..end {
+                let f = self.feature[i];
+                let v = self.value[i];
+                if f == LEAF {
+                    // A leaf's value is the path length of the rows ending there.
+                    if !Rule::NonNegative.holds(v) {
+                        return Err(format!("value of leaf {i} is {v}, expected a number ≥ 0"));
+                    }
+                    continue;
+                }
+                if f as usize >= d {
+                    return Err(format!(
+                        "feature of node {i} is {f}, but the model has {d} features"
+                    ));
+                }
+                if !Rule::Finite.holds(v) {
+                    return Err(format!(
+                        "value of node {i} is {v}, expected a finite threshold"
+                    ));
+                }
+                let left = self.left[i] as usize;
+                if left <= i || left + 1 >= end {
+                    return Err(format!(
+                        "left of node {i} is {left}: children must come after their node and \
+                         inside its tree (nodes {start} to {})",
+                        end - 1
+                    ));
+                }
+                for child in [left, left + 1] {
+                    if parents[child] != 0 {
+                        return Err(format!("node {child} has two parents"));
+                    }
+                    parents[child] = 1;
+                    depth[child] = depth[i] + 1;
+                    if depth[child] > max_depth {
+                        return Err(format!(
+                            "tree {t} is deeper than {max_depth} levels, the most \
+                             max_samples = {} allows",
+                            self.max_samples
+                        ));
+                    }
+                }
+            }
+            if let Some(orphan) = (start + 1..end).find(|&i| parents[i] == 0) {
+                return Err(format!("node {orphan} of tree {t} has no parent"));
+            }
+        }
+        Ok(())
     }
 }
 

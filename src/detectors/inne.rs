@@ -15,9 +15,11 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::iforest::{row_major, task_seeds};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::support::task_seeds;
+use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::rows::row_major;
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -177,6 +179,11 @@ impl Detector for Inne {
 }
 
 impl InneModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
     fn score_rows(&self, data: &[f64], ctx: &JobCtx) -> DetectResult<Array1<f64>> {
         let d = self.n_features;
         let psi = self.max_samples;
@@ -234,6 +241,33 @@ impl InneModel {
 
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         self.score_rows(&row_major(x), &JobCtx::default())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let d = self.n_features;
+        if d == 0 {
+            return Err("n_features is 0".into());
+        }
+        let psi = self.max_samples;
+        if psi < 2 {
+            return Err(format!("max_samples is {psi}, expected at least 2"));
+        }
+        let centres = self.radii.len();
+        not_empty("radii", centres)?;
+        if !centres.is_multiple_of(psi) {
+            return Err(format!(
+                "radii has {centres} values, not a whole number of sets of {psi}"
+            ));
+        }
+        length("ratios", self.ratios.len(), centres)?;
+        length(
+            "centres",
+            self.centres.len(),
+            product("centres", centres, d)?,
+        )?;
+        values("centres", &self.centres, Rule::Finite)?;
+        values("radii", &self.radii, Rule::NonNegative)?;
+        values("ratios", &self.ratios, Rule::Unit)
     }
 }
 

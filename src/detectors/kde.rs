@@ -26,11 +26,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::sktree::{node_heap_pop, node_heap_push, KdTree};
-use super::support::par_map_rows;
-use super::vexp::sum_exp_below;
+use super::validate::{training, Check};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::{BruteForce, QUERY_ROWS};
+use crate::numeric::rows::par_map_rows;
+use crate::numeric::vexp::sum_exp_below;
+use crate::replicas::sktree::{node_heap_pop, node_heap_push, KdTree};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "bandwidth",
@@ -198,6 +199,11 @@ const NEAR_TIE: f64 = 1e-9;
 const ROWS_PER_TASK: usize = 16;
 
 impl KdeModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     /// `−score_samples(x)` of each row, against the training rows.
     ///
     /// Two stages. First every log kernel sum is computed directly: squared distances in
@@ -303,6 +309,18 @@ impl KdeModel {
 
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         self.scores(x, &JobCtx::default())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        let h = self.bandwidth;
+        // The kernel divides by h²: it must neither underflow to 0 nor overflow.
+        if !(h.is_finite() && h > 0.0 && h * h > 0.0 && (h * h).is_finite()) {
+            return Err(format!(
+                "bandwidth is {h}, expected a positive number whose square is finite and not 0"
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,9 @@ use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use super::support::check_neighbors;
+use super::validate::{neighbours, training, Check};
+use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::{knn_leave_self_out, knn_query};
 
 pub const PARAMS: &[ParamSpec] = &[
@@ -68,17 +70,6 @@ pub struct KnnModel {
     pub method: KnnMethod,
 }
 
-/// Needs more rows than neighbours: each point's neighbours exclude the point itself.
-pub(crate) fn check_neighbors(x: ArrayView2<f64>, k: usize) -> DetectResult<()> {
-    if k >= x.nrows() {
-        return Err(DetectError::InvalidData(format!(
-            "parameter n_neighbors = {k} needs more rows than that; the matrix has {} rows",
-            x.nrows()
-        )));
-    }
-    Ok(())
-}
-
 fn aggregate(distances: &Array2<f64>, method: KnnMethod) -> Array1<f64> {
     distances
         .rows()
@@ -88,7 +79,7 @@ fn aggregate(distances: &Array2<f64>, method: KnnMethod) -> Array1<f64> {
             match method {
                 KnnMethod::Largest => row[k - 1],
                 // np.mean over k ≤ 7 values adds in order; numpy_mean covers longer rows too.
-                KnnMethod::Mean => super::numeric::numpy_mean(&row.to_vec()),
+                KnnMethod::Mean => crate::numeric::sums::numpy_mean(&row.to_vec()),
                 KnnMethod::Median => {
                     if k % 2 == 1 {
                         row[k / 2]
@@ -119,8 +110,18 @@ impl Detector for Knn {
 }
 
 impl KnnModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let neighbors = knn_query(self.train.view(), x, self.k, &JobCtx::default())?;
         Ok(aggregate(&neighbors.distances, self.method))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        neighbours(self.k, self.train.nrows())
     }
 }

@@ -28,10 +28,11 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::iforest::row_major;
-use super::numeric::{linspace, numpy_sum};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::validate::{length, not_empty, values, Check, Rule};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::rows::row_major;
+use crate::numeric::sums::{linspace, numpy_sum};
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -304,6 +305,11 @@ struct Cut<'a> {
 }
 
 impl LodaModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
     /// Scores of the row-major `data`: PyOD's `Σ −w·log p / n_random_cuts`, `w = 1 /
     /// n_random_cuts`, added in projection order.
     fn score_rows(&self, data: &[f64], ctx: &JobCtx) -> DetectResult<Array1<f64>> {
@@ -349,6 +355,34 @@ impl LodaModel {
 
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         self.score_rows(&row_major(x), &JobCtx::default())
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let d = self.n_features;
+        if d == 0 {
+            return Err("n_features is 0".into());
+        }
+        not_empty("projections", self.projections.len())?;
+        for (t, p) in self.projections.iter().enumerate() {
+            let name = |field: &str| format!("{field} of projection {t}");
+            not_empty(&name("features"), p.features.len())?;
+            if let Some(&f) = p.features.iter().find(|&&f| f >= d) {
+                return Err(format!(
+                    "{} include feature {f}, but the model has {d} features",
+                    name("features")
+                ));
+            }
+            if p.features.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!("{} do not increase", name("features")));
+            }
+            length(&name("weights"), p.weights.len(), p.features.len())?;
+            values(&name("weights"), &p.weights, Rule::Finite)?;
+            not_empty(&name("probabilities"), p.probabilities.len())?;
+            values(&name("probabilities"), &p.probabilities, Rule::Positive)?;
+            length(&name("edges"), p.edges.len(), p.probabilities.len() + 1)?;
+            values(&name("edges"), &p.edges, Rule::Finite)?;
+        }
+        Ok(())
     }
 }
 

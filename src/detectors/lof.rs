@@ -6,11 +6,12 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::knn::check_neighbors;
-use super::numeric::numpy_mean;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::support::check_neighbors;
+use super::validate::{length, neighbours, training, values, Check, Rule};
 use super::{validate_matrix, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::neighbors::{knn_leave_self_out, knn_query, Neighbors};
+use crate::numeric::sums::numpy_mean;
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "n_neighbors",
@@ -115,9 +116,24 @@ impl Detector for Lof {
 }
 
 impl LofModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let neighbors = knn_query(self.train.view(), x, self.k, &JobCtx::default())?;
         let lrd_points = local_reachability_density(&neighbors, &self.k_distance);
         Ok(lof_scores(&neighbors, &self.lrd, &lrd_points))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        let n = self.train.nrows();
+        neighbours(self.k, n)?;
+        length("k_distance", self.k_distance.len(), n)?;
+        values("k_distance", &self.k_distance, Rule::NonNegative)?;
+        length("lrd", self.lrd.len(), n)?;
+        values("lrd", &self.lrd, Rule::NonNegative)
     }
 }

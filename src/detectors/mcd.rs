@@ -16,9 +16,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::{cholesky, forward_solve, logdet_from_cholesky, pinvh, quad_form};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::linalg::{
+    cholesky, inverse_lower_by_substitution, logdet_from_cholesky, pinvh, quad_form,
+};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "support_fraction",
@@ -233,27 +236,15 @@ enum Precision {
     Pseudo(Vec<f64>),
 }
 
-/// `L⁻¹` for a lower-triangular `L` (forward substitution on the identity's columns).
-fn inverse_lower(l: &[f64], d: usize) -> Vec<f64> {
-    let mut w = vec![0.0; d * d];
-    let mut col = vec![0.0; d];
-    for j in 0..d {
-        col.iter_mut().for_each(|v| *v = 0.0);
-        col[j] = 1.0;
-        forward_solve(l, d, &mut col);
-        for i in 0..d {
-            w[i * d + j] = col[i];
-        }
-    }
-    w
-}
-
 impl Precision {
     fn of(cov: &[f64], d: usize) -> (Precision, f64) {
         match cholesky(cov, d) {
             Some(l) => {
                 let logdet = logdet_from_cholesky(&l, d);
-                (Precision::InverseCholesky(inverse_lower(&l, d)), logdet)
+                (
+                    Precision::InverseCholesky(inverse_lower_by_substitution(&l, d)),
+                    logdet,
+                )
             }
             None => (Precision::Pseudo(pinvh(cov, d)), f64::NEG_INFINITY),
         }
@@ -694,6 +685,18 @@ impl McdModel {
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let xs = x.as_standard_layout();
         Ok(self.distances(xs.as_slice().expect("standard layout")))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let d = self.location.len();
+        not_empty("location", d)?;
+        values("location", &self.location, Rule::Finite)?;
+        length(
+            "precision",
+            self.precision.len(),
+            product("precision", d, d)?,
+        )?;
+        values("precision", &self.precision, Rule::Finite)
     }
 }
 

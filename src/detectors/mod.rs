@@ -1,9 +1,16 @@
-//! The detector engine: one registry describing every detector, validated parameters, a job
-//! context (progress, cancellation, seed) and serialisable fitted models.
+//! The detector engine: one registry describing every detector, validated parameters and
+//! serialisable fitted models. The job context (seed, cancellation, progress) and the error type
+//! live in [`crate::jobctx`] and are re-exported here; the numeric machinery (linear algebra,
+//! `exp`, summation, SIMD dispatch, k-means) is `crate::numeric`, and the bit-for-bit replicas
+//! of scikit-learn's, numpy's and OpenBLAS's internals are `crate::replicas`.
 //!
 //! Conventions (PyOD's): higher score = more anomalous; `fit` returns the *training* scores
 //! PyOD calls `decision_scores_` (neighbour methods leave each point out of its own
 //! neighbourhood), and the fitted model scores any new matrix with the same columns.
+//!
+//! Adding a detector touches its own file (`PARAMS`, the detector, its fitted model with
+//! `score`, `n_features` and `validate`), one line in the `models!` list below and one entry
+//! in the registry (`registry.rs`); see docs/architecture.md.
 
 pub mod params;
 pub mod registry;
@@ -21,124 +28,21 @@ mod iforest;
 mod inne;
 mod kde;
 mod knn;
-pub(crate) mod linalg;
 mod loda;
 mod lof;
 mod mcd;
-mod npsort;
-pub(crate) mod numeric;
 mod ocsvm;
 mod pca;
-mod sktree;
 mod sod;
 mod support;
 mod validate;
-mod vexp;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+pub use crate::jobctx::{DetectError, DetectResult, JobCtx, ProgressFn};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params, Search};
 pub use registry::{build, registry, DetectorInfo, Family};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DetectError {
-    #[error("{detector}: parameter {param}: {message}")]
-    InvalidParam {
-        detector: String,
-        param: String,
-        message: String,
-    },
-    #[error("{detector}: unknown parameter {param:?}; its parameters are: {known}")]
-    UnknownParam {
-        detector: String,
-        param: String,
-        known: String,
-    },
-    #[error("unknown detector {name:?}; available: {available}")]
-    UnknownDetector { name: String, available: String },
-    #[error("{0}")]
-    InvalidData(String),
-    #[error("cancelled")]
-    Cancelled,
-    #[error("model: {0}")]
-    Model(String),
-}
-
-impl DetectError {
-    /// Bad parameters and unusable data are the user's to fix (CLI exit 2).
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, DetectError::Cancelled)
-    }
-}
-
-pub type DetectResult<T> = Result<T, DetectError>;
-
-/// Reports progress as a fraction in [0, 1].
-pub type ProgressFn = dyn Fn(f64) + Send + Sync;
-
-/// What every fit receives: the seed for anything random, a cancellation flag checked inside
-/// long loops, and a progress callback.
-#[derive(Clone)]
-pub struct JobCtx {
-    pub seed: u64,
-    cancel: Arc<AtomicBool>,
-    progress: Option<Arc<ProgressFn>>,
-}
-
-impl Default for JobCtx {
-    fn default() -> Self {
-        JobCtx::new(0)
-    }
-}
-
-impl JobCtx {
-    pub fn new(seed: u64) -> Self {
-        JobCtx {
-            seed,
-            cancel: Arc::new(AtomicBool::new(false)),
-            progress: None,
-        }
-    }
-
-    pub fn with_progress(mut self, progress: Arc<ProgressFn>) -> Self {
-        self.progress = Some(progress);
-        self
-    }
-
-    /// Uses a cancellation flag owned by the caller (the TUI keeps it to cancel the job).
-    pub fn sharing_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
-        self.cancel = flag;
-        self
-    }
-
-    /// The flag another thread sets to stop this job.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.cancel.clone()
-    }
-
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-
-    /// Call inside long loops: returns `Err(Cancelled)` once cancellation was requested.
-    pub fn checkpoint(&self) -> DetectResult<()> {
-        if self.cancel.load(Ordering::Relaxed) {
-            Err(DetectError::Cancelled)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn report(&self, fraction: f64) {
-        if let Some(p) = &self.progress {
-            p(fraction.clamp(0.0, 1.0));
-        }
-    }
-}
 
 /// A configured detector, ready to fit.
 pub trait Detector: Send + Sync {
@@ -164,30 +68,83 @@ pub struct Fitted {
     pub training_scores: Array1<f64>,
 }
 
-/// Every fitted model, serialisable with its detector's name as the tag.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "detector", rename_all = "snake_case")]
-pub enum Model {
-    Ecod(ecod::EcodModel),
-    Copod(copod::CopodModel),
-    Hbos(hbos::HbosModel),
-    Knn(knn::KnnModel),
-    Lof(lof::LofModel),
-    Kde(kde::KdeModel),
-    Sod(sod::SodModel),
-    Abod(abod::AbodModel),
-    Cof(cof::CofModel),
-    #[serde(rename = "iforest")]
-    IForest(iforest::IForestModel),
-    Loda(loda::LodaModel),
-    Inne(inne::InneModel),
-    Gmm(gmm::GmmModel),
-    Pca(pca::PcaModel),
-    Ocsvm(ocsvm::OcsvmModel),
-    Mcd(mcd::McdModel),
-    Cblof(cblof::CblofModel),
-    /// A rank average of several fitted models (AutoML's top-k candidate).
-    Ensemble(ensemble::EnsembleModel),
+/// The one list of fitted-model types. Each line names `Model`'s variant, the model type and its
+/// serde tag (the detector's registry name, which [`Model::detector_name`] returns; the tags are
+/// the JSON of stored and exported models and must never change). The macro generates the enum
+/// and the dispatch to each type's own methods (`validate` must be visible in `detectors`:
+/// `pub(super)` in a detector's file; its checks use the helpers of `validate.rs`):
+///
+/// ```text
+/// pub fn n_features(&self) -> usize
+/// pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>>
+/// pub(super) fn validate(&self) -> Result<(), String>
+/// ```
+macro_rules! models {
+    ($($variant:ident($module:ident::$model:ident) = $tag:tt,)+) => {
+        /// Every fitted model, serialisable with its detector's name as the tag (the field
+        /// `"detector"`). `Ensemble` is a rank average of several fitted models (AutoML's top-k
+        /// candidate).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "detector")]
+        pub enum Model {
+            $(
+                #[serde(rename = $tag)]
+                $variant($module::$model),
+            )+
+        }
+
+        impl Model {
+            /// The detector name the model is saved under: its serde tag, the registry's name
+            /// (AutoML's `ensemble` for an ensemble).
+            pub fn detector_name(&self) -> &'static str {
+                match self {
+                    $(Model::$variant(_) => $tag,)+
+                }
+            }
+
+            /// Columns of the training matrix; every matrix scored must have as many.
+            pub fn n_features(&self) -> usize {
+                match self {
+                    $(Model::$variant(m) => m.n_features(),)+
+                }
+            }
+
+            /// The model's own scoring, on a matrix [`Model::score`] has checked.
+            fn score_checked(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
+                match self {
+                    $(Model::$variant(m) => m.score(x),)+
+                }
+            }
+
+            /// The model's own checks, without the detector's name (see [`Model::validate`]).
+            fn validate_fields(&self) -> Result<(), String> {
+                match self {
+                    $(Model::$variant(m) => m.validate(),)+
+                }
+            }
+        }
+    };
+}
+
+models! {
+    Ecod(ecod::EcodModel) = "ecod",
+    Copod(copod::CopodModel) = "copod",
+    Hbos(hbos::HbosModel) = "hbos",
+    Knn(knn::KnnModel) = "knn",
+    Lof(lof::LofModel) = "lof",
+    Kde(kde::KdeModel) = "kde",
+    Sod(sod::SodModel) = "sod",
+    Abod(abod::AbodModel) = "abod",
+    Cof(cof::CofModel) = "cof",
+    IForest(iforest::IForestModel) = "iforest",
+    Loda(loda::LodaModel) = "loda",
+    Inne(inne::InneModel) = "inne",
+    Gmm(gmm::GmmModel) = "gmm",
+    Pca(pca::PcaModel) = "pca",
+    Ocsvm(ocsvm::OcsvmModel) = "ocsvm",
+    Mcd(mcd::McdModel) = "mcd",
+    Cblof(cblof::CblofModel) = "cblof",
+    Ensemble(ensemble::EnsembleModel) = "ensemble",
 }
 
 impl Model {
@@ -201,49 +158,7 @@ impl Model {
             )));
         }
         validate_finite(x)?;
-        match self {
-            Model::Ecod(m) => m.score(x),
-            Model::Copod(m) => m.score(x),
-            Model::Hbos(m) => m.score(x),
-            Model::Knn(m) => m.score(x),
-            Model::Lof(m) => m.score(x),
-            Model::Kde(m) => m.score(x),
-            Model::Sod(m) => m.score(x),
-            Model::Abod(m) => m.score(x),
-            Model::Cof(m) => m.score(x),
-            Model::IForest(m) => m.score(x),
-            Model::Loda(m) => m.score(x),
-            Model::Inne(m) => m.score(x),
-            Model::Gmm(m) => m.score(x),
-            Model::Pca(m) => m.score(x),
-            Model::Ocsvm(m) => m.score(x),
-            Model::Mcd(m) => m.score(x),
-            Model::Cblof(m) => m.score(x),
-            Model::Ensemble(m) => m.score(x),
-        }
-    }
-
-    pub fn n_features(&self) -> usize {
-        match self {
-            Model::Ecod(m) => m.train.ncols(),
-            Model::Copod(m) => m.train.ncols(),
-            Model::Hbos(m) => m.edges.len(),
-            Model::Knn(m) => m.train.ncols(),
-            Model::Lof(m) => m.train.ncols(),
-            Model::Kde(m) => m.train.ncols(),
-            Model::Sod(m) => m.train.ncols(),
-            Model::Abod(m) => m.train.ncols(),
-            Model::Cof(m) => m.train.ncols(),
-            Model::IForest(m) => m.n_features,
-            Model::Loda(m) => m.n_features,
-            Model::Inne(m) => m.n_features,
-            Model::Gmm(m) => m.n_features,
-            Model::Pca(m) => m.n_features(),
-            Model::Ocsvm(m) => m.n_features(),
-            Model::Mcd(m) => m.n_features(),
-            Model::Cblof(m) => m.n_features(),
-            Model::Ensemble(m) => m.n_features(),
-        }
+        self.score_checked(x)
     }
 }
 

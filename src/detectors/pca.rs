@@ -13,10 +13,11 @@ use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::linalg::sym_eigen_sorted_desc;
-use super::numeric::pairwise_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
+use super::validate::{length, not_empty, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::linalg::sym_eigen_sorted_desc;
+use crate::numeric::sums::pairwise_sum;
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -458,5 +459,26 @@ impl PcaModel {
             _ => x.as_standard_layout().into_owned(),
         };
         Ok(scores(&z, &self.components, &self.weights))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        let (k, d) = self.components.dim();
+        if d == 0 {
+            return Err("components has no features".into());
+        }
+        not_empty("components", k)?;
+        values("components", &self.components, Rule::Finite)?;
+        length("weights", self.weights.len(), k)?;
+        values("weights", &self.weights, Rule::Positive)?;
+        match (&self.mean, &self.scale) {
+            (None, None) => Ok(()),
+            (Some(mean), Some(scale)) => {
+                length("mean", mean.len(), d)?;
+                values("mean", mean, Rule::Finite)?;
+                length("scale", scale.len(), d)?;
+                values("scale", scale, Rule::Positive)
+            }
+            _ => Err("mean and scale must be given together".into()),
+        }
     }
 }

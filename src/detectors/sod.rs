@@ -6,22 +6,24 @@
 //! below `alpha` × its average variance per dimension; the score = the RMS deviation of p from the
 //! reference set's mean over the relevant dimensions (0 if none).
 //!
-//! Parity details: the neighbour lists are scikit-learn's, ties included ([`super::sktree`]).
-//! PyOD ranks the shared counts with numba's `np.argsort` (a quicksort whose order
-//! among equal counts is specific to that algorithm; counts tie all the time) and takes the last
-//! entries of the sorted order, reversed; [`numba_argsort_top`] is a port of it. The reference mean
-//! and the per-dimension variances are column reductions (added row after row), the total variance
-//! a numpy pairwise sum, and the final weighted sum `np.dot` (OpenBLAS).
+//! Parity details: the neighbour lists are scikit-learn's, ties included
+//! ([`crate::replicas::sktree`]). PyOD ranks the shared counts with numba's `np.argsort` (a
+//! quicksort whose order among equal counts is specific to that algorithm; counts tie all the time)
+//! and takes the last entries of the sorted order, reversed; [`numba_argsort_top`] is a port of it.
+//! The reference mean and the per-dimension variances are column reductions (added row after row),
+//! the total variance a numpy pairwise sum, and the final weighted sum `np.dot` (OpenBLAS).
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::knn::check_neighbors;
-use super::numeric::numpy_sum;
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
-use super::sktree::{kneighbors, kneighbors_leave_self_out};
-use super::support::{openblas_ddot, par_map_rows};
+use super::support::check_neighbors;
+use super::validate::{neighbours, training, value, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
+use crate::numeric::rows::par_map_rows;
+use crate::numeric::sums::numpy_sum;
+use crate::replicas::openblas::openblas_ddot;
+use crate::replicas::sktree::{kneighbors, kneighbors_leave_self_out};
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -410,6 +412,11 @@ impl Detector for Sod {
 }
 
 impl SodModel {
+    /// Columns of the training matrix.
+    pub fn n_features(&self) -> usize {
+        self.train.ncols()
+    }
+
     /// PyOD's `decision_function(X)` re-runs the whole method on X alone, ignoring the training
     /// data (and fails on fewer than n_neighbors + 1 rows). We score each new row against the
     /// fitted data instead: its k nearest training rows, the shared counts with every training
@@ -450,6 +457,33 @@ impl SodModel {
             },
         )?;
         Ok(Array1::from(scores))
+    }
+
+    pub(super) fn validate(&self) -> Check {
+        training(&self.train)?;
+        let n = self.train.nrows();
+        neighbours(self.k, n)?;
+        if self.ref_set == 0 || self.ref_set >= self.k {
+            return Err(format!(
+                "ref_set is {}, expected 1 to {} (less than k)",
+                self.ref_set,
+                self.k - 1
+            ));
+        }
+        value("alpha", self.alpha, Rule::OpenUnit)?;
+        let shape = self.train_neighbors.dim();
+        if shape != (n, self.k) {
+            return Err(format!(
+                "train_neighbors is {} × {}, expected {n} × {} (training rows × k)",
+                shape.0, shape.1, self.k
+            ));
+        }
+        if let Some(((i, c), &j)) = self.train_neighbors.indexed_iter().find(|(_, j)| **j >= n) {
+            return Err(format!(
+                "train_neighbors: neighbour {c} of row {i} is row {j}, but there are {n} rows"
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -159,7 +159,7 @@ impl KdTree {
         self.query_generic(q, k, skip, best, scratch);
     }
 
-    // Its own wrapper, not `crate::simd::with_avx2_fma`: through that closure the tree's
+    // Its own wrapper, not `crate::numeric::simd::with_avx2_fma`: through that closure the tree's
     // queries were 10–17 % slower (mammography, session 17).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 /// Per worker: the k best (distance², index) of each query row in a block, and a distance buffer.
 type QueryScratch = (Vec<Vec<(f64, usize)>>, Vec<f64>);
 
-use crate::detectors::{DetectResult, JobCtx};
+use crate::jobctx::{DetectResult, JobCtx};
 
 /// `k` neighbours per query row, nearest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -403,13 +403,13 @@ impl BruteForce {
                     self.nearest_block_generic::<AVX512>(queries, first, leave_self_out, k, bests)
                 };
                 // SAFETY: the CPU supports AVX-512F (checked just above).
-                return unsafe { crate::simd::in_avx512(run) };
+                return unsafe { crate::numeric::simd::in_avx512(run) };
             }
-            if crate::simd::has_avx2_fma() {
+            if crate::numeric::simd::has_avx2_fma() {
                 let run =
                     || self.nearest_block_generic::<AVX2>(queries, first, leave_self_out, k, bests);
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { crate::simd::in_avx2_fma(run) };
+                return unsafe { crate::numeric::simd::in_avx2_fma(run) };
             }
         }
         self.nearest_block_generic::<PORTABLE>(queries, first, leave_self_out, k, bests);
@@ -1419,18 +1419,18 @@ mod tests {
         brute.nearest_block_generic::<PORTABLE>(&rows, 0, true, 7, &mut found[0].1);
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::simd::has_avx2_fma() {
+            if crate::numeric::simd::has_avx2_fma() {
                 let mut out = vec![Vec::new(); 29];
                 let run = || brute.nearest_block_generic::<AVX2>(&rows, 0, true, 7, &mut out);
                 // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                unsafe { crate::simd::in_avx2_fma(run) };
+                unsafe { crate::numeric::simd::in_avx2_fma(run) };
                 found.push(("avx2", out));
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 let mut out = vec![Vec::new(); 29];
                 let run = || brute.nearest_block_generic::<AVX512>(&rows, 0, true, 7, &mut out);
                 // SAFETY: the CPU has AVX-512F (checked just above).
-                unsafe { crate::simd::in_avx512(run) };
+                unsafe { crate::numeric::simd::in_avx512(run) };
                 found.push(("avx512", out));
             }
         }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use ndarray::{Array2, Axis};
 
 use crate::data::{Loaded, Prepared};
-use crate::detectors::{linalg, Params};
+use crate::detectors::Params;
 use crate::metrics;
+use crate::numeric::linalg;
 use crate::store::{RunDetail, StoredScores};
 
 use super::detect::ThresholdReport;

@@ -6,8 +6,6 @@
 //! within a few ulps of glibc (tested below), not bit-identical, so it is only used where the
 //! callers' results are specified to a tolerance.
 
-pub(crate) use crate::simd::with_avx2_fma;
-
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 split so that `k · LN2_HI` is exact for every |k| < 2^32 (fdlibm's constants).
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
@@ -27,7 +25,8 @@ pub(crate) fn exp_nonpositive(x: f64) -> f64 {
 /// rounded once instead of twice, so about half the instructions. Same contract (a few ulps
 /// from glibc, zero below −708), different low bits. `mul_add` is exact everywhere (libm's
 /// `fma` where the CPU has none), so the result does not depend on the machine; callers
-/// compile it with the `fma` target feature (see [`with_avx2_fma`]) to make it fast.
+/// compile it with the `fma` target feature (see
+/// [`with_avx2_fma`](crate::numeric::simd::with_avx2_fma)) to make it fast.
 #[inline(always)]
 pub(crate) fn exp_nonpositive_fma(x: f64) -> f64 {
     exp_with::<true>(x)
@@ -115,6 +114,7 @@ fn sum_exp_below_generic(values: &[f64], min: f64, scale: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numeric::simd::with_avx2_fma;
 
     fn ulps(a: f64, b: f64) -> u64 {
         (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()

@@ -1,5 +1,6 @@
-//! Floating-point building blocks that reproduce numpy's results bit for bit where PyOD relies on
-//! them (row sums and means use numpy's pairwise summation, not a plain loop).
+//! Sums in numpy's order, so that results reproduce numpy's bit for bit where PyOD relies on
+//! them: row sums and means use numpy's pairwise summation, not a plain loop, and so does the
+//! Euclidean distance as `scipy.spatial.distance_matrix` computes it; plus `np.linspace`.
 
 /// numpy's `pairwise_sum` over a contiguous slice (`numpy/_core/src/umath/loops_utils.h.src`):
 /// fewer than 8 values are added in order; up to 128 use eight interleaved accumulators;
@@ -55,6 +56,50 @@ pub fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
     let mut v: Vec<f64> = (0..n).map(|i| i as f64 * step + start).collect();
     v[n - 1] = stop;
     v
+}
+
+/// `np.sum(np.abs(b − a)**2) ** 0.5` over a contiguous row, as `scipy.spatial.distance_matrix`
+/// computes it: numpy's pairwise summation (eight interleaved accumulators from 8 values on,
+/// halving above 128), identical to [`numpy_sum`] of the squared differences.
+pub(crate) fn numpy_distance(a: &[f64], b: &[f64]) -> f64 {
+    pairwise_sq_diff(a, b).sqrt()
+}
+
+fn pairwise_sq_diff(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len();
+    let sq = |i: usize| {
+        let diff = a[i] - b[i];
+        diff * diff
+    };
+    if n < 8 {
+        let mut res = 0.0;
+        for i in 0..n {
+            res += sq(i);
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        for (j, rj) in r.iter_mut().enumerate() {
+            *rj = sq(j);
+        }
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (j, rj) in r.iter_mut().enumerate() {
+                *rj += sq(i + j);
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += sq(i);
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sq_diff(&a[..n2], &b[..n2]) + pairwise_sq_diff(&a[n2..], &b[n2..])
+    }
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use std::hint::black_box;
 
 use ndarray::{s, Array2, ArrayView2, Axis};
 
-use super::support::{par_map_rows, Rows};
-use super::{DetectResult, JobCtx};
+use crate::jobctx::{DetectResult, JobCtx};
 use crate::neighbors::Neighbors;
+use crate::numeric::rows::{par_map_rows, Rows};
 
 /// scikit-learn's default leaf size for `NearestNeighbors` and `KernelDensity`, kept by PyOD.
 const LEAF_SIZE: usize = 30;

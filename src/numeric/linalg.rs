@@ -1,5 +1,6 @@
-//! Small dense linear algebra for the linear detectors (PCA, MCD): no LAPACK, matrices are at
-//! most a few dozen columns wide. Matrices are row-major `d × d` slices.
+//! Small dense linear algebra for the linear detectors (PCA, MCD, GMM) and the TUI's projection:
+//! no LAPACK, matrices are at most a few dozen columns wide. Matrices are row-major `d × d`
+//! slices. (Whether `faer` should take over dense linear algebra is not measured yet; planned.)
 //!
 //! * [`sym_eigen_tridiagonal`]: Householder reduction and implicit QL (EISPACK `tred2`/`tql2`,
 //!   after JAMA): backward stable, used for PCA's covariance (scores within 6e-14 relative of
@@ -7,6 +8,9 @@
 //! * [`sym_eigen`] (tests only): cyclic Jacobi with a relative-accuracy stopping rule, the
 //!   independent oracle for the QL version (several times more operations).
 //! * [`cholesky`], [`logdet_spd`]: for Mahalanobis distances and `log det` of covariances.
+//! * [`inverse_lower_by_substitution`] (MCD) and [`inverse_lower_by_negated_sums`] (GMM): the
+//!   inverse of a Cholesky factor, two orders of the same operations that differ only in the
+//!   sign of exact zeros (kept apart so that neither caller's bits change).
 //! * [`pinvh`]: scipy's `linalg.pinvh` (eigenvalues below `d·ε·max|λ|` are dropped).
 
 /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi: `(values, vectors)` with
@@ -369,6 +373,49 @@ pub fn forward_solve(l: &[f64], d: usize, b: &mut [f64]) {
     }
 }
 
+/// `L⁻¹` for a lower-triangular `L` (forward substitution on the identity's columns): MCD's
+/// triangular inverse.
+///
+/// The same inverse as [`inverse_lower_by_negated_sums`], with its own order of operations:
+/// each entry is `(0 − l·m − l·m − …) / l_ii`, over the whole row of `L` (the terms left of
+/// column `j` are zeros), where that one adds `l·m + l·m + …` from column `j` and negates the
+/// quotient. Rounding is symmetric, so every non-zero entry is the same bits in both; an
+/// entry below the diagonal that is exactly zero comes out `+0.0` here and `−0.0` there. Both
+/// are kept because a merge would change one caller's bits: GMM stores its factor in the
+/// model, whose JSON would turn `-0.0` into `0.0` (see the test `both_triangular_inverses_*`).
+pub fn inverse_lower_by_substitution(l: &[f64], d: usize) -> Vec<f64> {
+    let mut w = vec![0.0; d * d];
+    let mut col = vec![0.0; d];
+    for j in 0..d {
+        col.iter_mut().for_each(|v| *v = 0.0);
+        col[j] = 1.0;
+        forward_solve(l, d, &mut col);
+        for i in 0..d {
+            w[i * d + j] = col[i];
+        }
+    }
+    w
+}
+
+/// Inverse of the lower-triangular `l` (forward substitution on each column of I, written as
+/// `m_ij = −(Σ_{k=j}^{i−1} l_ik m_kj) / l_ii`): GMM's triangular inverse, the precision's
+/// Cholesky factor it stores. An entry below the diagonal that is exactly zero comes out
+/// `−0.0`; see [`inverse_lower_by_substitution`] for how the two differ.
+pub fn inverse_lower_by_negated_sums(l: &[f64], d: usize) -> Vec<f64> {
+    let mut m = vec![0.0; d * d];
+    for j in 0..d {
+        m[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let mut s = 0.0;
+            for k in j..i {
+                s += l[i * d + k] * m[k * d + j];
+            }
+            m[i * d + j] = -s / l[i * d + i];
+        }
+    }
+    m
+}
+
 /// scipy's `linalg.pinvh`: the pseudo-inverse of a symmetric matrix through its
 /// eigen-decomposition, dropping eigenvalues with `|λ| ≤ d · ε · max|λ|`.
 pub fn pinvh(a: &[f64], d: usize) -> Vec<f64> {
@@ -516,6 +563,70 @@ mod tests {
         let (values, rows) = sym_eigen_sorted_desc(&a, 2);
         assert!((values[0] - 3.0).abs() < 1e-15 && (values[1] - 1.0).abs() < 1e-15);
         assert!((rows[0].abs() - 0.5f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cholesky_and_inverse() {
+        // [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]]
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let l = cholesky(&a, 2).unwrap();
+        assert_eq!(l[0], 2.0);
+        assert_eq!(l[2], 1.0);
+        assert!((l[3] - 2f64.sqrt()).abs() < 1e-15);
+        let m = inverse_lower_by_negated_sums(&l, 2);
+        // m·l = I
+        assert!((m[0] * l[0] - 1.0).abs() < 1e-15);
+        assert!((m[2] * l[0] + m[3] * l[2]).abs() < 1e-15);
+        assert!((m[3] * l[3] - 1.0).abs() < 1e-15);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+
+    /// The two triangular inverses give the same bits wherever the entry is not zero, and
+    /// differ only in the sign of exact zeros below the diagonal (`+0.0` by substitution,
+    /// `−0.0` by negated sums).
+    #[test]
+    fn both_triangular_inverses_agree_but_for_the_sign_of_zeros() {
+        let mut cases: Vec<(usize, Vec<f64>)> = [1, 2, 3, 7, 21, 36]
+            .iter()
+            .map(|&d| {
+                let mut a = spd(d, 3 * d as u64 + 2);
+                for i in 0..d {
+                    a[i * d + i] += 1.0; // well conditioned: the factorisation succeeds
+                }
+                (d, a)
+            })
+            .collect();
+        // Block diagonal: exact zeros below the diagonal.
+        let d = 5;
+        let mut block = vec![0.0; d * d];
+        for i in 0..d {
+            block[i * d + i] = 2.0 + i as f64;
+        }
+        block[d] = 0.5; // (1, 0)
+        block[1] = 0.5; // (0, 1)
+        cases.push((d, block));
+        let mut zeros = 0;
+        for (d, a) in cases {
+            let l = cholesky(&a, d).unwrap();
+            let by_substitution = inverse_lower_by_substitution(&l, d);
+            let by_negated_sums = inverse_lower_by_negated_sums(&l, d);
+            for i in 0..d {
+                for j in 0..d {
+                    let (x, y) = (by_substitution[i * d + j], by_negated_sums[i * d + j]);
+                    if x == 0.0 {
+                        assert_eq!(y, 0.0, "d={d} ({i}, {j})");
+                        assert!(x.is_sign_positive());
+                        if i > j {
+                            assert!(y.is_sign_negative(), "d={d} ({i}, {j})");
+                            zeros += 1;
+                        }
+                    } else {
+                        assert_eq!(x.to_bits(), y.to_bits(), "d={d} ({i}, {j})");
+                    }
+                }
+            }
+        }
+        assert!(zeros > 0);
     }
 
     #[test]
