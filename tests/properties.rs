@@ -1042,7 +1042,7 @@ fn apply_json_edit(doc: &mut Value, edit: &JsonEdit) {
     if list.is_empty() {
         return;
     }
-    let Some(target) = doc.pointer_mut(at.get(list)) else {
+    let Some(target) = doc.pointer_mut(at.get(&list[..]).as_str()) else {
         return;
     };
     match (edit, target) {
