@@ -204,3 +204,71 @@ fn a_column_mismatch_with_thousands_of_columns_stays_one_short_line() {
     assert_refused(&out, "no_such_column");
     assert!(out.stderr.len() < 1_000, "{} bytes", out.stderr.len());
 }
+
+#[cfg(unix)]
+#[test]
+fn outputs_replace_only_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.path().join("scores.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let matrix_link = dir.path().join("matrix.csv");
+    std::os::unix::fs::symlink(&target, &matrix_link).unwrap();
+    let spec_link = dir.path().join("spec.json");
+    std::os::unix::fs::symlink(&target, &spec_link).unwrap();
+    for args in [
+        vec![
+            os("detect"),
+            os("demo:cardio"),
+            os("-d"),
+            os("hbos"),
+            os("--no-store"),
+            os("-o"),
+            link.as_os_str(),
+        ],
+        vec![
+            os("prepare"),
+            os("demo:cardio"),
+            os("--output"),
+            matrix_link.as_os_str(),
+        ],
+        vec![
+            os("prepare"),
+            os("demo:cardio"),
+            os("--save-spec"),
+            spec_link.as_os_str(),
+        ],
+    ] {
+        let (out, _) = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A new path and an existing regular file are written.
+    let fresh = dir.path().join("fresh.csv");
+    for _ in 0..2 {
+        let (out, _) = run(&[
+            os("detect"),
+            os("demo:cardio"),
+            os("-d"),
+            os("hbos"),
+            os("--no-store"),
+            os("-o"),
+            fresh.as_os_str(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read_to_string(&fresh)
+            .unwrap()
+            .starts_with("row_id,score,is_anomaly"));
+    }
+}

@@ -136,3 +136,41 @@ fn a_panic_on_another_thread_leaves_the_workbench_up() {
         "the deferred panic message is missing after the restore"
     );
 }
+
+#[test]
+fn hostile_files_opened_from_the_data_pane_are_errors_and_the_app_stays_up() {
+    let mut pty = Pty::spawn(&bin(), &["tui", "demo:cardio"]);
+    pty.wait_for("Matrix ready");
+    for (file, message) in [
+        ("bad/deep_array.json", "nested deeper than 64"),
+        ("bad/huge_values.csv", "Matrix ready"),
+        ("columnar/decimal_only.parquet", "no column can be read"),
+    ] {
+        let path = common::fixture(file);
+        pty.send("o");
+        let typed = pty.len();
+        pty.send(path.to_str().unwrap());
+        pty.send("\r");
+        assert!(
+            pty.wait_for_after(typed, message, Duration::from_secs(60))
+                .is_some(),
+            "{file}: no {message:?}; last output:\n{}",
+            pty.text().chars().rev().take(2000).collect::<String>()
+        );
+    }
+    // Still usable: a detector runs on what is loaded (huge values: scores, or a clear error).
+    pty.send("2");
+    let ran = pty.len();
+    pty.send("r");
+    let ended = (0..600).any(|_| {
+        ["finished in", "not finite"].iter().any(|end| {
+            pty.wait_for_after(ran, end, Duration::from_millis(50))
+                .is_some()
+        })
+    });
+    assert!(ended, "the run neither finished nor failed clearly");
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+}

@@ -280,14 +280,13 @@ pub(super) fn write_scores(
 ) -> std::io::Result<()> {
     use polars::prelude::*;
     match output_format(path).map_err(|e| std::io::Error::other(e.message))? {
-        ScoresFormat::Csv => {
-            let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        ScoresFormat::Csv => output::replace_file(path, output::NewFileMode::Usual, |w| {
             writeln!(w, "row_id,score,is_anomaly")?;
             for ((id, s), f) in row_ids.iter().zip(scores).zip(flags) {
                 writeln!(w, "{id},{s},{f}")?;
             }
-            w.flush()
-        }
+            Ok(())
+        }),
         ScoresFormat::Parquet => {
             let mut df = df![
                 "row_id" => row_ids,
@@ -295,10 +294,12 @@ pub(super) fn write_scores(
                 "is_anomaly" => flags.iter().map(|&f| f == 1).collect::<Vec<bool>>(),
             ]
             .map_err(std::io::Error::other)?;
-            ParquetWriter::new(std::fs::File::create(path)?)
-                .finish(&mut df)
-                .map_err(std::io::Error::other)?;
-            Ok(())
+            output::replace_file(path, output::NewFileMode::Usual, |w| {
+                ParquetWriter::new(w)
+                    .finish(&mut df)
+                    .map(|_| ())
+                    .map_err(std::io::Error::other)
+            })
         }
     }
 }

@@ -499,7 +499,10 @@ fn prepare(args: PrepareArgs) -> CliResult {
     if let Some(path) = &args.save_spec {
         let json = serde_json::to_string_pretty(&prepared.spec)
             .map_err(|e| CliError::internal(e.to_string()))?;
-        std::fs::write(path, json).map_err(|e| {
+        output::replace_file(path, output::NewFileMode::Usual, |w| {
+            w.write_all(json.as_bytes())
+        })
+        .map_err(|e| {
             CliError::bad_input(format!("{}: cannot write the spec: {e}", path.display()))
         })?;
     }

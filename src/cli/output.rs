@@ -393,7 +393,10 @@ fn create_temp(
 }
 
 pub fn write_matrix_csv(path: &Path, m: &Matrix) -> io::Result<()> {
-    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    replace_file(path, NewFileMode::Usual, |w| write_matrix(w, m))
+}
+
+fn write_matrix(w: &mut dyn Write, m: &Matrix) -> io::Result<()> {
     let quote = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -417,7 +420,7 @@ pub fn write_matrix_csv(path: &Path, m: &Matrix) -> io::Result<()> {
         }
         writeln!(w)?;
     }
-    w.flush()
+    Ok(())
 }
 
 #[cfg(test)]
