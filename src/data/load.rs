@@ -705,7 +705,7 @@ fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(Data
 /// numeric, with those cells missing, instead of turning into text.
 ///
 /// Applied after parsing, to text columns only (polars' own null-value option compares every
-/// field of every column with each marker: 20 % slower loads of plain numeric files).
+/// field of every column with each marker, which slows down loading plain numeric files).
 pub const MISSING_MARKERS: &[&str] = &[
     "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",

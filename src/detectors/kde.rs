@@ -17,7 +17,7 @@
 //! floating-point operations is run, with glibc's `exp`, `log` and `pow` as scikit-learn calls
 //! them, so those rows are bit-identical to PyOD's. Ranks agree with PyOD's on all nine
 //! reference datasets, values to 2e-12. The replay costs scikit-learn's price per kernel; it is
-//! needed for most rows only where most points are isolated (pima, satellite).
+//! needed for most rows only where most points are isolated.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -210,7 +210,7 @@ impl KdeModel {
     /// vector registers and a vectorised `exp`, shifted by the nearest row's kernel so that
     /// nothing underflows. That is accurate to about n·4 ulps, but scikit-learn's tree walk
     /// is only accurate to its own rounding, and where points are isolated (every other
-    /// kernel negligible, as on pima) those last bits are all that ranks them. So, second,
+    /// kernel negligible) those last bits are all that ranks them. So, second,
     /// every row whose fast sum is within `NEAR_TIE` of another distinct row's is replayed
     /// through the tree walk, bit for bit as PyOD computes it. Ranks then agree with PyOD's
     /// everywhere, and values to ~1e-12.

@@ -12,10 +12,9 @@
 //! that counted it. PyOD 3.6.7 looks values up with `searchsorted(edges[:n_bins-1], v,
 //! side='left')`, which for every value strictly inside a bin returns the bin *above* it; rows at
 //! the upper edge of a dense region then take an empty bin's probability (1e-12) and outscore
-//! true outliers (a planted far point ranks first for only 4 of PyOD's seeds 0..9), and its
-//! ROC-AUC swings with the seed (shuttle, PyOD's seeds 0..19: 0.10 to 0.93; with the counted
-//! bin, 0.99 for every seed). `bin_lookup = pyod` reproduces PyOD's lookup, and with it PyOD's
-//! ROC-AUC distribution over seeds (same means over 400 seeds on thyroid and annthyroid).
+//! true outliers, and its ROC-AUC swings widely with the seed (the counted bin's does not).
+//! `bin_lookup = pyod` reproduces PyOD's lookup, and with it PyOD's ROC-AUC distribution over
+//! seeds.
 //!
 //! `n_bins = 0` is PyOD's `'auto'`: each projection takes the Birgé–Rozenholc number of bins
 //! (PyOD's `get_optimal_n_bins`, penalty included per bin as PyOD sums it).

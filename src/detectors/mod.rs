@@ -53,9 +53,9 @@ pub trait Detector: Send + Sync {
     /// [`Detector::fit`] on one of rayon's worker threads; what every caller outside the
     /// detectors uses. A parallel loop started from a thread outside the pool hands its work
     /// over and blocks on a latch, once per loop: detectors with many short parallel passes
-    /// (k-means iterations, SMO steps) paid a thread hand-off per pass (measured: CBLOF on
-    /// pima 1.06 → 0.43 ms, OCSVM on cardio 77 → 45 ms). Inside a worker, nested loops
-    /// just split. Results are the same either way; inside a worker already, this is `fit`.
+    /// (k-means iterations, SMO steps) would pay a thread hand-off per pass. Inside a worker,
+    /// nested loops just split. Results are the same either way; inside a worker already, this
+    /// is `fit`.
     fn fit_on_pool(&self, x: ArrayView2<f64>, ctx: &JobCtx) -> DetectResult<Fitted> {
         rayon::scope(|_| self.fit(x, ctx))
     }

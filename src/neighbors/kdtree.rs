@@ -8,8 +8,7 @@
 use ndarray::ArrayView2;
 
 /// Points per leaf: small enough to prune well, large enough to keep the tree shallow and the
-/// first leaf (chosen from by selection) a good start. 64 beat 32 and 48 on annthyroid,
-/// mammography and shuttle (lof 9–10 % faster), with 96 no better.
+/// first leaf (chosen from by selection) a good start (measured: docs/benchmarks.md).
 pub(super) const LEAF_SIZE: usize = 64;
 
 pub struct KdTree {
@@ -72,12 +71,9 @@ impl KdTree {
     /// rows' projections on the direction between two far-apart rows (the row farthest from
     /// the node's centre, and the row farthest from that one), a cheap stand-in for the
     /// principal direction. In 10–40 dimensions this keeps neighbours together far better
-    /// than splitting on the widest feature, as the kd-tree does: simulated with k = 20 on
-    /// cardio, letter and satellite, 25–35 % fewer rows inserted after the seed window and
-    /// fewer exact blocks; measured, lof 8–26 % faster on 8 of the 11 brute-force datasets
-    /// (refining the direction by power iterations cost more than it gained). Nodes are split
-    /// in parallel; every sum runs in a fixed order, so the order is the same at any thread
-    /// count.
+    /// than splitting on the widest feature, as the kd-tree does (refining the direction by
+    /// power iterations cost more than it gained). Nodes are split in parallel; every sum runs
+    /// in a fixed order, so the order is the same at any thread count.
     pub fn far_pair_order(x: ArrayView2<f64>) -> Vec<usize> {
         let mut order: Vec<usize> = (0..x.nrows()).collect();
         let x = x.as_standard_layout();
@@ -160,7 +156,7 @@ impl KdTree {
     }
 
     // Its own wrapper, not `crate::numeric::simd::with_avx2_fma`: through that closure the tree's
-    // queries were 10–17 % slower (mammography, session 17).
+    // queries were slower.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn query_avx2(
@@ -343,8 +339,8 @@ fn split_at_median(
 
 /// Recursive step of [`KdTree::far_pair_order`].
 fn split_on_far_pair_direction(x: &[f64], d: usize, order: &mut [usize]) {
-    /// Below this many rows the two halves are split on the calling thread (256 measured a
-    /// little faster than 512 and 2048 on cardio, letter, pima).
+    /// Below this many rows the two halves are split on the calling thread (measured:
+    /// docs/benchmarks.md).
     const PARALLEL_ROWS: usize = 256;
     if order.len() <= LEAF_SIZE {
         return;

@@ -41,10 +41,7 @@ const MIN_TREE_ROWS: usize = 256;
 
 /// Whether the kd-tree beats brute force. A kd-tree prunes once there are many more points
 /// than its depth can separate, roughly n ≫ 2^(d/2); the constant is measured against the
-/// filtered brute force on the shared datasets (knn and lof, session 16): the tree wins on
-/// mammography (6 features, 11,183 rows: lof 14 vs 32 ms) and shuttle (9, 49,097), brute
-/// force on annthyroid (6, 7,200: 8.5 vs 10.1 ms), thyroid (6, 3,772), pima (8, 768: even).
-/// Both give the same results.
+/// filtered brute force on the shared datasets. Both give the same results.
 fn tree_pays_off(rows: usize, dims: usize) -> bool {
     rows >= MIN_TREE_ROWS && rows as f64 >= 2f64.powf(dims as f64 / 2.0 + 10.0)
 }
@@ -290,8 +287,7 @@ fn f32_safe(values: &[f64]) -> bool {
 const FILTER_ROWS: usize = 16;
 /// Filter tiles around a block of training rows whose pairs with the block are all computed
 /// exactly before the filtered scan (see `BruteForce::seed_from_window`): the block's own
-/// four, and a tile more per six neighbours (measured on the shared datasets: k = 5 does best
-/// with 4 tiles, k = 20 with 6 to 10).
+/// four, and a tile more per six neighbours (measured on the shared datasets).
 fn seed_tiles(k: usize) -> usize {
     (4 + k / 6).min(MAX_SEED_ROWS / FILTER_ROWS)
 }
@@ -396,8 +392,7 @@ impl BruteForce {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            // With few features the filter's sums are short and AVX-512 gains nothing (3–5 %
-            // slower on the shared datasets with 6 to 9 features; 5–13 % faster from 21).
+            // With few features the filter's sums are short and AVX-512 gains nothing.
             if self.d >= MIN_AVX512_FEATURES && std::arch::is_x86_feature_detected!("avx512f") {
                 let run = || {
                     self.nearest_block_generic::<AVX512>(queries, first, leave_self_out, k, bests)
@@ -1078,8 +1073,8 @@ fn nearest(
 }
 
 /// The tile indices below `n_tiles` outside `around`, the nearest to it first: the next one
-/// after it and the next one before it in turn (2–4 % faster than going on after it and
-/// wrapping round, measured on 9 datasets with the far-pair storage order).
+/// after it and the next one before it in turn (measured faster than going on after it and
+/// wrapping round).
 fn tiles_outward_from(
     around: std::ops::Range<usize>,
     n_tiles: usize,

@@ -6,10 +6,9 @@
 //!
 //! Not every hot loop goes through here. Routing pca's and cblof's scoring blocks, kde's
 //! distance rows and exp sums, and the kd-tree's query through these closures gave the same
-//! bits but ran 10–80 % slower (session 18: cblof on satellite 1.5 → 2.4 ms, also with AVX2
-//! alone; pca on satellite 1.3 → 1.5 ms; kde on cardio 6.5 → 9.0 ms). Those keep their own
-//! `#[target_feature]` method around an `#[inline(always)]` body, which the compiler then
-//! vectorises for AVX2. Measure before moving one here.
+//! bits but ran slower. Those keep their own `#[target_feature]` method around an
+//! `#[inline(always)]` body, which the compiler then vectorises for AVX2. Measure before moving
+//! one here.
 
 /// Runs `body` compiled for AVX2 and FMA when the CPU has both, as plain code otherwise.
 #[inline(always)]

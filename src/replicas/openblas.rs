@@ -65,7 +65,7 @@ pub(crate) fn nrm2_squared(v: &[f64]) -> f64 {
 }
 
 /// [`nrm2_x87`] on the x87 unit itself, the instructions of OpenBLAS's kernel in its order:
-/// the emulation costs ~20 ns per element, which made it ABOD's largest cost (61 % of a fit).
+/// the software emulation was ABOD's largest cost.
 /// x86-64 Linux starts every thread with the x87 in 64-bit precision and round-to-nearest (the
 /// psABI's control word 0x037F), the mode OpenBLAS runs in; the test checks the two agree.
 #[cfg(target_arch = "x86_64")]

@@ -316,7 +316,7 @@ impl Strategy {
 /// The shared exact search ([`crate::neighbors`]) finds k + 1 neighbours of every query, ordered
 /// by (distance, index). Where those k + 1 distances are all different, scikit-learn's answer is
 /// the first k of them whatever its search order; only the rows with a tie go through the
-/// replica of its search (on satellite that is 22 % of the rows, on pendigits none).
+/// replica of its search.
 pub(crate) fn kneighbors(
     train: ArrayView2<f64>,
     queries: ArrayView2<f64>,
