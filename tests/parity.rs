@@ -59,7 +59,8 @@ fn detector_of(column: &str) -> Option<(&'static str, Vec<(&'static str, ParamVa
         "hbos" => ("hbos", vec![]),
         "kde" => ("kde", vec![]),
         "sod" => ("sod", vec![]),
-        "abod" => ("abod", vec![]),
+        // The reference fits `ABOD(method='fast', n_neighbors=10)`; PyOD's default (and ours) is 5.
+        "abod" => ("abod", vec![("n_neighbors", ParamValue::Int(10))]),
         "cof" => ("cof", vec![]),
         "pca" => ("pca", vec![]),
         "ocsvm" => ("ocsvm", vec![]),
