@@ -148,6 +148,8 @@ fn hostile_files_opened_from_the_data_pane_are_errors_and_the_app_stays_up() {
     ] {
         let path = common::fixture(file);
         pty.send("o");
+        // The dialog starts in the folder of the last file opened: clear it first.
+        pty.send(&"\x7f".repeat(200));
         let typed = pty.len();
         pty.send(path.to_str().unwrap());
         pty.send("\r");
