@@ -358,11 +358,18 @@ fn the_command_records_the_search_and_a_usable_model() {
     assert!(report["trials"][0]["metrics"]["roc_auc"].is_null());
 }
 
-/// Ctrl-C during a search stops it; the finished trials and the best of them are still
-/// printed and recorded.
+/// Ctrl-C (or a closed SSH session: SIGHUP) during a search stops it; the finished trials and
+/// the best of them are still printed and recorded.
 #[cfg(unix)]
 #[test]
 fn an_interrupted_search_keeps_its_finished_trials() {
+    for signal in [libc::SIGINT, libc::SIGHUP] {
+        interrupt_search_with(signal);
+    }
+}
+
+#[cfg(unix)]
+fn interrupt_search_with(signal: i32) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.sqlite");
     let satellite = shared_dataset("satellite");
@@ -381,7 +388,7 @@ fn an_interrupted_search_keeps_its_finished_trials() {
         .unwrap();
     // The first trials (the cheap defaults) finish well within this; 500 trials take far longer.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

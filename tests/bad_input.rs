@@ -159,3 +159,63 @@ fn bad_options_exit_2() {
         "lists the demos"
     );
 }
+
+/// The loader's refusals are the same in every command that reads a data file: each fixture
+/// that `profile` refuses is refused by `prepare`, `detect`, `automl` and `score` with the same
+/// message and exit 2, never a panic.
+#[test]
+fn every_command_that_reads_a_file_refuses_the_bad_fixtures_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite");
+    let model = dir.path().join("hbos.model.json");
+    for args in [
+        vec!["detect", "demo:cardio", "-d", "hbos"],
+        vec![
+            "experiments",
+            "export-model",
+            "1",
+            "-o",
+            model.to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new(common::bin())
+            .arg("--store")
+            .arg(&store)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let model = model.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["prepare"],
+        &["detect", "-d", "hbos", "--no-store"],
+        &["automl", "--trials", "2", "--no-store"],
+        &["score", "--model", model],
+    ];
+    let cases: Vec<Case> = manifest()
+        .into_iter()
+        .filter(|c| c.expected != "-" && c.command == ["profile"])
+        .collect();
+    assert!(cases.len() >= 10, "{} loader cases", cases.len());
+    for case in &cases {
+        let path = common::fixture("bad").join(&case.file);
+        for command in commands {
+            let out = Command::new(common::bin())
+                .args(command)
+                .arg(&path)
+                .env_remove("PYNOMALY_STORE")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{} {}", command[0], case.file);
+            assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+            assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+            assert!(stderr.contains(&case.expected), "{what}: {stderr}");
+        }
+    }
+}
