@@ -402,15 +402,7 @@ fn search(
         Ok(ev) => ev,
         // Stopped (budget or cancel) while the label-free consensus was being built.
         Err(AutomlError::Detect(DetectError::Cancelled)) => {
-            return Ok(Outcome {
-                trials: Vec::new(),
-                best: None,
-                metric: config.metric,
-                protocol: config.protocol,
-                strategy: config.strategy,
-                consensus_members: Vec::new(),
-                stopped_early: true,
-            })
+            return Ok(Outcome::stopped_before_any_trial(config))
         }
         Err(e) => return Err(e),
     };
@@ -561,6 +553,19 @@ pub fn refit_best(x: ArrayView2<f64>, outcome: &Outcome) -> Result<Option<BestRe
 }
 
 impl Outcome {
+    /// A search stopped (budget or cancel) before it could start a trial.
+    fn stopped_before_any_trial(config: &Config) -> Outcome {
+        Outcome {
+            trials: Vec::new(),
+            best: None,
+            metric: config.metric,
+            protocol: config.protocol,
+            strategy: config.strategy,
+            consensus_members: Vec::new(),
+            stopped_early: true,
+        }
+    }
+
     /// Why a search ended without a best trial, for the user and the store.
     pub fn no_best_reason(&self) -> &'static str {
         if self.stopped_early {

@@ -10,14 +10,14 @@ use serde::Serialize;
 
 use super::detect::describe_top;
 use super::{
-    load_dataset, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+    load_dataset, output, output_error, store_unless, threshold_method, CliError, CliResult,
+    LabelArgs, LoadArgs,
 };
 use crate::automl::{self, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
 use crate::detectors::JobCtx;
 use crate::service::automl::{self as automl_service, AutomlOptions, AutomlTiming};
 use crate::service::detect::{top_rows, Metrics, ThresholdReport};
 use crate::text::sanitize;
-use crate::threshold::ThresholdMethod;
 
 #[derive(Debug, Args)]
 pub struct AutomlArgs {
@@ -154,14 +154,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             )))
         }
     };
-    let threshold = match &args.threshold {
-        Some(m) => m
-            .parse::<ThresholdMethod>()
-            .map_err(|e| CliError::bad_input(format!("--threshold: {e}")))?,
-        None => format!("contamination={}", args.contamination)
-            .parse::<ThresholdMethod>()
-            .map_err(|e| CliError::bad_input(format!("--contamination: {e}")))?,
-    };
+    let threshold = threshold_method(args.threshold.as_deref(), args.contamination)?;
     let options = AutomlOptions {
         detectors: args.detectors.clone(),
         metric: args.metric.as_deref().map(Metric::parse).transpose()?,

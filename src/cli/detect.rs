@@ -8,14 +8,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{
-    load_dataset, output, output_error, store_unless, CliError, CliResult, LabelArgs, LoadArgs,
+    load_dataset, output, output_error, store_unless, threshold_method, CliError, CliResult,
+    LabelArgs, LoadArgs,
 };
 use crate::detectors::{registry, JobCtx, ParamKind, Params};
 use crate::service::detect::{
     run_detect, top_rows, DetectRequest, Metrics, ThresholdReport, Timing,
 };
 use crate::text::sanitize;
-use crate::threshold::ThresholdMethod;
 
 #[derive(Debug, Args)]
 pub struct DetectorsArgs {
@@ -151,14 +151,7 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // Everything that can be checked without data is checked first.
-    let method = match &args.threshold {
-        Some(m) => m
-            .parse::<ThresholdMethod>()
-            .map_err(|e| CliError::bad_input(format!("--threshold: {e}")))?,
-        None => format!("contamination={}", args.contamination)
-            .parse::<ThresholdMethod>()
-            .map_err(|e| CliError::bad_input(format!("--contamination: {e}")))?,
-    };
+    let method = threshold_method(args.threshold.as_deref(), args.contamination)?;
     let request = DetectRequest::new(&args.detector, &args.params, method, args.seed)?;
     if let Some(path) = &args.output {
         output_format(path)?;

@@ -320,6 +320,22 @@ fn store_unless(
     }
 }
 
+/// `--threshold METHOD`, else `--contamination C`, as one threshold method.
+fn threshold_method(
+    threshold: Option<&str>,
+    contamination: f64,
+) -> CliResult<crate::threshold::ThresholdMethod> {
+    use crate::threshold::ThresholdMethod;
+    match threshold {
+        Some(m) => m
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--threshold: {e}"))),
+        None => format!("contamination={contamination}")
+            .parse::<ThresholdMethod>()
+            .map_err(|e| CliError::bad_input(format!("--contamination: {e}"))),
+    }
+}
+
 /// Loads a file and prepares it with the default recipe and the given label choice.
 fn load_dataset(
     file: &std::ffi::OsStr,

@@ -24,7 +24,7 @@ use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
 use crate::numeric::kmeans::{kmeans_labels_sequential, kmeans_plusplus_sequential};
-use crate::numeric::linalg::{cholesky, inverse_lower_by_negated_sums};
+use crate::numeric::linalg::{cholesky, inverse_lower};
 use crate::numeric::rows::row_major;
 use crate::numeric::sums::numpy_mean;
 
@@ -189,7 +189,7 @@ const ILL_DEFINED: &str = "fitting the mixture model failed because some compone
 /// `P = L⁻¹` for the covariance `cov`: the precision's Cholesky factor.
 fn precision_cholesky(cov: &[f64], d: usize) -> DetectResult<Vec<f64>> {
     let l = cholesky(cov, d).ok_or_else(|| DetectError::InvalidData(ILL_DEFINED.into()))?;
-    Ok(inverse_lower_by_negated_sums(&l, d))
+    Ok(inverse_lower(&l, d))
 }
 
 /// scipy's `logsumexp`.

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
-use crate::numeric::linalg::{
-    cholesky, inverse_lower_by_substitution, logdet_from_cholesky, pinvh, quad_form,
-};
+use crate::numeric::linalg::{cholesky, inverse_lower, logdet_from_cholesky, pinvh, quad_form};
 
 pub const PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "support_fraction",
@@ -241,10 +239,7 @@ impl Precision {
         match cholesky(cov, d) {
             Some(l) => {
                 let logdet = logdet_from_cholesky(&l, d);
-                (
-                    Precision::InverseCholesky(inverse_lower_by_substitution(&l, d)),
-                    logdet,
-                )
+                (Precision::InverseCholesky(inverse_lower(&l, d)), logdet)
             }
             None => (Precision::Pseudo(pinvh(cov, d)), f64::NEG_INFINITY),
         }

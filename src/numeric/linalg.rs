@@ -8,7 +8,7 @@
 //! * [`sym_eigen`] (tests only): cyclic Jacobi with a relative-accuracy stopping rule, the
 //!   independent oracle for the QL version (several times more operations).
 //! * [`cholesky`], [`logdet_spd`]: for Mahalanobis distances and `log det` of covariances.
-//! * [`inverse_lower_by_substitution`] (MCD) and [`inverse_lower_by_negated_sums`] (GMM): the
+//! * [`inverse_lower_by_substitution`] (MCD) and [`inverse_lower`] (GMM): the
 //!   inverse of a Cholesky factor, two orders of the same operations that differ only in the
 //!   sign of exact zeros (kept apart so that neither caller's bits change).
 //! * [`pinvh`]: scipy's `linalg.pinvh` (eigenvalues below `d·ε·max|λ|` are dropped).
@@ -362,8 +362,9 @@ pub fn logdet_spd(a: &[f64], d: usize) -> f64 {
     }
 }
 
-/// Solves `L y = b` in place (forward substitution).
-pub fn forward_solve(l: &[f64], d: usize, b: &mut [f64]) {
+/// Solves `L y = b` in place (forward substitution): the tests' reference.
+#[cfg(test)]
+fn forward_solve(l: &[f64], d: usize, b: &mut [f64]) {
     for i in 0..d {
         let mut s = b[i];
         for k in 0..i {
@@ -373,17 +374,10 @@ pub fn forward_solve(l: &[f64], d: usize, b: &mut [f64]) {
     }
 }
 
-/// `L⁻¹` for a lower-triangular `L` (forward substitution on the identity's columns): MCD's
-/// triangular inverse.
-///
-/// The same inverse as [`inverse_lower_by_negated_sums`], with its own order of operations:
-/// each entry is `(0 − l·m − l·m − …) / l_ii`, over the whole row of `L` (the terms left of
-/// column `j` are zeros), where that one adds `l·m + l·m + …` from column `j` and negates the
-/// quotient. Rounding is symmetric, so every non-zero entry is the same bits in both; an
-/// entry below the diagonal that is exactly zero comes out `+0.0` here and `−0.0` there. Both
-/// are kept because a merge would change one caller's bits: GMM stores its factor in the
-/// model, whose JSON would turn `-0.0` into `0.0` (see the test `both_triangular_inverses_*`).
-pub fn inverse_lower_by_substitution(l: &[f64], d: usize) -> Vec<f64> {
+/// `L⁻¹` by forward substitution on the identity's columns: the tests' independent oracle for
+/// [`inverse_lower`] (same bits but for the sign of exact zeros).
+#[cfg(test)]
+fn inverse_lower_by_substitution(l: &[f64], d: usize) -> Vec<f64> {
     let mut w = vec![0.0; d * d];
     let mut col = vec![0.0; d];
     for j in 0..d {
@@ -397,11 +391,10 @@ pub fn inverse_lower_by_substitution(l: &[f64], d: usize) -> Vec<f64> {
     w
 }
 
-/// Inverse of the lower-triangular `l` (forward substitution on each column of I, written as
-/// `m_ij = −(Σ_{k=j}^{i−1} l_ik m_kj) / l_ii`): GMM's triangular inverse, the precision's
-/// Cholesky factor it stores. An entry below the diagonal that is exactly zero comes out
-/// `−0.0`; see [`inverse_lower_by_substitution`] for how the two differ.
-pub fn inverse_lower_by_negated_sums(l: &[f64], d: usize) -> Vec<f64> {
+/// Inverse of the lower-triangular `l`: `m_ij = −(Σ_{k=j}^{i−1} l_ik m_kj) / l_ii`. GMM stores
+/// it as the precision's Cholesky factor; MCD takes squared norms of `L⁻¹ c`, where the sign
+/// of an exact zero (this order gives `−0.0` below the diagonal) cannot matter.
+pub fn inverse_lower(l: &[f64], d: usize) -> Vec<f64> {
     let mut m = vec![0.0; d * d];
     for j in 0..d {
         m[j * d + j] = 1.0 / l[j * d + j];
@@ -573,7 +566,7 @@ mod tests {
         assert_eq!(l[0], 2.0);
         assert_eq!(l[2], 1.0);
         assert!((l[3] - 2f64.sqrt()).abs() < 1e-15);
-        let m = inverse_lower_by_negated_sums(&l, 2);
+        let m = inverse_lower(&l, 2);
         // m·l = I
         assert!((m[0] * l[0] - 1.0).abs() < 1e-15);
         assert!((m[2] * l[0] + m[3] * l[2]).abs() < 1e-15);
@@ -581,11 +574,10 @@ mod tests {
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
 
-    /// The two triangular inverses give the same bits wherever the entry is not zero, and
-    /// differ only in the sign of exact zeros below the diagonal (`+0.0` by substitution,
-    /// `−0.0` by negated sums).
+    /// The triangular inverse gives the same bits as plain forward substitution wherever the
+    /// entry is not zero, and differs only in the sign of exact zeros below the diagonal.
     #[test]
-    fn both_triangular_inverses_agree_but_for_the_sign_of_zeros() {
+    fn the_triangular_inverse_agrees_with_substitution_but_for_the_sign_of_zeros() {
         let mut cases: Vec<(usize, Vec<f64>)> = [1, 2, 3, 7, 21, 36]
             .iter()
             .map(|&d| {
@@ -609,7 +601,7 @@ mod tests {
         for (d, a) in cases {
             let l = cholesky(&a, d).unwrap();
             let by_substitution = inverse_lower_by_substitution(&l, d);
-            let by_negated_sums = inverse_lower_by_negated_sums(&l, d);
+            let by_negated_sums = inverse_lower(&l, d);
             for i in 0..d {
                 for j in 0..d {
                     let (x, y) = (by_substitution[i * d + j], by_negated_sums[i * d + j]);

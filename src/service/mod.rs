@@ -1,6 +1,7 @@
 //! The application layer: every capability both faces offer, written once. The CLI (`cli/`) and
 //! the workbench (`tui/`) only turn user input into calls of this module and its results into
-//! output; neither runs a detector, a search or a store write itself.
+//! output; neither runs a detector or a search, nor records a run, itself. (Listing, showing
+//! and deleting stored runs are single calls of `store::Store`, made by both faces directly.)
 //!
 //! - [`detect`]: load and prepare a dataset, run one detector end to end.
 //! - [`automl`]: plan and run a search, refit and record the best.

@@ -395,15 +395,7 @@ impl App {
                 }
             }
             Msg::FitDone { ticket, result } => {
-                self.shared.jobs.finish(&ticket);
-                if self
-                    .shared
-                    .job
-                    .as_ref()
-                    .is_some_and(|j| j.ticket.id == ticket.id)
-                {
-                    self.shared.job = None;
-                }
+                self.shared.end_job(&ticket);
                 let mut effects = Vec::new();
                 match result {
                     Ok(r) => {
@@ -480,15 +472,7 @@ impl App {
                 self.panes.automl.on_trial(job, *trial, &mut self.shared);
             }
             Msg::AutomlDone { ticket, result } => {
-                self.shared.jobs.finish(&ticket);
-                if self
-                    .shared
-                    .job
-                    .as_ref()
-                    .is_some_and(|j| j.ticket.id == ticket.id)
-                {
-                    self.shared.job = None;
-                }
+                self.shared.end_job(&ticket);
                 match result {
                     Ok(done) => {
                         let done = *done;

@@ -87,6 +87,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A fit or search has reported its result: it is no longer running.
+    pub fn end_job(&mut self, ticket: &Ticket) {
+        self.jobs.finish(ticket);
+        if self.job.as_ref().is_some_and(|j| j.ticket.id == ticket.id) {
+            self.job = None;
+        }
+    }
+
     pub fn new(
         keymap: Keymap,
         themes: ThemeCatalog,
