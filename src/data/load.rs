@@ -660,12 +660,25 @@ fn read_csv(bytes: &[u8], name: &str, options: &LoadOptions) -> DataResult<(Data
             .with_quote_char(Some(b'"'))
             .with_try_parse_dates(true)
             .with_missing_is_null(true);
-        CsvReadOptions::default()
-            .with_has_header(dialect.has_header)
-            .with_infer_schema_length(infer_rows)
-            .with_parse_options(parse_options)
-            .into_reader_with_file_handle(Cursor::new(bytes))
-            .finish()
+        // polars' CSV reader can panic on input our scanner accepts (found by fuzzing: quotes
+        // and tabs it splits differently); that is a malformed file, not our bug.
+        crate::panic_boundary::catch(|| {
+            CsvReadOptions::default()
+                .with_has_header(dialect.has_header)
+                .with_infer_schema_length(infer_rows)
+                .with_parse_options(parse_options)
+                .into_reader_with_file_handle(Cursor::new(bytes))
+                .finish()
+        })
+        .unwrap_or_else(|panic| {
+            Err(PolarsError::ComputeError(
+                format!(
+                    "the file is malformed (the reader gave up: {})",
+                    first_line(&panic)
+                )
+                .into(),
+            ))
+        })
     };
     // Fast path infers types from the first 10,000 rows; if a later value does not fit (an
     // integer column with a decimal at row 50,000), infer again from every row.
