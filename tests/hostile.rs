@@ -272,3 +272,35 @@ fn outputs_replace_only_regular_files() {
             .starts_with("row_id,score,is_anomaly"));
     }
 }
+
+/// A file that shrinks while it is read: files are read, not mapped, so this is a clean error
+/// ("changed while it was being read") or, when the read won the race, a result; never SIGBUS.
+#[cfg(unix)]
+#[test]
+fn a_file_shrinking_while_read_is_never_a_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.csv");
+    let mut text = String::from("a,b,c\n");
+    for i in 0..400_000 {
+        text.push_str(&format!("{i},{},{}\n", i % 7, i % 13));
+    }
+    for round in 0..4 {
+        std::fs::write(&path, &text).unwrap();
+        let child = Command::new(common::bin())
+            .arg("profile")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5 * round));
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(10).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), None, "killed by a signal: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(matches!(out.status.code(), Some(0) | Some(2)), "{stderr}");
+    }
+}
