@@ -46,7 +46,7 @@ impl Consensus {
                 let params = info.resolve(&BTreeMap::new()).ok()?;
                 let fitted = info
                     .build(&params)
-                    .fit_on_pool(x, &JobCtx::new(seed))
+                    .fit_on_pool(x, &JobCtx::new(seed).sharing_cancel(ctx.cancel_flag()))
                     .ok()?;
                 Some((
                     name.to_string(),
