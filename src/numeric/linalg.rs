@@ -1,6 +1,7 @@
 //! Small dense linear algebra for the linear detectors (PCA, MCD, GMM) and the TUI's projection:
 //! no LAPACK, matrices are at most a few dozen columns wide. Matrices are row-major `d × d`
-//! slices. (Whether `faer` should take over dense linear algebra is not measured yet; planned.)
+//! slices. Matrix products go through ndarray's `dot`; see docs/architecture.md for the `faer`
+//! question.
 //!
 //! * [`sym_eigen_tridiagonal`]: Householder reduction and implicit QL (EISPACK `tred2`/`tql2`,
 //!   after JAMA): backward stable, used for PCA's covariance (scores within 6e-14 relative of
