@@ -1,7 +1,7 @@
 //! Stored runs side by side (two or more marked in the Experiments pane): detector, status,
 //! seed, every parameter and metric.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
@@ -34,10 +34,7 @@ impl Dialog for Compare {
         _cx: &mut Shared,
         _panes: &mut Panes,
     ) -> Step {
-        if matches!(key.code, KeyCode::Esc | KeyCode::Enter) || action == Some(Action::Quit) {
-            return Step::close();
-        }
-        Step::Stay
+        Step::read_only(key, action)
     }
 
     fn area(&self, screen: Rect) -> Rect {

@@ -40,6 +40,17 @@ impl Step {
     pub fn close() -> Step {
         Step::Close(Vec::new())
     }
+
+    /// A read-only view (run detail, compare): Esc, Enter or quit close it, other keys do
+    /// nothing.
+    pub fn read_only(key: KeyEvent, action: Option<Action>) -> Step {
+        use crossterm::event::KeyCode;
+        if matches!(key.code, KeyCode::Esc | KeyCode::Enter) || action == Some(Action::Quit) {
+            Step::close()
+        } else {
+            Step::Stay
+        }
+    }
 }
 
 /// An overlay: its own state, the shared state, and the panes it may act on (a parameter of

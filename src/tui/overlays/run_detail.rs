@@ -1,6 +1,6 @@
 //! A stored run's details (opened from the Experiments pane).
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
@@ -34,10 +34,7 @@ impl Dialog for RunDetailView {
         _cx: &mut Shared,
         _panes: &mut Panes,
     ) -> Step {
-        if matches!(key.code, KeyCode::Esc | KeyCode::Enter) || action == Some(Action::Quit) {
-            return Step::close();
-        }
-        Step::Stay
+        Step::read_only(key, action)
     }
 
     fn area(&self, screen: Rect) -> Rect {
