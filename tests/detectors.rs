@@ -2,6 +2,9 @@
 //! determinism under a seed at any thread count, a planted outlier ranked first, model round trip,
 //! and clear errors on unusable matrices.
 
+mod common;
+
+use common::models::planted;
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, ArrayView2};
@@ -10,24 +13,6 @@ use pynomaly::detectors::{
 };
 
 fn assert_send_sync<T: Send + Sync + ?Sized>() {}
-
-/// Deterministic Gaussian-ish blob (sum of uniforms from an LCG) with one far point at row 7.
-fn planted(n: usize, d: usize) -> Array2<f64> {
-    let mut state = 42u64;
-    let mut uniform = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut x = Array2::from_shape_fn((n, d), |_| uniform() + uniform() + uniform() - 1.5);
-    if n > 7 {
-        for j in 0..d {
-            x[[7, j]] = 8.0 + j as f64 * 0.1;
-        }
-    }
-    x
-}
 
 fn fit(name: &str, x: ArrayView2<f64>, seed: u64) -> Result<detectors::Fitted, DetectError> {
     let (d, _) = detectors::build(name, &BTreeMap::new())?;

@@ -6,6 +6,9 @@
 //! without panicking and in bounded time. No case is written per detector: a new field or a new
 //! detector is covered without changing this file.
 
+mod common;
+
+use common::models::{fit_small, planted};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -15,7 +18,7 @@ use ndarray::Array2;
 use pynomaly::data::prepare::{FittedColumn, FittedEncoding, FittedPrepare, Scaler};
 use pynomaly::data::PrepareSpec;
 use pynomaly::detectors::ensemble::EnsembleModel;
-use pynomaly::detectors::{registry, Detector, JobCtx, Model, ParamValue, Params};
+use pynomaly::detectors::{registry, Model, ParamValue, Params};
 use pynomaly::saved_model::{
     ModelEnvelope, ModelFileError, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
 };
@@ -29,47 +32,6 @@ const MUTATIONS_PER_MODEL: usize = 300;
 /// Cases per model that empty several arrays at once.
 const MULTI_EMPTY: usize = 20;
 const SCORE_LIMIT: Duration = Duration::from_secs(10);
-
-/// Deterministic blob with one far point at row 7 (as in tests/detectors.rs).
-fn planted(n: usize, d: usize) -> Array2<f64> {
-    let mut state = 42u64;
-    let mut uniform = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut x = Array2::from_shape_fn((n, d), |_| uniform() + uniform() + uniform() - 1.5);
-    for j in 0..d {
-        x[[7, j]] = 8.0 + j as f64 * 0.1;
-    }
-    x
-}
-
-/// Defaults, but fewer trees and projections: smaller files, same structure.
-fn small_params(name: &str) -> BTreeMap<String, ParamValue> {
-    let int = |k: &str, v: i64| (k.to_string(), ParamValue::Int(v));
-    match name {
-        "iforest" => BTreeMap::from([int("n_estimators", 10)]),
-        "inne" => BTreeMap::from([int("n_estimators", 12)]),
-        "loda" => BTreeMap::from([int("n_random_cuts", 15)]),
-        _ => BTreeMap::new(),
-    }
-}
-
-fn fit(name: &str, x: &Array2<f64>) -> (Model, Params, Vec<f64>) {
-    let info = registry()
-        .iter()
-        .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("no detector {name}"));
-    let params = info
-        .resolve(&small_params(name))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let detector = info.build(&params);
-    let fitted = Detector::fit(&*detector, x.view(), &JobCtx::new(7))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (fitted.model, params, fitted.training_scores.to_vec())
-}
 
 fn feature_names() -> Vec<String> {
     (0..D).map(|j| format!("f{j}")).collect()
@@ -129,13 +91,13 @@ fn envelope(model: Model, params: Params, training_scores: &[f64]) -> ModelEnvel
 /// The envelope of one registered detector's model, or of an ensemble of three of them.
 fn envelope_for(name: &str, x: &Array2<f64>) -> ModelEnvelope {
     if name != "ensemble" {
-        let (model, params, scores) = fit(name, x);
+        let (model, params, scores) = fit_small(name, x);
         return envelope(model, params, &scores);
     }
     let members = ["hbos", "iforest", "knn"]
         .iter()
         .map(|member| {
-            let (model, params, scores) = fit(member, x);
+            let (model, params, scores) = fit_small(member, x);
             (member.to_string(), params, model, scores)
         })
         .collect();

@@ -22,7 +22,10 @@
 //! A failing case is shrunk and its seed saved in `tests/properties.proptest-regressions`
 //! (commit that file): every later run replays the saved cases first.
 
-use std::collections::{BTreeMap, HashSet};
+mod common;
+
+use common::models::{fit_small, planted};
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
@@ -37,7 +40,7 @@ use pynomaly::data::load::load_from_memory;
 use pynomaly::data::prepare::{FittedColumn, FittedEncoding, FittedPrepare, Scaler};
 use pynomaly::data::{LoadOptions, PrepareSpec};
 use pynomaly::detectors::ensemble::EnsembleModel;
-use pynomaly::detectors::{registry, Detector, JobCtx, Model, ParamValue, Params};
+use pynomaly::detectors::{registry, JobCtx, Model, ParamValue, Params};
 use pynomaly::saved_model::{
     ModelEnvelope, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
 };
@@ -792,47 +795,6 @@ fn detect_on_table(csv: &[u8]) -> Vec<String> {
 const N: usize = 120;
 const D: usize = 4;
 
-/// Deterministic blob with one far point at row 7 (as in tests/model_tampering.rs).
-fn planted(n: usize, d: usize) -> Array2<f64> {
-    let mut state = 42u64;
-    let mut uniform = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut x = Array2::from_shape_fn((n, d), |_| uniform() + uniform() + uniform() - 1.5);
-    for j in 0..d {
-        x[[7, j]] = 8.0 + j as f64 * 0.1;
-    }
-    x
-}
-
-/// Defaults, but fewer trees and projections: smaller files, same structure.
-fn small_params(name: &str) -> BTreeMap<String, ParamValue> {
-    let int = |k: &str, v: i64| (k.to_string(), ParamValue::Int(v));
-    match name {
-        "iforest" => [int("n_estimators", 10)].into_iter().collect(),
-        "inne" => [int("n_estimators", 12)].into_iter().collect(),
-        "loda" => [int("n_random_cuts", 15)].into_iter().collect(),
-        _ => BTreeMap::new(),
-    }
-}
-
-fn fit(name: &str, x: &Array2<f64>) -> (Model, Params, Vec<f64>) {
-    let info = registry()
-        .iter()
-        .find(|d| d.name == name)
-        .unwrap_or_else(|| panic!("no detector {name}"));
-    let params = info
-        .resolve(&small_params(name))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let detector = info.build(&params);
-    let fitted = Detector::fit_on_pool(&*detector, x.view(), &JobCtx::new(7))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (fitted.model, params, fitted.training_scores.to_vec())
-}
-
 fn feature_names() -> Vec<String> {
     (0..D).map(|j| format!("f{j}")).collect()
 }
@@ -892,14 +854,14 @@ fn base_models() -> &'static [(String, Value)] {
         let mut models: Vec<(String, ModelEnvelope)> = registry()
             .iter()
             .map(|info| {
-                let (model, params, scores) = fit(info.name, &x);
+                let (model, params, scores) = fit_small(info.name, &x);
                 (info.name.to_string(), envelope(model, params, &scores))
             })
             .collect();
         let members = ["hbos", "iforest", "knn"]
             .iter()
             .map(|member| {
-                let (model, params, scores) = fit(member, &x);
+                let (model, params, scores) = fit_small(member, &x);
                 (member.to_string(), params, model, scores)
             })
             .collect();
