@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::validate::{length, not_empty, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
-use crate::numeric::kmeans::{kmeans_plusplus_blocked, lloyd_blocked, nearest, sq_dist};
+use crate::numeric::kmeans::{kmeans, nearest, sq_dist};
 
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -103,9 +103,6 @@ pub struct CblofModel {
     pub use_weights: bool,
 }
 
-/// scikit-learn's `tol`, relative to the mean feature variance.
-const TOL: f64 = 1e-4;
-
 /// PyOD `_set_small_large_clusters`: which clusters are large. `None` when the α / β rule finds
 /// no separation (PyOD raises).
 fn large_clusters(sizes: &[usize], n: usize, alpha: f64, beta: f64) -> Option<Vec<bool>> {
@@ -149,40 +146,8 @@ impl Detector for Cblof {
         }
         let xs = x.as_standard_layout();
         let raw = xs.as_slice().expect("standard layout");
-        // sklearn centres the data before clustering (for accuracy) and shifts back after.
-        let mut mean = vec![0.0; d];
-        for row in raw.chunks(d) {
-            for (m, v) in mean.iter_mut().zip(row) {
-                *m += v;
-            }
-        }
-        for m in mean.iter_mut() {
-            *m /= n as f64;
-        }
-        // One pass: the centred rows and, per column, the sum of squares in row order (the
-        // columns' sums advance side by side instead of one strided pass per column).
-        let mut centred = vec![0.0; n * d];
-        let mut squares = vec![0.0; d];
-        for (out, row) in centred.chunks_exact_mut(d).zip(raw.chunks_exact(d)) {
-            for (((o, v), m), s) in out.iter_mut().zip(row).zip(&mean).zip(squares.iter_mut()) {
-                *o = v - m;
-                *s += *o * *o;
-            }
-        }
-        let mut var_sum = 0.0;
-        for s in squares {
-            var_sum += s / n as f64;
-        }
-        let tol = var_sum / d as f64 * TOL;
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
-        let init = kmeans_plusplus_blocked(&centred, d, k, &mut rng);
-        ctx.report(0.3);
-        let (mut centers, labels) = lloyd_blocked(&centred, d, init, tol, ctx)?;
-        for c in centers.chunks_mut(d) {
-            for (v, m) in c.iter_mut().zip(&mean) {
-                *v += m;
-            }
-        }
+        let (mut centers, labels) = kmeans(raw, d, k, &mut rng, ctx)?;
         // np.bincount(labels): clusters beyond the largest label do not exist for PyOD.
         let n_found = labels.iter().max().map_or(0, |&m| m + 1);
         let mut sizes = vec![0usize; n_found];

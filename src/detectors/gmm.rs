@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{DefaultValue, ParamKind, ParamSpec, Params, Search};
 use super::validate::{length, not_empty, product, values, Check, Rule};
 use super::{validate_matrix, DetectError, DetectResult, Detector, Fitted, JobCtx, Model};
-use crate::numeric::kmeans::{kmeans_labels_sequential, kmeans_plusplus_sequential};
+use crate::numeric::kmeans::{kmeans, kmeans_plusplus_blocked};
 use crate::numeric::linalg::{cholesky, inverse_lower};
 use crate::numeric::rows::row_major;
 use crate::numeric::sums::numpy_mean;
@@ -583,15 +583,13 @@ impl Gmm {
         let mut resp = vec![0.0; n * k];
         match self.init {
             Init::Kmeans => {
-                for (i, c) in kmeans_labels_sequential(data, d, k, rng, ctx)?
-                    .into_iter()
-                    .enumerate()
-                {
+                for (i, c) in kmeans(data, d, k, rng, ctx)?.1.into_iter().enumerate() {
                     resp[i * k + c] = 1.0;
                 }
             }
             Init::KmeansPlusPlus => {
-                for (c, i) in kmeans_plusplus_sequential(data, d, k, rng)
+                for (c, i) in kmeans_plusplus_blocked(data, d, k, rng)
+                    .1
                     .into_iter()
                     .enumerate()
                 {

@@ -1,31 +1,15 @@
 //! k-means as scikit-learn's `KMeans(n_clusters=k, n_init=1)` runs it: greedy k-means++
 //! seeding (`2 + ⌊ln k⌋` candidates per centre, the one that lowers the potential most kept),
 //! then Lloyd iterations (at most 300, tolerance 1e-4 × the mean feature variance), empty
-//! clusters moved to the rows farthest from their centres.
+//! clusters moved to the rows farthest from their centres. One implementation for CBLOF's
+//! clusters and GMM's k-means starts ([`kmeans`]; GMM's `k-means++` start uses the seeding's
+//! row indices from [`kmeans_plusplus_blocked`]).
 //!
-//! Two implementations, for two callers, because they add in different orders and PyOD parity
-//! is checked bit for bit; merging them would change one caller's clusters:
-//!
-//! * **Blocked** (CBLOF): [`kmeans_plusplus_blocked`] returns the initial centres and
-//!   [`lloyd_blocked`] iterates on them. Potentials and cluster sums are summed per block of
-//!   [`CHUNK`] rows in row order, then over the blocks in block order; candidates are drawn by
-//!   walking the block potentials; the Lloyd assignments skip rows settled by Hamerly's bounds
-//!   (assignments unchanged); new centres are `sum × (1 / count)`. Hot loops have AVX2 copies
-//!   chosen at run time.
-//! * **Sequential** (GMM's `init_params="kmeans"` / `"k-means++"` start):
-//!   [`kmeans_plusplus_sequential`] returns the chosen row indices and
-//!   [`kmeans_labels_sequential`] the final labels. Potentials are one running sum over all rows
-//!   (a cumulative sum searched for the sample); cluster sums add the rows in order; new centres
-//!   are `sum / count`; an empty cluster's donor loses the row only if it keeps another.
-//!
-//! Shared by both: [`sq_dist`] (the sequential sum of squared differences in feature order) and
-//! [`nearest`] (first nearest centre on ties). GMM's own copies were the same operations in the
-//! same order: its `iter().sum()` starts from a zero of the other sign (−0.0 in current Rust),
-//! and adding the first square (never −0.0) to either zero gives the same value, so sharing them
-//! changes no bit.
-//!
-//! Randomness comes from the caller's `ChaCha8Rng`, drawn on one thread; the parallel parts
-//! never depend on the thread count.
+//! Potentials and cluster sums are summed per block of [`CHUNK`] rows in row order, then over
+//! the blocks in block order (the same bits at any thread count); candidates are drawn by
+//! walking the block potentials; the Lloyd assignments skip rows settled by Hamerly's bounds
+//! (assignments unchanged); new centres are `sum × (1 / count)`. Hot loops have AVX2 copies
+//! chosen at run time. Randomness comes from the caller's `ChaCha8Rng`, drawn on one thread.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -77,13 +61,14 @@ pub(crate) fn kmeans_plusplus_blocked(
     d: usize,
     k: usize,
     rng: &mut ChaCha8Rng,
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<usize>) {
     let n = x.len() / d;
     // sklearn's count, which stays within MAX_TRIALS for every k the registry allows.
     let n_trials = (2 + (k as f64).ln() as usize).min(MAX_TRIALS);
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
+    let mut chosen = vec![first];
     // closest[i]: squared distance of row i to its nearest centre so far.
     let mut closest = vec![0.0f64; n];
     let mut block_pots: Vec<f64> = closest
@@ -146,8 +131,56 @@ pub(crate) fn kmeans_plusplus_blocked(
         }
         let c = candidates[best];
         centers.extend_from_slice(&x[c * d..(c + 1) * d]);
+        chosen.push(c);
     }
-    centers
+    (centers, chosen)
+}
+
+/// scikit-learn's `KMeans(n_clusters=k, n_init=1).fit(x)`: the data centred (for accuracy),
+/// greedy k-means++, Lloyd to the tolerance `1e-4 ×` the mean feature variance; the centres
+/// shifted back. Returns the centres (row-major) and each row's cluster. CBLOF's clusters and
+/// GMM's `init_params="kmeans"` start.
+pub(crate) fn kmeans(
+    raw: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+    ctx: &JobCtx,
+) -> DetectResult<(Vec<f64>, Vec<usize>)> {
+    let n = raw.len() / d;
+    // sklearn centres the data before clustering (for accuracy) and shifts back after.
+    let mut mean = vec![0.0; d];
+    for row in raw.chunks(d) {
+        for (m, v) in mean.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    for m in mean.iter_mut() {
+        *m /= n as f64;
+    }
+    // One pass: the centred rows and, per column, the sum of squares in row order (the
+    // columns' sums advance side by side instead of one strided pass per column).
+    let mut centred = vec![0.0; n * d];
+    let mut squares = vec![0.0; d];
+    for (out, row) in centred.chunks_exact_mut(d).zip(raw.chunks_exact(d)) {
+        for (((o, v), m), s) in out.iter_mut().zip(row).zip(&mean).zip(squares.iter_mut()) {
+            *o = v - m;
+            *s += *o * *o;
+        }
+    }
+    let mut var_sum = 0.0;
+    for s in squares {
+        var_sum += s / n as f64;
+    }
+    let tol = var_sum / d as f64 * 1e-4;
+    let init = kmeans_plusplus_blocked(&centred, d, k, rng).0;
+    let (mut centers, labels) = lloyd_blocked(&centred, d, init, tol, ctx)?;
+    for c in centers.chunks_mut(d) {
+        for (v, m) in c.iter_mut().zip(&mean) {
+            *v += m;
+        }
+    }
+    Ok((centers, labels))
 }
 
 /// Candidates per k-means++ step are `2 + ⌊ln k⌋`: at most 8 for k ≤ 2980 (the registry allows
@@ -677,138 +710,6 @@ pub(crate) fn lloyd_blocked(
 // ---------------------------------------------------------------------------------------------
 // Sequential (GMM's start)
 
-/// scikit-learn's `kmeans_plusplus` (greedy, `2 + ⌊ln k⌋` candidates per centre): the chosen
-/// row indices.
-pub(crate) fn kmeans_plusplus_sequential(
-    data: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut ChaCha8Rng,
-) -> Vec<usize> {
-    let n = data.len() / d;
-    let row = |i: usize| &data[i * d..(i + 1) * d];
-    let trials = 2 + (k as f64).ln() as usize;
-    let first = rng.gen_range(0..n);
-    let mut centres = vec![first];
-    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(row(i), row(first))).collect();
-    let mut pot: f64 = closest.iter().sum();
-    for _ in 1..k {
-        let mut cumsum = Vec::with_capacity(n);
-        let mut acc = 0.0;
-        for &v in &closest {
-            acc += v;
-            cumsum.push(acc);
-        }
-        let mut best: Option<(f64, usize, Vec<f64>)> = None;
-        for _ in 0..trials {
-            let target = rng.gen::<f64>() * pot;
-            let cand = cumsum.partition_point(|&c| c < target).min(n - 1);
-            let dist: Vec<f64> = (0..n)
-                .into_par_iter()
-                .map(|i| closest[i].min(sq_dist(row(i), row(cand))))
-                .collect();
-            let cand_pot: f64 = dist.iter().sum();
-            if best.as_ref().is_none_or(|b| cand_pot < b.0) {
-                best = Some((cand_pot, cand, dist));
-            }
-        }
-        let (p, c, dist) = best.expect("at least two trials");
-        pot = p;
-        closest = dist;
-        centres.push(c);
-    }
-    centres
-}
-
-/// Nearest centre of each row (first on ties), and the squared distance to it: [`nearest`] for
-/// every row. (GMM's own copy of this scan was the same operations in the same order.)
-fn nearest_of_every_row(data: &[f64], d: usize, centres: &[f64]) -> Vec<(usize, f64)> {
-    data.par_chunks(d).map(|x| nearest(x, centres, d)).collect()
-}
-
-/// scikit-learn's `KMeans(n_clusters=k, n_init=1)` labels: k-means++ start, Lloyd iterations
-/// (at most 300, tolerance 1e-4 × the mean feature variance), empty clusters moved to the rows
-/// farthest from their centres.
-pub(crate) fn kmeans_labels_sequential(
-    data: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut ChaCha8Rng,
-    ctx: &JobCtx,
-) -> DetectResult<Vec<usize>> {
-    let n = data.len() / d;
-    let mean_var = {
-        let mut total = 0.0;
-        for j in 0..d {
-            let mean = (0..n).map(|i| data[i * d + j]).sum::<f64>() / n as f64;
-            total += (0..n)
-                .map(|i| (data[i * d + j] - mean).powi(2))
-                .sum::<f64>()
-                / n as f64;
-        }
-        total / d as f64
-    };
-    let tol = mean_var * 1e-4;
-    let mut centres: Vec<f64> = kmeans_plusplus_sequential(data, d, k, rng)
-        .into_iter()
-        .flat_map(|i| data[i * d..(i + 1) * d].to_vec())
-        .collect();
-    let mut labels_old: Option<Vec<usize>> = None;
-    let mut strict = false;
-    for _ in 0..300 {
-        ctx.checkpoint()?;
-        let assigned = nearest_of_every_row(data, d, &centres);
-        let labels: Vec<usize> = assigned.iter().map(|a| a.0).collect();
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0usize; k];
-        for (i, &c) in labels.iter().enumerate() {
-            counts[c] += 1;
-            for j in 0..d {
-                sums[c * d + j] += data[i * d + j];
-            }
-        }
-        // Empty clusters take the rows farthest from their centres.
-        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
-        if !empty.is_empty() {
-            let mut far: Vec<usize> = (0..n).collect();
-            far.sort_by(|&a, &b| assigned[b].1.total_cmp(&assigned[a].1));
-            for (&c, &i) in empty.iter().zip(&far) {
-                let old = labels[i];
-                if counts[old] > 1 {
-                    counts[old] -= 1;
-                    for j in 0..d {
-                        sums[old * d + j] -= data[i * d + j];
-                    }
-                }
-                counts[c] = 1;
-                sums[c * d..(c + 1) * d].copy_from_slice(&data[i * d..(i + 1) * d]);
-            }
-        }
-        let new: Vec<f64> = (0..k * d)
-            .map(|i| sums[i] / counts[i / d].max(1) as f64)
-            .collect();
-        let shift: f64 = new.iter().zip(&centres).map(|(a, b)| (a - b).powi(2)).sum();
-        centres = new;
-        if labels_old.as_ref() == Some(&labels) {
-            strict = true;
-            labels_old = Some(labels);
-            break;
-        }
-        labels_old = Some(labels);
-        if shift <= tol {
-            break;
-        }
-    }
-    if strict {
-        Ok(labels_old.expect("one iteration ran"))
-    } else {
-        Ok(nearest_of_every_row(data, d, &centres)
-            .into_iter()
-            .map(|a| a.0)
-            .collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,7 +725,7 @@ mod tests {
             }
         }
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let init = kmeans_plusplus_blocked(&x, 2, 3, &mut rng);
+        let init = kmeans_plusplus_blocked(&x, 2, 3, &mut rng).0;
         let (_, labels) = lloyd_blocked(&x, 2, init, 1e-9, &JobCtx::default()).unwrap();
         for c in 0..3 {
             let block = &labels[c * 40..(c + 1) * 40];
@@ -932,7 +833,7 @@ mod tests {
             for j in 0..d {
                 x[j] = 2.5; // a row on a grid of integer-spaced clusters
             }
-            let init = kmeans_plusplus_blocked(&x, d, k, &mut ChaCha8Rng::seed_from_u64(5));
+            let init = kmeans_plusplus_blocked(&x, d, k, &mut ChaCha8Rng::seed_from_u64(5)).0;
             let (centers, labels) =
                 lloyd_blocked(&x, d, init.clone(), 1e-12, &JobCtx::default()).unwrap();
             let (plain_centers, plain_labels) = plain_lloyd(&x, d, init, 1e-12);
@@ -944,6 +845,20 @@ mod tests {
                     .map(|v| v.to_bits())
                     .collect::<Vec<_>>()
             );
+        }
+    }
+
+    /// The seeding's row indices name the rows its centres were copied from (GMM's
+    /// `k-means++` start uses the indices, CBLOF the centres).
+    #[test]
+    fn seeding_indices_name_the_centres_rows() {
+        let (n, d, k) = (300, 3, 5);
+        let x: Vec<f64> = (0..n * d).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
+        let (centers, chosen) =
+            kmeans_plusplus_blocked(&x, d, k, &mut ChaCha8Rng::seed_from_u64(11));
+        assert_eq!(chosen.len(), k);
+        for (c, &i) in chosen.iter().enumerate() {
+            assert_eq!(&centers[c * d..(c + 1) * d], &x[i * d..(i + 1) * d]);
         }
     }
 }
