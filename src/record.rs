@@ -1,6 +1,6 @@
-//! Recording a detector run in the experiment store, shared by every face that runs detectors
-//! (the CLI's `detect`, the TUI, AutoML): the dataset row, the `running` run, and the finished
-//! run with its scores and saved model.
+//! How a run is written to the experiment store: the dataset row, the `running` run, and the
+//! finished run with its scores and saved model. Called only through
+//! [`crate::service::run_guard::RunGuard`], which makes sure every run it begins also ends.
 
 use std::path::Path;
 
@@ -45,28 +45,9 @@ pub fn dataset_record(store: &Store, loaded: &Loaded) -> StoreResult<DatasetReco
     })
 }
 
-/// Inserts the run as `running` before the fit starts, so that even a crash leaves a trace.
+/// Inserts the run as `running` before the work starts, so that even a crash leaves a trace
+/// (AutoML records its search as one run).
 pub fn begin(
-    store: &mut Store,
-    loaded: &Loaded,
-    prepared: &Prepared,
-    detector: &str,
-    params: &Params,
-    seed: u64,
-) -> StoreResult<i64> {
-    begin_kind(
-        store,
-        RunKind::Detect,
-        loaded,
-        prepared,
-        detector,
-        params,
-        seed,
-    )
-}
-
-/// [`begin`] for any kind of run (AutoML records its search as one run).
-pub fn begin_kind(
     store: &mut Store,
     kind: RunKind,
     loaded: &Loaded,

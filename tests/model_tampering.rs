@@ -8,106 +8,23 @@
 
 mod common;
 
-use common::models::{fit_small, planted};
+use common::models::{envelope_for, planted, D, N};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ndarray::Array2;
-use pynomaly::data::prepare::{FittedColumn, FittedEncoding, FittedPrepare, Scaler};
-use pynomaly::data::PrepareSpec;
-use pynomaly::detectors::ensemble::EnsembleModel;
-use pynomaly::detectors::{registry, Model, ParamValue, Params};
-use pynomaly::saved_model::{
-    ModelEnvelope, ModelFileError, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
-};
+use pynomaly::detectors::registry;
+use pynomaly::saved_model::{ModelEnvelope, ModelFileError};
 use serde_json::Value;
 
-const N: usize = 120;
-const D: usize = 4;
 /// Single mutations tried per model: every (field, kind of mutation) pair once, the rest drawn
 /// at random up to this many. Keeps the whole test to seconds in a debug build.
 const MUTATIONS_PER_MODEL: usize = 300;
 /// Cases per model that empty several arrays at once.
 const MULTI_EMPTY: usize = 20;
 const SCORE_LIMIT: Duration = Duration::from_secs(10);
-
-fn feature_names() -> Vec<String> {
-    (0..D).map(|j| format!("f{j}")).collect()
-}
-
-/// A replayable preparation of D numeric columns, as `detect` stores it.
-fn prepare_spec() -> PrepareSpec {
-    PrepareSpec {
-        fitted: Some(FittedPrepare {
-            label_column: None,
-            time_column: None,
-            columns: feature_names()
-                .into_iter()
-                .map(|source| FittedColumn {
-                    source,
-                    encoding: FittedEncoding::Number { fill: 0.0 },
-                })
-                .collect(),
-            feature_names: feature_names(),
-            scalers: vec![
-                Scaler {
-                    center: 0.0,
-                    scale: 1.0,
-                };
-                D
-            ],
-        }),
-        ..PrepareSpec::default()
-    }
-}
-
-fn envelope(model: Model, params: Params, training_scores: &[f64]) -> ModelEnvelope {
-    let mut sorted = training_scores.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    ModelEnvelope {
-        format: MODEL_FORMAT.to_string(),
-        format_version: MODEL_FORMAT_VERSION,
-        app_version: "test".to_string(),
-        detector: model.detector_name().to_string(),
-        params,
-        seed: 7,
-        feature_names: feature_names(),
-        prepare: prepare_spec(),
-        training: TrainingInfo {
-            source: "planted".to_string(),
-            fingerprint: "0".to_string(),
-            n_rows: N,
-        },
-        threshold: SavedThreshold {
-            method: "contamination".to_string(),
-            value: sorted[sorted.len() / 2],
-        },
-        model,
-    }
-}
-
-/// The envelope of one registered detector's model, or of an ensemble of three of them.
-fn envelope_for(name: &str, x: &Array2<f64>) -> ModelEnvelope {
-    if name != "ensemble" {
-        let (model, params, scores) = fit_small(name, x);
-        return envelope(model, params, &scores);
-    }
-    let members = ["hbos", "iforest", "knn"]
-        .iter()
-        .map(|member| {
-            let (model, params, scores) = fit_small(member, x);
-            (member.to_string(), params, model, scores)
-        })
-        .collect();
-    let (ensemble, scores) = EnsembleModel::new(members);
-    let params = Params(BTreeMap::from([(
-        "members".to_string(),
-        ParamValue::Text("0,1,2".to_string()),
-    )]));
-    envelope(Model::Ensemble(ensemble), params, &scores)
-}
 
 fn all_envelopes() -> Vec<(String, ModelEnvelope)> {
     let x = planted(N, D);

@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::models::{fit_small, planted};
+use common::models::{envelope_for, planted, D, N};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -37,13 +37,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use pynomaly::data::load::load_from_memory;
-use pynomaly::data::prepare::{FittedColumn, FittedEncoding, FittedPrepare, Scaler};
 use pynomaly::data::{LoadOptions, PrepareSpec};
-use pynomaly::detectors::ensemble::EnsembleModel;
-use pynomaly::detectors::{registry, JobCtx, Model, ParamValue, Params};
-use pynomaly::saved_model::{
-    ModelEnvelope, SavedThreshold, TrainingInfo, MODEL_FORMAT, MODEL_FORMAT_VERSION,
-};
+use pynomaly::detectors::{registry, JobCtx};
+use pynomaly::saved_model::ModelEnvelope;
 use pynomaly::service::detect::{prepare, run_detect, Dataset, DetectRequest};
 use pynomaly::service::Fault;
 use pynomaly::threshold::ThresholdMethod;
@@ -792,89 +788,15 @@ fn detect_on_table(csv: &[u8]) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Model files to mutate
 
-const N: usize = 120;
-const D: usize = 4;
-
-fn feature_names() -> Vec<String> {
-    (0..D).map(|j| format!("f{j}")).collect()
-}
-
-/// The envelope `detect` would store for `model`: a replayable preparation of D numeric columns.
-fn envelope(model: Model, params: Params, training_scores: &[f64]) -> ModelEnvelope {
-    let mut sorted = training_scores.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    ModelEnvelope {
-        format: MODEL_FORMAT.to_string(),
-        format_version: MODEL_FORMAT_VERSION,
-        app_version: "test".to_string(),
-        detector: model.detector_name().to_string(),
-        params,
-        seed: 7,
-        feature_names: feature_names(),
-        prepare: PrepareSpec {
-            fitted: Some(FittedPrepare {
-                label_column: None,
-                time_column: None,
-                columns: feature_names()
-                    .into_iter()
-                    .map(|source| FittedColumn {
-                        source,
-                        encoding: FittedEncoding::Number { fill: 0.0 },
-                    })
-                    .collect(),
-                feature_names: feature_names(),
-                scalers: vec![
-                    Scaler {
-                        center: 0.0,
-                        scale: 1.0,
-                    };
-                    D
-                ],
-            }),
-            ..PrepareSpec::default()
-        },
-        training: TrainingInfo {
-            source: "planted".to_string(),
-            fingerprint: "0".to_string(),
-            n_rows: N,
-        },
-        threshold: SavedThreshold {
-            method: "contamination".to_string(),
-            value: sorted[sorted.len() / 2],
-        },
-        model,
-    }
-}
-
 /// The saved model of every registered detector and of an ensemble of three, as JSON values.
 fn base_models() -> &'static [(String, Value)] {
     static MODELS: OnceLock<Vec<(String, Value)>> = OnceLock::new();
     MODELS.get_or_init(|| {
         let x = planted(N, D);
-        let mut models: Vec<(String, ModelEnvelope)> = registry()
-            .iter()
-            .map(|info| {
-                let (model, params, scores) = fit_small(info.name, &x);
-                (info.name.to_string(), envelope(model, params, &scores))
-            })
+        let names = registry().iter().map(|info| info.name).chain(["ensemble"]);
+        let models: Vec<(String, ModelEnvelope)> = names
+            .map(|name| (name.to_string(), envelope_for(name, &x)))
             .collect();
-        let members = ["hbos", "iforest", "knn"]
-            .iter()
-            .map(|member| {
-                let (model, params, scores) = fit_small(member, &x);
-                (member.to_string(), params, model, scores)
-            })
-            .collect();
-        let (ensemble, scores) = EnsembleModel::new(members);
-        let params = Params(
-            [("members".to_string(), ParamValue::Text("0,1,2".to_string()))]
-                .into_iter()
-                .collect(),
-        );
-        models.push((
-            "ensemble".to_string(),
-            envelope(Model::Ensemble(ensemble), params, &scores),
-        ));
         models
             .into_iter()
             .map(|(name, envelope)| {

@@ -1,6 +1,7 @@
 //! Background jobs as both faces run them: an id, a cancel token and a generation per kind, so
 //! that a slower, older result (a `Prepare` started before the user changed scaling) never
-//! overwrites a newer one; and progress throttled in one place.
+//! overwrites a newer one; and progress throttled in one place. A job that runs until it is
+//! stopped (following a stream) is a kind that does not supersede, stopped by its token.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,10 +21,6 @@ pub enum JobKind {
     RunList,
     /// Reading one or more runs (details, scores) for a view.
     RunRead,
-    /// Deleting runs.
-    StoreWrite,
-    /// A job that runs until stopped (following a stream).
-    Stream,
 }
 
 impl JobKind {

@@ -26,7 +26,7 @@ impl<'s> RunGuard<'s> {
     ) -> ServiceResult<RunGuard<'s>> {
         let open = match store {
             Some(store) => {
-                let id = record::begin_kind(store, kind, loaded, prepared, detector, params, seed)?;
+                let id = record::begin(store, kind, loaded, prepared, detector, params, seed)?;
                 Some((store, id))
             }
             None => None,

@@ -7,11 +7,10 @@ use ndarray::{Array2, Axis};
 
 use crate::data::{Loaded, Prepared};
 use crate::detectors::Params;
-use crate::metrics;
 use crate::numeric::linalg;
 use crate::store::{RunDetail, StoredScores};
 
-use super::detect::ThresholdReport;
+use super::detect::{Metrics, ThresholdReport};
 
 #[derive(Debug, Clone)]
 pub struct PreparedData {
@@ -262,6 +261,8 @@ pub struct RunInput<'a> {
     pub prepared: &'a Prepared,
     pub projection: &'a [(f64, f64)],
     pub fit_s: f64,
+    /// The label metrics the run computed (and stored).
+    pub metrics: Option<&'a Metrics>,
 }
 
 impl RunInput<'_> {
@@ -274,13 +275,8 @@ impl RunInput<'_> {
     ) -> RunResult {
         let m = &self.prepared.matrix;
         let labels = m.label.as_ref().map(|l| l.to_vec());
-        let (roc_auc, average_precision) = match &labels {
-            Some(l) => (
-                metrics::roc_auc(&scores, l).ok(),
-                metrics::average_precision(&scores, l).ok(),
-            ),
-            None => (None, None),
-        };
+        let roc_auc = self.metrics.and_then(|m| m.roc_auc);
+        let average_precision = self.metrics.and_then(|m| m.average_precision);
         let (roc, pr) = RunResult::curves(&scores, labels.as_deref());
         let (order, sorted_desc) = RunResult::rank(&scores);
         let scatter = Some(Arc::new(ScatterDots::new(self.projection, &order)));

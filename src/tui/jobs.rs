@@ -206,6 +206,7 @@ fn fit(req: &FitRequest, env: &JobEnv) -> ServiceResult<Box<RunResult>> {
         prepared: &req.data.prepared,
         projection: &req.projection,
         fit_s: outcome.timing.fit_s,
+        metrics: outcome.metrics.as_ref(),
     };
     Ok(Box::new(input.result(
         outcome.scores,
@@ -250,6 +251,7 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
         prepared: &req.data.prepared,
         projection: &req.projection,
         fit_s: outcome.timing.fit_s,
+        metrics: best.metrics.as_ref(),
     };
     Ok(Box::new(AutomlFinished {
         job: req.ticket.id,

@@ -117,7 +117,10 @@ impl Component for ChartsPane {
                     format!(" {}/{} ", self.selected + 1, cx.results.len()),
                     theme.style(Role::Muted),
                 ),
-                Span::styled(result.detector.clone(), theme.style(Role::Title)),
+                Span::styled(
+                    sanitize(&result.detector).into_owned(),
+                    theme.style(Role::Title),
+                ),
                 Span::raw(format!(
                     " on {}{auc}{run} · threshold {} → ",
                     truncate(&sanitize(&result.source), 24),
@@ -337,11 +340,15 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
     let diagonal = [(0.0, 0.0), (1.0, 1.0)];
     let mut datasets = vec![Dataset::default()
         .name(if roc {
-            format!("{} (AUC {:.3})", r.detector, r.roc_auc.unwrap_or(f64::NAN))
+            format!(
+                "{} (AUC {:.3})",
+                sanitize(&r.detector),
+                r.roc_auc.unwrap_or(f64::NAN)
+            )
         } else {
             format!(
                 "{} (AP {:.3})",
-                r.detector,
+                sanitize(&r.detector),
                 r.average_precision.unwrap_or(f64::NAN)
             )
         })
