@@ -460,6 +460,30 @@ fn untrusted_text_never_reaches_the_screen() {
 }
 
 #[test]
+fn a_stored_run_with_hostile_names_is_charted_sanitised() {
+    let mut h = chart_ready("terminal");
+    // As a stored run read back: the detector name and source come from the store file.
+    // (ratatui also drops control and zero-width characters when it draws; the pane sanitises
+    // as every view does, so the guarantee does not rest on the widget library.)
+    let mut r = h.app.shared.results[0].clone();
+    r.detector = "knn\u{202e}\x1b]52;c;aGk=\x07\x1b[31m".into();
+    r.source = "data\x1b[2J.csv".into();
+    h.app.shared.results = vec![r];
+    h.app.panes.charts.selected = 0;
+    h.key(KeyCode::Char('3'));
+    for lower in 0..4 {
+        let text = h.text(120, 40);
+        for bad in ['\x1b', '\x07', '\u{202e}'] {
+            assert!(
+                !text.contains(bad),
+                "{bad:?} reached the screen (chart {lower})"
+            );
+        }
+        h.key(KeyCode::Char('c'));
+    }
+}
+
+#[test]
 fn a_small_terminal_gets_a_clear_message() {
     let h = Harness::new("terminal");
     let text = h.text(60, 20);
