@@ -297,15 +297,15 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
     if r.n_trials > 0 {
         writeln!(out, "Trials      {}", r.n_trials)?;
     }
-    writeln!(
-        out,
-        "Model       {}",
-        if r.has_model {
-            "saved (pynomaly score --model ID FILE)"
-        } else {
-            "none"
-        }
-    )?;
+    if r.has_model {
+        writeln!(
+            out,
+            "Model       saved (pynomaly score --model {} FILE)",
+            r.summary.id
+        )?;
+    } else {
+        writeln!(out, "Model       none")?;
+    }
     if !top.is_empty() {
         let top: Vec<String> = top
             .iter()
