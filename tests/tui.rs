@@ -353,6 +353,41 @@ fn a_bad_file_is_reported_and_the_app_stays_up() {
     assert!(h.app.shared.dataset.prepared.is_some());
 }
 
+#[test]
+fn a_long_error_is_shown_to_its_end() {
+    let mut h = Harness::loaded("terminal", demo());
+    let deep = format!("/{}/data.parquet", ["a-rather-deep-folder"; 6].join("/"));
+    h.key(KeyCode::Char('o'));
+    h.keys(&deep);
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Error);
+    let screen = h.text(80, 24);
+    let bottom: String = screen.lines().skip(20).collect::<Vec<_>>().join("");
+    let bottom: String = bottom.split_whitespace().collect();
+    // The reason comes after the path; it must be on screen, not cut at the window's edge.
+    let reason = h
+        .app
+        .shared
+        .status
+        .text
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .to_string();
+    let reason: String = reason.split_whitespace().collect();
+    assert!(
+        bottom.contains(&reason),
+        "{reason:?} not in the last lines:\n{screen}"
+    );
+    // A short message takes one line again.
+    h.app.set_status(Level::Ok, "ready");
+    let screen = h.text(80, 24);
+    assert!(
+        screen.lines().nth(23).unwrap().contains("ready"),
+        "{screen}"
+    );
+}
+
 fn fake_runs() -> Vec<RunSummary> {
     (1..=3)
         .map(|i| RunSummary {

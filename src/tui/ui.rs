@@ -39,17 +39,18 @@ pub fn draw(frame: &mut Frame, app: &App) {
         );
         return;
     }
+    let status_lines = status_lines(cx, area.width);
     let [tabs, body, hints, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(status_lines.len() as u16),
     ])
     .areas(area);
     draw_tabs(frame, app, tabs, theme);
     app.panes.get(app.pane).draw(frame, body, cx);
     draw_hints(frame, app, hints, theme);
-    draw_status(frame, cx, status, theme);
+    draw_status(frame, cx, status_lines, status, theme);
     if let Some(overlay) = &app.overlay {
         draw_overlay(frame, overlay, area, cx);
     }
@@ -144,15 +145,52 @@ fn draw_hints(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_status(frame: &mut Frame, cx: &Shared, area: Rect, theme: &Theme) {
-    let (role, tag) = match cx.status.level {
-        Level::Info => (Role::Base, "·"),
-        Level::Ok => (Role::Ok, "✓"),
-        Level::Warn => (Role::Warn, "!"),
-        Level::Error => (Role::Error, "✗ error:"),
+/// The most lines the status may take: a long error (a deep path and its reason) stays readable
+/// to its end instead of being cut at the window's edge.
+const MAX_STATUS_LINES: usize = 3;
+
+/// The status message, split into the lines of `width` cells it fills (at most
+/// [`MAX_STATUS_LINES`]; what does not fit ends in `…`).
+fn status_lines(cx: &Shared, width: u16) -> Vec<String> {
+    let tag = match cx.status.level {
+        Level::Info => "·",
+        Level::Ok => "✓",
+        Level::Warn => "!",
+        Level::Error => "✗ error:",
     };
     let text = format!(" {tag} {}", sanitize(&cx.status.text));
-    frame.render_widget(Paragraph::new(text).style(theme.style(role)), area);
+    let width = usize::from(width.max(2));
+    let mut lines = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = Span::raw(c.to_string()).width();
+        if used + w > width {
+            if lines.len() == MAX_STATUS_LINES {
+                let last = lines.last_mut().expect("one line at least");
+                while Span::raw(last.as_str()).width() + 1 > width {
+                    last.pop();
+                }
+                last.push('…');
+                break;
+            }
+            lines.push(String::new());
+            used = 0;
+        }
+        lines.last_mut().expect("one line at least").push(c);
+        used += w;
+    }
+    lines
+}
+
+fn draw_status(frame: &mut Frame, cx: &Shared, lines: Vec<String>, area: Rect, theme: &Theme) {
+    let role = match cx.status.level {
+        Level::Info => Role::Base,
+        Level::Ok => Role::Ok,
+        Level::Warn => Role::Warn,
+        Level::Error => Role::Error,
+    };
+    let lines: Vec<Line> = lines.into_iter().map(Line::from).collect();
+    frame.render_widget(Paragraph::new(lines).style(theme.style(role)), area);
 }
 
 /// The overlay on a cleared box of its own size.
