@@ -1067,3 +1067,48 @@ fn exports_replace_only_regular_files() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Ctrl-C (or SIGTERM, or a closed SSH session) during a headless `detect` cancels the fit
+/// through the job's token: the stored run ends as `cancelled`, not `running`, and the exit
+/// status is 130.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_detect_ends_its_run_as_cancelled() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let store_path = dir.path().join("store.sqlite");
+        let shuttle = shared_dataset("shuttle");
+        // A one-class SVM on 49,097 rows takes minutes: the signal always lands inside the fit.
+        let child = Command::new(bin())
+            .args(["detect", shuttle.to_str().unwrap(), "-d", "ocsvm"])
+            .env("PYNOMALY_STORE", &store_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let running = Store::open(&store_path)
+                .ok()
+                .and_then(|s| s.list_runs(&RunFilter::default()).ok())
+                .is_some_and(|runs| runs.iter().any(|r| r.status == "running"));
+            if running {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no run started");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+        let runs = Store::open(&store_path)
+            .unwrap()
+            .list_runs(&RunFilter::default())
+            .unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "cancelled");
+    }
+}

@@ -9,14 +9,16 @@ use clap::Args;
 use serde::Serialize;
 
 use super::detect::describe_top;
+use super::interrupt::StopOnInterrupt;
 use super::{
     load_dataset, output, output_error, store_unless, threshold_method, CliError, CliResult,
-    LabelArgs, LoadArgs,
+    LoadArgs, PrepareOptions,
 };
 use crate::automl::{self, Metric, Outcome, Protocol, Strategy, Trial, TrialStatus};
 use crate::detectors::JobCtx;
 use crate::service::automl::{self as automl_service, AutomlOptions, AutomlTiming};
 use crate::service::detect::{top_rows, Metrics, ThresholdReport};
+use crate::service::jobs::JobKind;
 use crate::text::sanitize;
 
 #[derive(Debug, Args)]
@@ -26,7 +28,7 @@ pub struct AutomlArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
-    pub label: LabelArgs,
+    pub prepare: PrepareOptions,
     /// Objective: auc or ap (need a label), or label-free (default without a label). With
     /// label-free the label is only used to report how good the final choice is.
     #[arg(long, value_name = "auc|ap|label-free")]
@@ -169,7 +171,7 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     automl_service::check_options(&options)?;
     let mut store = store_unless(args.no_store, store_path)?;
 
-    let data = load_dataset(&args.file, &args.load, args.label.choice())?;
+    let data = load_dataset(&args.file, &args.load, &args.prepare)?;
     let (loaded, prepared) = (&data.loaded, &data.prepared);
     let m = &prepared.matrix;
     let plan = automl_service::plan_automl(prepared, &options)
@@ -191,8 +193,9 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
             bar.inc(1);
         }
     };
-    let ctx = JobCtx::new(args.seed);
-    let interrupt = StopOnInterrupt::install(&ctx);
+    // While the search runs, Ctrl-C cancels it: the finished trials and the best model are kept.
+    let interrupt = StopOnInterrupt::start(JobKind::Automl);
+    let ctx = JobCtx::new(args.seed).sharing_cancel(interrupt.ticket().cancel.flag());
     let outcome = automl_service::run_automl(&data, &plan, &ctx, &on_trial, store.as_mut());
     let interrupted = interrupt.finish();
     if let Some(bar) = &progress {
@@ -279,35 +282,6 @@ fn short_params(params: &crate::detectors::Params) -> Vec<String> {
             other => format!("{k}={other}"),
         })
         .collect()
-}
-
-/// While a search runs, Ctrl-C and SIGTERM cancel it instead of killing the process, so that the
-/// finished trials and the best model are still recorded; a second Ctrl-C exits at once.
-struct StopOnInterrupt {
-    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl StopOnInterrupt {
-    fn install(ctx: &JobCtx) -> StopOnInterrupt {
-        let flag = ctx.cancel_flag();
-        #[cfg(unix)]
-        {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-            // A closed SSH session (SIGHUP) keeps the finished trials too.
-            for signal in [SIGINT, SIGTERM, SIGHUP] {
-                // Order matters: the conditional exit sees the flag before this signal sets it.
-                let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone());
-                let _ = signal_hook::flag::register(signal, flag.clone());
-            }
-        }
-        StopOnInterrupt { flag }
-    }
-
-    /// True if the search was interrupted. Afterwards the flag stays set, so that the next
-    /// Ctrl-C exits at once (signal handlers cannot be given back to the default).
-    fn finish(self) -> bool {
-        self.flag.swap(true, std::sync::atomic::Ordering::SeqCst)
-    }
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {

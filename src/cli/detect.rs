@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
+use super::interrupt::StopOnInterrupt;
 use super::{
     load_dataset, output, output_error, store_unless, threshold_method, CliError, CliResult,
-    LabelArgs, LoadArgs,
+    LoadArgs, PrepareOptions,
 };
+use crate::detectors::explain::ExplainOptions;
 use crate::detectors::{registry, JobCtx, ParamKind, Params};
 use crate::service::detect::{
     run_detect, top_rows, DetectRequest, Metrics, ThresholdReport, Timing,
 };
+use crate::service::explain::{explain_training_rows, ExplainedRow, Selection};
+use crate::service::jobs::JobKind;
 use crate::text::sanitize;
 
 #[derive(Debug, Args)]
@@ -83,7 +87,7 @@ pub struct DetectArgs {
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     #[command(flatten)]
-    pub label: LabelArgs,
+    pub prepare: PrepareOptions,
     /// Share of anomalies expected, in (0, 0.5]: flags the top C of scores (PyOD's default 0.1).
     #[arg(long, default_value_t = 0.1, conflicts_with = "threshold")]
     pub contamination: f64,
@@ -102,6 +106,35 @@ pub struct DetectArgs {
     /// Do not record the run in the experiment store.
     #[arg(long)]
     pub no_store: bool,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
+}
+
+/// Per-feature explanations of the highest-scoring rows.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Explain the K highest-scoring rows: each feature's contribution to the score, its value,
+    /// percentile and robust z-score (in the JSON as `explanations`).
+    #[arg(long, value_name = "K")]
+    pub explain: Option<usize>,
+    /// How to explain: the detector's own explanation (auto) or Shapley sampling (any detector).
+    #[arg(long, value_name = "METHOD", default_value = "auto")]
+    pub explain_method: ExplainMethodArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExplainMethodArg {
+    Auto,
+    Shapley,
+}
+
+impl ExplainMethodArg {
+    pub fn method(self) -> crate::detectors::explain::Method {
+        match self {
+            ExplainMethodArg::Auto => crate::detectors::explain::Method::Auto,
+            ExplainMethodArg::Shapley => crate::detectors::explain::Method::Shapley,
+        }
+    }
 }
 
 /// `1713 (0.1561), 1661 (0.1318), …` for summaries.
@@ -143,6 +176,9 @@ struct DetectReport {
     /// Rows left out because a feature was missing (missing-value policy `drop_row`).
     #[serde(skip_serializing_if = "is_zero")]
     dropped_rows: usize,
+    /// `--explain K`: the K highest-scoring rows, explained.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    explanations: Vec<ExplainedRow>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -158,8 +194,29 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     }
     // A store that cannot be used is reported before any work, not after a long fit.
     let mut store = store_unless(args.no_store, store_path)?;
-    let data = load_dataset(&args.file, &args.load, args.label.choice())?;
-    let outcome = run_detect(&data, &request, &JobCtx::new(args.seed), store.as_mut())?;
+    let data = load_dataset(&args.file, &args.load, &args.prepare)?;
+    // Ctrl-C cancels the fit: the stored run ends as `cancelled`, the exit status is 130.
+    let interrupt = StopOnInterrupt::start(JobKind::Fit);
+    let ctx = JobCtx::new(args.seed).sharing_cancel(interrupt.ticket().cancel.flag());
+    let outcome = run_detect(&data, &request, &ctx, store.as_mut());
+    let outcome = outcome?;
+    let explanations = match args.explain.explain {
+        Some(k) if k > 0 => explain_training_rows(
+            &data.loaded,
+            &data.prepared,
+            &outcome.model,
+            &outcome.scores,
+            &Selection::Top(k),
+            &ExplainOptions {
+                method: args.explain.explain_method.method(),
+                seed: args.seed,
+                ..ExplainOptions::default()
+            },
+            &ctx,
+        )?,
+        _ => Vec::new(),
+    };
+    interrupt.finish();
 
     let (loaded, prepared) = (&data.loaded, &data.prepared);
     let m = &prepared.matrix;
@@ -181,6 +238,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         imputed: prepared.report.imputed.clone(),
         infinite: prepared.report.infinite.clone(),
         dropped_rows: prepared.report.dropped_rows,
+        explanations,
     };
     // After the run is recorded: a scores file that cannot be written does not lose the run.
     if let Some(path) = &args.output {
@@ -241,7 +299,7 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
     if let Some(id) = r.run_id {
         writeln!(out, "Run         {id} (pynomaly experiments show {id})")?;
     }
-    Ok(())
+    output::write_explanations(out, &r.explanations)
 }
 
 pub(super) enum ScoresFormat {

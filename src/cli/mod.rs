@@ -4,6 +4,8 @@
 mod automl;
 mod detect;
 mod experiments;
+mod explain;
+mod interrupt;
 mod output;
 mod score;
 
@@ -51,6 +53,8 @@ pub enum Command {
     Automl(automl::AutomlArgs),
     /// Score new data with a saved model (a run id from the store, or an exported model file).
     Score(score::ScoreArgs),
+    /// Why rows of a stored run are anomalous: each feature's contribution to the score.
+    Explain(explain::ExplainArgs),
     /// Browse, compare, export and delete the runs in the experiment store.
     #[command(subcommand)]
     Experiments(experiments::ExperimentsCommand),
@@ -127,6 +131,23 @@ pub struct PrepareArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
+    pub prepare: PrepareOptions,
+    /// Save the fitted spec as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_spec: Option<PathBuf>,
+    /// Write the matrix as CSV (row_id, features…, label).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the report and fitted spec as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a table becomes the matrix detectors use: the same options for `prepare`, `detect` and
+/// `automl`, so a run from the workbench can be reproduced from a script.
+#[derive(Debug, Clone, Args)]
+pub struct PrepareOptions {
+    #[command(flatten)]
     pub label: LabelArgs,
     /// Time column, kept out of the features; by default detected.
     #[arg(long, conflicts_with = "no_time")]
@@ -155,18 +176,9 @@ pub struct PrepareArgs {
     /// Stop on a category not seen when the spec was fitted (default: counted fallback).
     #[arg(long)]
     pub strict_categories: bool,
-    /// Replay a saved, fitted spec (JSON) instead of fitting one.
+    /// Replay a saved, fitted spec (JSON, from `prepare --save-spec`) instead of fitting one.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["label", "no_label", "time", "no_time", "features", "exclude", "categorical", "max_categories", "missing", "scale", "strict_categories"])]
     pub spec: Option<PathBuf>,
-    /// Save the fitted spec as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub save_spec: Option<PathBuf>,
-    /// Write the matrix as CSV (row_id, features…, label).
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Print the report and fitted spec as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A failed command: the message for stderr and the process exit code.
@@ -246,6 +258,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Detect(args)) => detect::detect(args, cli.store.as_deref()),
         Some(Command::Automl(args)) => automl::automl(args, cli.store.as_deref()),
         Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
+        Some(Command::Explain(args)) => explain::explain(args, cli.store.as_deref()),
         Some(Command::Experiments(command)) => experiments::run(command, cli.store.as_deref()),
         Some(Command::Demos) => {
             let mut out = std::io::stdout().lock();
@@ -340,13 +353,10 @@ fn threshold_method(
 fn load_dataset(
     file: &std::ffi::OsStr,
     load: &LoadArgs,
-    label: ColumnChoice,
+    prepare: &PrepareOptions,
 ) -> CliResult<Dataset> {
+    let spec = build_spec(prepare)?;
     let source = source_of(Some(file))?;
-    let spec = PrepareSpec {
-        label,
-        ..PrepareSpec::default()
-    };
     Ok(crate::service::detect::load_dataset(
         &source,
         &load_options(load)?,
@@ -454,7 +464,7 @@ fn parse_missing(text: &str) -> CliResult<MissingPolicy> {
     })
 }
 
-fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
+fn build_spec(args: &PrepareOptions) -> CliResult<PrepareSpec> {
     if let Some(path) = &args.spec {
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::bad_input(format!("{}: cannot read the spec: {e}", path.display()))
@@ -508,7 +518,7 @@ fn build_spec(args: &PrepareArgs) -> CliResult<PrepareSpec> {
 }
 
 fn prepare(args: PrepareArgs) -> CliResult {
-    let spec = build_spec(&args)?;
+    let spec = build_spec(&args.prepare)?;
     let source = source_of(Some(&args.file))?;
     let (loaded, _) = crate::service::detect::load(&source, &load_options(&args.load)?)?;
     let (prepared, _) = crate::service::detect::prepare(&loaded, &spec)?;

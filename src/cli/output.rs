@@ -423,6 +423,59 @@ fn write_matrix(w: &mut dyn Write, m: &Matrix) -> io::Result<()> {
     Ok(())
 }
 
+/// Features shown per explained row in the readable table (`--json` has them all).
+const EXPLAINED_FEATURES_SHOWN: usize = 5;
+
+/// `--explain` as a table: per row, its strongest features with their value, percentile,
+/// robust z-score and contribution.
+pub fn write_explanations(
+    out: &mut impl Write,
+    rows: &[crate::service::explain::ExplainedRow],
+) -> io::Result<()> {
+    for r in rows {
+        writeln!(out)?;
+        let neighbours = if r.neighbours.is_empty() {
+            String::new()
+        } else {
+            let shown: Vec<String> = r.neighbours.iter().take(5).map(u64::to_string).collect();
+            format!(", nearest rows {}", shown.join(" "))
+        };
+        writeln!(
+            out,
+            "#{} row {}  score {}  ({}{neighbours})",
+            r.rank,
+            r.row_id,
+            num(r.score),
+            r.method
+        )?;
+        writeln!(
+            out,
+            "  {:<28} {:>12} {:>10} {:>9} {:>12}",
+            "feature", "value", "percentile", "robust z", "contribution"
+        )?;
+        for c in r.contributions.iter().take(EXPLAINED_FEATURES_SHOWN) {
+            let z = c.robust_z.map_or_else(|| "—".to_string(), num);
+            writeln!(
+                out,
+                "  {:<28} {:>12} {:>10.1} {:>9} {:>12}",
+                cell(&c.feature, 28),
+                num(c.value),
+                c.percentile,
+                z,
+                num(c.contribution)
+            )?;
+        }
+        if r.contributions.len() > EXPLAINED_FEATURES_SHOWN {
+            writeln!(
+                out,
+                "  … {} more features (--json for all)",
+                r.contributions.len() - EXPLAINED_FEATURES_SHOWN
+            )?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

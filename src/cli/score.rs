@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::detect::{describe_top, output_format, write_scores};
+use super::detect::{describe_top, output_format, write_scores, ExplainArgs};
 use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
-use crate::detectors::Params;
+use crate::detectors::explain::ExplainOptions;
+use crate::detectors::{JobCtx, Params};
 use crate::service::detect::{top_rows, Metrics, ThresholdReport};
+use crate::service::explain::{explain_new_rows, ExplainedRow};
 use crate::service::score::{self as score_service, ScoreTiming};
 use crate::text::sanitize;
 
@@ -29,6 +31,8 @@ pub struct ScoreArgs {
     /// Print one JSON object with the model, threshold, counts and timings.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
 }
 
 #[derive(Serialize)]
@@ -53,6 +57,9 @@ struct ScoreReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<Metrics>,
     top_anomalies: Vec<(u64, f64)>,
+    /// `--explain K`: the K highest-scoring rows, explained.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    explanations: Vec<ExplainedRow>,
 }
 
 pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
@@ -87,6 +94,22 @@ pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
         n_anomalies: outcome.n_anomalies,
         metrics: outcome.metrics.clone(),
         top_anomalies: top_rows(&m.row_ids, &outcome.scores, 10),
+        explanations: match args.explain.explain {
+            Some(k) if k > 0 => explain_new_rows(
+                &outcome.loaded,
+                &outcome.prepared,
+                &envelope.model,
+                &outcome.scores,
+                k,
+                &ExplainOptions {
+                    method: args.explain.explain_method.method(),
+                    seed: envelope.seed,
+                    ..ExplainOptions::default()
+                },
+                &JobCtx::new(envelope.seed),
+            )?,
+            _ => Vec::new(),
+        },
     };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -124,5 +147,6 @@ fn write_score_summary(out: &mut impl Write, r: &ScoreReport) -> std::io::Result
     if let Some(m) = &r.metrics {
         writeln!(out, "Metrics     {}", m.describe())?;
     }
-    writeln!(out, "Top rows    {}", describe_top(&r.top_anomalies))
+    writeln!(out, "Top rows    {}", describe_top(&r.top_anomalies))?;
+    output::write_explanations(out, &r.explanations)
 }

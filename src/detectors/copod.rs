@@ -25,9 +25,13 @@ pub struct CopodModel {
     pub train: Array2<f64>,
 }
 
-/// PyOD: O = max(U_skew, (U_l + U_r) / 2).
+/// PyOD: O = max(U_skew, (U_l + U_r) / 2), per cell (`tail_cells`).
+pub fn outlyingness(left: f64, right: f64, skewed: f64) -> f64 {
+    skewed.max((left + right) / 2.0)
+}
+
 fn copod_scores(x: ArrayView2<f64>) -> Array1<f64> {
-    tail_scores(x, |left, right, skewed| skewed.max((left + right) / 2.0))
+    tail_scores(x, outlyingness)
 }
 
 impl Detector for Copod {

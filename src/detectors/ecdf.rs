@@ -203,6 +203,30 @@ pub fn tail_scores(
     outlyingness: impl Fn(f64, f64, f64) -> f64 + Sync,
 ) -> ndarray::Array1<f64> {
     let (n, d) = x.dim();
+    let cells = tail_cells(x, outlyingness);
+    (0..n)
+        .into_par_iter()
+        .with_min_len(1024)
+        .map_init(
+            || vec![0.0f64; d],
+            |row, i| {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = cells[j * n + i];
+                }
+                crate::numeric::sums::numpy_sum(row)
+            },
+        )
+        .collect::<Vec<f64>>()
+        .into()
+}
+
+/// The per-cell outlyingness [`tail_scores`] adds up, column by column (column j at j·n): the
+/// per-feature terms that explain a row's score.
+pub fn tail_cells(
+    x: ArrayView2<f64>,
+    outlyingness: impl Fn(f64, f64, f64) -> f64 + Sync,
+) -> Vec<f64> {
+    let (n, d) = x.dim();
     // −ln p_k per rank: n logarithms per dataset instead of 2·n·d, bit-identical (same p,
     // same `ln`).
     let neg_ln: Vec<f64> = linspace(1.0 / n as f64, 1.0, n)
@@ -224,20 +248,35 @@ pub fn tail_scores(
             });
         },
     );
-    (0..n)
-        .into_par_iter()
-        .with_min_len(1024)
-        .map_init(
-            || vec![0.0f64; d],
-            |row, i| {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = cells[j * n + i];
-                }
-                crate::numeric::sums::numpy_sum(row)
-            },
-        )
-        .collect::<Vec<f64>>()
-        .into()
+    cells
+}
+
+/// Scores each row of `x` as if it alone were added to the training rows (`decision_function`
+/// ranks all new rows together, so that many similar new rows make each other look normal):
+/// tails `(#{train ≤ v} + 1) / (n + 1)` and `(#{train ≥ v} + 1) / (n + 1)`, the skew of the
+/// training column. What an explanation that scores many synthetic rows needs.
+pub fn score_each_alone(
+    train: ArrayView2<f64>,
+    x: ArrayView2<f64>,
+    outlyingness: impl Fn(f64, f64, f64) -> f64,
+) -> ndarray::Array1<f64> {
+    let n = train.nrows();
+    let total = (n + 1) as f64;
+    let mut scores = ndarray::Array1::<f64>::zeros(x.nrows());
+    for (j, col) in train.columns().into_iter().enumerate() {
+        let mut sorted = col.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let s = skew_sign(col);
+        let (left_sign, right_sign) = (-(s - 1.0).signum_or_zero(), (s + 1.0).signum_or_zero());
+        for (score, &v) in scores.iter_mut().zip(x.column(j)) {
+            let at_most = sorted.partition_point(|&t| t <= v);
+            let at_least = n - sorted.partition_point(|&t| t < v);
+            let left = -((at_most + 1) as f64 / total).ln();
+            let right = -((at_least + 1) as f64 / total).ln();
+            *score += outlyingness(left, right, left * left_sign + right * right_sign);
+        }
+    }
+    scores
 }
 
 /// Scores new rows the way PyOD's ECOD/COPOD `decision_function` does: ranked together with the

@@ -25,9 +25,13 @@ pub struct EcodModel {
     pub train: Array2<f64>,
 }
 
-/// PyOD: O = max(U_skew, max(U_l, U_r)).
+/// PyOD: O = max(U_skew, max(U_l, U_r)), per cell (`tail_cells`).
+pub fn outlyingness(left: f64, right: f64, skewed: f64) -> f64 {
+    skewed.max(left.max(right))
+}
+
 fn ecod_scores(x: ArrayView2<f64>) -> Array1<f64> {
-    tail_scores(x, |left, right, skewed| skewed.max(left.max(right)))
+    tail_scores(x, outlyingness)
 }
 
 impl Detector for Ecod {

@@ -348,6 +348,47 @@ impl GmmModel {
         Ok(out)
     }
 
+    /// Per feature, the terms `½·cⱼ·(Σ⁻¹c)ⱼ` (c = row − μ) of the component most responsible
+    /// for `row`: they add up to half that component's squared Mahalanobis distance, the part
+    /// of −log p(row) through which the row's values act (exactly, when one component
+    /// dominates).
+    pub fn dominant_component_terms(&self, row: &[f64]) -> Vec<f64> {
+        let (d, k) = (self.n_features, self.k());
+        let log_dets = self.log_dets();
+        let full = self.full_mahalanobis(row);
+        let mut diff = vec![0.0; d];
+        let mut w = vec![0.0; k];
+        self.weighted_log_prob(row, full.as_deref(), &log_dets, &mut diff, &mut w);
+        let c = (0..k).fold(0, |best, c| if w[c] > w[best] { c } else { best });
+        let mu = &self.means[c * d..(c + 1) * d];
+        for j in 0..d {
+            diff[j] = row[j] - mu[j];
+        }
+        let p = &self.precisions_cholesky;
+        // g = Pᵀ·P·c, with P the factor of the component's precision (Σ⁻¹ = PᵀP).
+        let g: Vec<f64> = match self.covariance_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                let start = if self.covariance_type == CovarianceType::Full {
+                    c * d * d
+                } else {
+                    0
+                };
+                let f = &p[start..start + d * d];
+                let y: Vec<f64> = (0..d)
+                    .map(|i| (0..d).map(|j| f[i * d + j] * diff[j]).sum())
+                    .collect();
+                (0..d)
+                    .map(|j| (0..d).map(|i| f[i * d + j] * y[i]).sum())
+                    .collect()
+            }
+            CovarianceType::Diag => (0..d)
+                .map(|j| p[c * d + j] * p[c * d + j] * diff[j])
+                .collect(),
+            CovarianceType::Spherical => diff.iter().map(|v| p[c] * p[c] * v).collect(),
+        };
+        diff.iter().zip(&g).map(|(c, g)| 0.5 * c * g).collect()
+    }
+
     pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
         let ll = self.log_likelihood(&row_major(x), None, &JobCtx::default())?;
         Ok(ll.into_iter().map(|v| -v).collect())

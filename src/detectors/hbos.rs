@@ -168,8 +168,9 @@ impl HbosModel {
         self.edges.len()
     }
 
-    pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
-        let d = self.edges.len();
+    /// Per-bin log₂ densities, their minima and each feature's reciprocal bin width: what
+    /// scoring a value needs.
+    fn lookup(&self) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
         let log_densities: Vec<Vec<f64>> = self
             .densities
             .iter()
@@ -185,6 +186,12 @@ impl HbosModel {
             .iter()
             .map(|e| (e.len() - 1) as f64 / (e[e.len() - 1] - e[0]))
             .collect();
+        (log_densities, minima, norms)
+    }
+
+    pub fn score(&self, x: ArrayView2<f64>) -> DetectResult<Array1<f64>> {
+        let d = self.edges.len();
+        let (log_densities, minima, norms) = self.lookup();
         let scores: Vec<f64> = x
             .outer_iter()
             .into_par_iter()
@@ -201,6 +208,18 @@ impl HbosModel {
             )
             .collect();
         Ok(Array1::from(scores))
+    }
+
+    /// The score's terms, one per feature: `−log₂(density + α)` of the value's bin. They add up
+    /// to the score (the explanation of a row).
+    pub fn feature_terms(&self, row: &[f64]) -> Vec<f64> {
+        let (log_densities, minima, norms) = self.lookup();
+        (0..self.edges.len())
+            .map(|j| {
+                let index = edge_index(&self.edges[j], norms[j], row[j]);
+                -self.feature_score(j, index, row[j], &log_densities[j], minima[j])
+            })
+            .collect()
     }
 
     /// PyOD's `_calculate_outlier_scores` for one value whose `np.digitize(right=True)` index

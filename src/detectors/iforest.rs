@@ -83,7 +83,7 @@ pub const PARAMS: &[ParamSpec] = &[
 const CONTAMINATION: f64 = 0.1;
 /// scikit-learn's `FEATURE_THRESHOLD`: a feature spanning less than this in a node is constant.
 const FEATURE_THRESHOLD: f64 = 1e-7;
-pub(super) const LEAF: u32 = u32::MAX;
+pub(crate) const LEAF: u32 = u32::MAX;
 
 pub struct IForest {
     n_estimators: usize,

@@ -12,6 +12,7 @@
 //! `score`, `n_features` and `validate`), one line in the `models!` list below and one entry
 //! in the registry (`registry.rs`); see docs/architecture.md.
 
+pub mod explain;
 pub mod params;
 pub mod registry;
 

@@ -285,12 +285,59 @@ pub fn sym_eigen_tridiagonal(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     (d, v)
 }
 
+/// The width from which faer's blocked decomposition replaces [`sym_eigen_tridiagonal`]. Below
+/// it ours is about as fast and is what PCA's PyOD parity was established with; above it faer
+/// is several times faster (docs/architecture.md, "Dense linear algebra").
+pub const FAER_EIGEN_MIN_DIM: usize = 64;
+
+/// faer's symmetric eigen-decomposition, in [`sym_eigen_tridiagonal`]'s layout (values in
+/// faer's order, eigenvectors as the columns of a row-major `d × d`), or `None` if it did not
+/// converge. Sequential on purpose: the result must not depend on the thread count.
+pub fn sym_eigen_faer(a: &[f64], d: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{self, ComputeEigenvectors};
+    use faer::{Mat, Par};
+
+    let m = Mat::<f64>::from_fn(d, d, |i, j| a[i * d + j]);
+    let mut s = faer::diag::Diag::<f64>::zeros(d);
+    let mut u = Mat::<f64>::zeros(d, d);
+    let params = Default::default();
+    let mut mem = MemBuffer::try_new(evd::self_adjoint_evd_scratch::<f64>(
+        d,
+        ComputeEigenvectors::Yes,
+        Par::Seq,
+        params,
+    ))
+    .ok()?;
+    evd::self_adjoint_evd(
+        m.as_ref(),
+        s.as_mut(),
+        Some(u.as_mut()),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        params,
+    )
+    .ok()?;
+    let values: Vec<f64> = (0..d).map(|k| s[k]).collect();
+    let mut v = vec![0.0; d * d];
+    for r in 0..d {
+        for k in 0..d {
+            v[r * d + k] = u[(r, k)];
+        }
+    }
+    values.iter().all(|v| v.is_finite()).then_some((values, v))
+}
+
 /// [`sym_eigen_tridiagonal`] with the eigenvalues in descending order (stable for ties) and the
 /// vectors returned as rows: `vectors[k*d..(k+1)*d]` belongs to `values[k]`. Each vector's sign
 /// is fixed by scikit-learn's `svd_flip(u_based_decision=False)` rule (see [`flip_signs`]),
 /// so callers (PCA, the TUI's projection) get signs that do not depend on the solver.
 pub fn sym_eigen_sorted_desc(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let (values, v) = sym_eigen_tridiagonal(a, d);
+    let (values, v) = if d >= FAER_EIGEN_MIN_DIM {
+        sym_eigen_faer(a, d).unwrap_or_else(|| sym_eigen_tridiagonal(a, d))
+    } else {
+        sym_eigen_tridiagonal(a, d)
+    };
     let mut order: Vec<usize> = (0..d).collect();
     order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
     let sorted_values = order.iter().map(|&k| values[k]).collect();
@@ -547,6 +594,36 @@ mod tests {
             v2.sort_by(f64::total_cmp);
             for (x, y) in v1.iter().zip(&v2) {
                 assert!((x - y).abs() < 1e-13 * scale.max(1.0), "d={d}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn faer_agrees_with_ours_on_wide_matrices() {
+        for d in [FAER_EIGEN_MIN_DIM, 97] {
+            let a = spd(d, 11 * d as u64);
+            let (mut ours, _) = sym_eigen_tridiagonal(&a, d);
+            let (values, rows) = sym_eigen_sorted_desc(&a, d);
+            ours.sort_by(|x, y| y.total_cmp(x));
+            for (x, y) in ours.iter().zip(&values) {
+                assert!((x - y).abs() < 1e-12 * values[0], "d={d}: {x} vs {y}");
+            }
+            // The faer path's pairs: A v = λ v, V orthonormal, signs by the svd_flip rule.
+            for k in 0..d {
+                let v = &rows[k * d..(k + 1) * d];
+                for i in 0..d {
+                    let av: f64 = (0..d).map(|j| a[i * d + j] * v[j]).sum();
+                    assert!((av - values[k] * v[i]).abs() < 1e-11 * values[0]);
+                }
+                for l in 0..d {
+                    let dot: f64 = (0..d).map(|j| v[j] * rows[l * d + j]).sum();
+                    let want = if k == l { 1.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-12, "d={d} {k} {l}: {dot}");
+                }
+                let big = v
+                    .iter()
+                    .fold(0.0f64, |m, x| if x.abs() > m.abs() { *x } else { m });
+                assert!(big > 0.0);
             }
         }
     }

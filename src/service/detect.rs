@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::data::{self, LoadOptions, Loaded, PrepareSpec, Prepared, Source};
-use crate::detectors::{registry, DetectorInfo, JobCtx, Params};
+use crate::detectors::{registry, DetectorInfo, JobCtx, Model, Params};
 use crate::metrics;
 use crate::record::FinishedRun;
 use crate::store::{RunKind, Store};
@@ -202,6 +202,8 @@ pub struct DetectOutcome {
     pub n_anomalies: usize,
     pub metrics: Option<Metrics>,
     pub timing: Timing,
+    /// The fitted model (also stored with the run), for explanations.
+    pub model: Model,
 }
 
 /// Fit → threshold → metrics → record. The run is stored as `running` first and ends `done`,
@@ -263,6 +265,7 @@ pub fn run_detect(
         },
         scores,
         flags,
+        model: fitted.model,
     };
     guard.finish(FinishedRun {
         detector: info.name,
@@ -270,7 +273,7 @@ pub fn run_detect(
         seed: request.seed,
         loaded,
         prepared,
-        model: fitted.model,
+        model: outcome.model.clone(),
         threshold_method: outcome.threshold.method.clone(),
         threshold_value: outcome.threshold.value,
         n_anomalies: outcome.n_anomalies,

@@ -6,6 +6,7 @@
 //! - [`detect`]: load and prepare a dataset, run one detector end to end.
 //! - [`automl`]: plan and run a search, refit and record the best.
 //! - [`score`]: read a saved model and apply it to new data.
+//! - [`explain`]: why rows are anomalous, per feature and per source column.
 //! - [`run_view`]: finished and stored runs as the views draw them.
 //! - [`run_guard`]: a stored run that always ends (`done`, `failed` or `cancelled`).
 //! - [`error`]: one error policy (whose fault, which exit code) for every layer.
@@ -13,6 +14,7 @@
 pub mod automl;
 pub mod detect;
 pub mod error;
+pub mod explain;
 pub mod jobs;
 pub mod run_guard;
 pub mod run_view;

@@ -98,6 +98,8 @@ pub struct ScoreTiming {
 #[derive(Debug, Clone)]
 pub struct ScoreOutcome {
     pub source: String,
+    /// The data as read (for original values next to explanations).
+    pub loaded: crate::data::Loaded,
     pub prepared: Prepared,
     pub scores: Vec<f64>,
     pub flags: Vec<u8>,
@@ -146,6 +148,7 @@ pub fn score_source(
         scores,
         flags,
         prepared,
+        loaded,
         timing: ScoreTiming { load_s, score_s },
     })
 }
