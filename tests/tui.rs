@@ -2,6 +2,8 @@
 //! and insta snapshots of every pane (80×24 and 120×40, two themes) drawn on ratatui's
 //! TestBackend. Background work runs synchronously through `jobs::run`.
 
+mod common;
+
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -973,4 +975,118 @@ fn a_panic_in_a_job_leaves_the_app_usable_and_the_run_failed() {
         h.app.shared.status.text
     );
     assert_eq!(store.run(2).unwrap().summary.status, "done");
+}
+
+/// Enter on a top anomaly opens its row detail with the explanation; n/p walk by score; the
+/// explanation is the one the CLI gives for the same row.
+#[test]
+fn enter_on_a_top_anomaly_explains_it_and_n_p_walk() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('2'));
+    let knn = h
+        .app
+        .panes
+        .detect
+        .entries
+        .iter()
+        .position(|d| d.name == "knn")
+        .unwrap();
+    h.app.panes.detect.selected = knn;
+    h.key(KeyCode::Char('r'));
+    h.key(KeyCode::Char('3'));
+    h.key(KeyCode::Enter);
+    let r = &h.app.shared.results[0];
+    let top = r.row_ids[r.order[0]];
+    let second = r.row_ids[r.order[1]];
+    let detail = match &h.app.overlay {
+        Some(Overlay::RowDetail(d)) => d.clone(),
+        other => panic!("no row detail: {other:?}"),
+    };
+    assert_eq!((detail.rank, detail.row_id), (0, top));
+    let explained = detail.explained.expect("explained");
+    assert_eq!(explained.method, "knn-distance");
+    assert_eq!(explained.row_id, top);
+    assert!(!explained.neighbours.is_empty());
+    let screen = h.text(120, 40);
+    assert!(screen.contains(&format!("Row {top} · #1")), "{screen}");
+    assert!(screen.contains("contribution"), "{screen}");
+    // The strongest column is drawn with its bar.
+    assert!(screen.contains(&explained.columns[0].column), "{screen}");
+    assert!(screen.contains('█'), "{screen}");
+    // The status names the fit's time, which varies.
+    h.app.set_status(Level::Ok, "ready");
+    insta::assert_snapshot!("row_detail_terminal_120x40", snapshot_of(&h, 120, 40));
+    insta::assert_snapshot!("row_detail_dark_80x24", {
+        h.app.shared.theme_name = "dark".into();
+        let s = snapshot_of(&h, 80, 24);
+        h.app.shared.theme_name = "terminal".into();
+        s
+    });
+
+    h.key(KeyCode::Char('n'));
+    match &h.app.overlay {
+        Some(Overlay::RowDetail(d)) => {
+            assert_eq!((d.rank, d.row_id), (1, second));
+            assert_eq!(d.explained.as_ref().unwrap().row_id, second);
+        }
+        other => panic!("row detail closed: {other:?}"),
+    }
+    h.key(KeyCode::Char('p'));
+    match &h.app.overlay {
+        Some(Overlay::RowDetail(d)) => assert_eq!(d.row_id, top),
+        other => panic!("row detail closed: {other:?}"),
+    }
+    h.key(KeyCode::Esc);
+    assert!(h.app.overlay.is_none());
+
+    // The CLI explains the same row of the same run the same way.
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "detect",
+            "demo:cardio",
+            "-d",
+            "knn",
+            "--explain",
+            "1",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        serde_json::to_value(&*explained).unwrap(),
+        report["explanations"][0]
+    );
+}
+
+#[test]
+fn the_top_rows_selection_starts_at_the_top_for_every_result() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Charts;
+    for _ in 0..5 {
+        h.key(KeyCode::Char('j'));
+    }
+    assert_eq!(h.app.panes.charts.top_selected, 5);
+    h.key(KeyCode::Char(']'));
+    assert_eq!(
+        h.app.panes.charts.top_selected, 0,
+        "the next result starts at #1"
+    );
+}
+
+#[test]
+fn a_result_of_other_data_is_not_explained_from_the_loaded_data() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Charts;
+    // The result's rows are not the loaded matrix's any more.
+    h.app.shared.results[0].row_ids.push(999_999);
+    h.key(KeyCode::Enter);
+    assert!(h.app.overlay.is_none());
+    assert_eq!(h.app.shared.status.level, Level::Error);
+    assert!(
+        h.app.shared.status.text.contains("other data"),
+        "{}",
+        h.app.shared.status.text
+    );
 }

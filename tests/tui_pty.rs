@@ -180,3 +180,42 @@ fn hostile_files_opened_from_the_data_pane_are_errors_and_the_app_stays_up() {
     assert!(status.success(), "exit status {status}");
     pty.assert_restored();
 }
+
+/// The investigation walk: open a file, run a detector, Enter on the top anomaly, the row's
+/// explanation is on screen, n walks to the next row, Esc closes, q quits cleanly.
+#[test]
+fn open_run_and_explain_the_top_anomaly() {
+    let glass = shared_dataset("glass");
+    let mut pty = Pty::spawn(&bin(), &["tui", glass.to_str().unwrap()]);
+    pty.wait_for("Matrix ready");
+    pty.send("2");
+    pty.wait_for("Detectors");
+    pty.send("r");
+    pty.wait_for("finished in");
+    pty.send("3");
+    pty.wait_for("Enter explains");
+    let before = pty.len();
+    pty.send("\r");
+    assert!(
+        pty.wait_for_after(before, "contribution", Duration::from_secs(30))
+            .is_some(),
+        "no explanation on screen"
+    );
+    assert!(pty
+        .wait_for_after(before, "· #1 of", Duration::from_secs(5))
+        .is_some());
+    let walked = pty.len();
+    pty.send("n");
+    assert!(
+        pty.wait_for_after(walked, "· #2 of", Duration::from_secs(30))
+            .is_some(),
+        "n did not walk to the next row"
+    );
+    // q closes the overlay (a lone Esc byte would wait for an escape sequence), then quits.
+    pty.send("q");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("q");
+    let status = pty.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    pty.assert_restored();
+}

@@ -6,8 +6,6 @@ use clap::Args;
 
 use super::detect::ExplainMethodArg;
 use super::{load_options, output, output_error, CliResult, LoadArgs};
-use crate::detectors::explain::ExplainOptions;
-use crate::detectors::JobCtx;
 use crate::service::explain::{explain_run, Selection};
 use crate::text::sanitize;
 
@@ -24,9 +22,9 @@ pub struct ExplainArgs {
     /// The detector's own explanation (auto) or Shapley sampling (any detector).
     #[arg(long, value_name = "METHOD", default_value = "auto")]
     pub method: ExplainMethodArg,
-    /// Seed of the sampling methods.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the sampling methods (default: the run's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub load: LoadArgs,
     /// Print one JSON object.
@@ -40,18 +38,13 @@ pub fn explain(args: ExplainArgs, store_path: Option<&Path>) -> CliResult {
     } else {
         Selection::RowIds(args.rows.clone())
     };
-    let options = ExplainOptions {
-        method: args.method.method(),
-        seed: args.seed,
-        ..ExplainOptions::default()
-    };
     let report = explain_run(
         store_path,
         args.run_id,
         &load_options(&args.load)?,
         &selection,
-        &options,
-        &JobCtx::new(args.seed),
+        args.method.method(),
+        args.seed,
     )?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {

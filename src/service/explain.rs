@@ -165,7 +165,7 @@ pub fn feature_columns(prepared: &Prepared) -> Vec<String> {
 }
 
 /// The cell of `column` in source row `row_id`, as text ("" when absent).
-fn original_value(loaded: &Loaded, column: &str, row_id: u64) -> String {
+pub fn original_value(loaded: &Loaded, column: &str, row_id: u64) -> String {
     let Ok(series) = loaded.df.column(column) else {
         return String::new();
     };
@@ -253,16 +253,22 @@ pub struct RunExplanation {
 
 /// Explains rows of a stored run: its saved model, its dataset read again (it must be the same
 /// content: the fingerprint is checked) and prepared with the run's fitted preparation, and the
-/// stored scores.
+/// stored scores. Without `seed`, the run's own seed.
 pub fn explain_run(
     store_path: Option<&std::path::Path>,
     run_id: i64,
     load_options: &crate::data::LoadOptions,
     selection: &Selection,
-    options: &ExplainOptions,
-    ctx: &JobCtx,
+    method: library::Method,
+    seed: Option<u64>,
 ) -> ServiceResult<RunExplanation> {
     let (envelope, _) = super::score::read_model(&run_id.to_string(), store_path)?;
+    let options = ExplainOptions {
+        method,
+        seed: seed.unwrap_or(envelope.seed),
+        ..ExplainOptions::default()
+    };
+    let ctx = JobCtx::new(options.seed);
     let store = crate::store::Store::open_default(store_path)?;
     let stored = store
         .scores(run_id)?
@@ -292,8 +298,8 @@ pub fn explain_run(
         &envelope.model,
         &stored.scores,
         selection,
-        options,
-        ctx,
+        &options,
+        &ctx,
     )?;
     Ok(RunExplanation {
         run_id,

@@ -21,6 +21,8 @@ pub enum JobKind {
     RunList,
     /// Reading one or more runs (details, scores) for a view.
     RunRead,
+    /// Explaining a row for the row detail.
+    Explain,
 }
 
 impl JobKind {
@@ -28,7 +30,11 @@ impl JobKind {
     pub fn supersedes(self) -> bool {
         matches!(
             self,
-            JobKind::Load | JobKind::Prepare | JobKind::RunList | JobKind::RunRead
+            JobKind::Load
+                | JobKind::Prepare
+                | JobKind::RunList
+                | JobKind::RunRead
+                | JobKind::Explain
         )
     }
 }

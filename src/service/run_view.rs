@@ -48,6 +48,9 @@ pub struct RunResult {
     /// The projection of the data the run used, reduced for drawing, and its time axis.
     pub scatter: Option<Arc<ScatterDots>>,
     pub time: Option<Arc<Vec<f64>>>,
+    /// The fitted model, for explanations; `None` for a stored run (read from the store when
+    /// needed).
+    pub model: Option<Arc<crate::detectors::Model>>,
 }
 
 /// Points of a curve, (x, y).
@@ -178,6 +181,7 @@ impl RunResult {
             stored_threshold,
             scatter,
             time: None,
+            model: None,
         }
     }
 
@@ -304,6 +308,7 @@ impl RunInput<'_> {
             fit_s: self.fit_s,
             scatter,
             time: time_axis(self.loaded, self.prepared),
+            model: None,
         }
     }
 }

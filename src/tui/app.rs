@@ -64,6 +64,21 @@ pub enum Effect {
     },
     DeleteRuns(Vec<i64>),
     RememberTheme(String),
+    /// Why one row of a result is anomalous (the row detail).
+    Explain(Box<ExplainRequest>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplainRequest {
+    pub ticket: Ticket,
+    /// The result's model, or `None` to read the stored run's.
+    pub model: Option<Arc<crate::detectors::Model>>,
+    pub run_id: Option<i64>,
+    pub loaded: Arc<Loaded>,
+    pub prepared: Arc<crate::data::Prepared>,
+    pub scores: Vec<f64>,
+    pub row_id: u64,
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +164,11 @@ pub enum Msg {
         result: ServiceResult<Box<AutomlFinished>>,
     },
     Warning(String),
+    Explained {
+        ticket: Ticket,
+        row_id: u64,
+        result: Result<Box<crate::service::explain::ExplainedRow>, String>,
+    },
 }
 
 pub struct App {
@@ -282,7 +302,7 @@ impl App {
                 Request::Open(overlay) => self.overlay = Some(overlay),
                 Request::Go(pane) => effects.extend(self.go(pane)),
                 Request::ShowResult(i) => {
-                    self.panes.charts.selected = i;
+                    self.panes.charts.show(i);
                     effects.extend(self.go(Pane::Charts));
                 }
             }
@@ -312,6 +332,10 @@ impl App {
             }
             Step::Close(effects) => effects,
             Step::Run(action) => self.on_action(action),
+            Step::Work(effects) => {
+                self.overlay = Some(overlay);
+                effects
+            }
         };
         effects.extend(self.apply_requests());
         effects
@@ -326,6 +350,7 @@ impl App {
             | Msg::Runs { ticket, .. }
             | Msg::RunLoaded { ticket, .. }
             | Msg::Compared { ticket, .. }
+            | Msg::Explained { ticket, .. }
                 if !self.shared.jobs.finish(&ticket) =>
             {
                 // An older job of a kind the user has restarted since: its result is stale.
@@ -415,7 +440,7 @@ impl App {
                             ),
                         );
                         self.shared.results.push(*r);
-                        self.panes.charts.selected = self.shared.results.len() - 1;
+                        self.panes.charts.show(self.shared.results.len() - 1);
                         effects.push(self.list_runs());
                     }
                     Err(e) => self.shared.report_job_error(e),
@@ -452,7 +477,7 @@ impl App {
                     // Replaces an earlier copy of the same run.
                     self.shared.results.retain(|r| r.run_id != result.run_id);
                     self.shared.results.push(*result);
-                    self.panes.charts.selected = self.shared.results.len() - 1;
+                    self.panes.charts.show(self.shared.results.len() - 1);
                 }
                 self.overlay = Some(Overlay::RunDetail(RunDetailView::new(detail)))
             }
@@ -494,7 +519,7 @@ impl App {
                         );
                         self.shared.results.push(done.best);
                         self.panes.automl.best_result = Some(self.shared.results.len() - 1);
-                        self.panes.charts.selected = self.shared.results.len() - 1;
+                        self.panes.charts.show(self.shared.results.len() - 1);
                         return vec![self.list_runs()];
                     }
                     Err(e) => {
@@ -505,6 +530,14 @@ impl App {
                 }
             }
             Msg::Warning(w) => self.shared.set_status(Level::Warn, w),
+            Msg::Explained { row_id, result, .. } => match &mut self.overlay {
+                Some(Overlay::RowDetail(detail)) => detail.receive(row_id, result),
+                _ => {
+                    if let Err(e) = result {
+                        self.shared.set_status(Level::Error, e);
+                    }
+                }
+            },
         }
         Vec::new()
     }

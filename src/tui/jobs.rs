@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{AutomlFinished, AutomlRequest, Effect, FitRequest, Msg, PreparedData, RunUse};
+use super::app::{
+    AutomlFinished, AutomlRequest, Effect, ExplainRequest, FitRequest, Msg, PreparedData, RunUse,
+};
 use crate::automl;
 use crate::data::{LoadOptions, Loaded, PrepareSpec, Source};
+use crate::detectors::explain::ExplainOptions;
 use crate::detectors::JobCtx;
 use crate::service::automl as automl_service;
 use crate::service::detect;
 use crate::service::error::catch_panic;
+use crate::service::explain::{explain_training_rows, ExplainedRow, Selection};
 use crate::service::jobs::throttled;
 use crate::service::run_view::{pca_2d, RunInput, RunResult};
 use crate::service::{Fault, ServiceError, ServiceResult};
@@ -159,6 +163,14 @@ pub fn run(effect: Effect, env: &JobEnv) {
             });
             env.send(Msg::Deleted(result.map_err(|e| e.message)));
         }
+        Effect::Explain(request) => {
+            let result = catch_panic("explain", || explain(&request, env));
+            env.send(Msg::Explained {
+                ticket: request.ticket,
+                row_id: request.row_id,
+                result: result.map(Box::new).map_err(|e| e.message),
+            });
+        }
         Effect::RememberTheme(name) => {
             if let Err(e) = super::config::remember_theme(&name) {
                 env.send(Msg::Warning(format!("could not remember the theme: {e}")));
@@ -208,11 +220,9 @@ fn fit(req: &FitRequest, env: &JobEnv) -> ServiceResult<Box<RunResult>> {
         fit_s: outcome.timing.fit_s,
         metrics: outcome.metrics.as_ref(),
     };
-    Ok(Box::new(input.result(
-        outcome.scores,
-        &outcome.threshold,
-        outcome.n_anomalies,
-    )))
+    let mut result = input.result(outcome.scores, &outcome.threshold, outcome.n_anomalies);
+    result.model = Some(Arc::new(outcome.model));
+    Ok(Box::new(result))
 }
 
 /// Runs an AutoML search: every finished trial goes to the pane at once; at the end the best
@@ -260,4 +270,35 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
         stopped_early: outcome.search.stopped_early,
         search_s: outcome.timing.search_s,
     }))
+}
+
+/// One row of a result explained: with the result's model, or the stored run's.
+fn explain(req: &ExplainRequest, env: &JobEnv) -> ServiceResult<ExplainedRow> {
+    let model = match (&req.model, req.run_id) {
+        (Some(model), _) => model.clone(),
+        (None, Some(id)) => {
+            let store = env.require_store()?;
+            let bytes = store
+                .model(id)?
+                .ok_or_else(|| ServiceError::input(format!("run {id} has no saved model")))?;
+            let origin = format!("run {id}");
+            Arc::new(crate::saved_model::ModelEnvelope::from_json(&bytes, &origin)?.model)
+        }
+        (None, None) => return Err(ServiceError::internal("no model to explain the row with")),
+    };
+    let ctx = JobCtx::new(req.seed).sharing_cancel(req.ticket.cancel.flag());
+    let mut rows = explain_training_rows(
+        &req.loaded,
+        &req.prepared,
+        &model,
+        &req.scores,
+        &Selection::RowIds(vec![req.row_id]),
+        &ExplainOptions {
+            seed: req.seed,
+            ..ExplainOptions::default()
+        },
+        &ctx,
+    )?;
+    rows.pop()
+        .ok_or_else(|| ServiceError::internal("no explanation came back"))
 }

@@ -116,6 +116,8 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    NextAnomaly => "next_anomaly", "next row", "Row detail: the next row by score";
+    PrevAnomaly => "prev_anomaly", "previous row", "Row detail: the previous row by score";
 }
 
 /// A key with modifiers, parsed from and printed as `ctrl-c`, `shift-tab`, `enter`, `q`, `?`.
@@ -280,6 +282,8 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Global, Action::Bottom, &["G", "end"]),
     (Context::Global, Action::Select, &["enter"]),
     (Context::Global, Action::CancelJob, &["x"]),
+    (Context::Global, Action::NextAnomaly, &["n"]),
+    (Context::Global, Action::PrevAnomaly, &["p"]),
     (Context::Data, Action::OpenFile, &["o"]),
     (Context::Data, Action::SetLabel, &["L"]),
     (Context::Data, Action::ToggleFeature, &["space"]),

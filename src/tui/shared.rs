@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::app::{Effect, FitRequest, PreparedData, Projection, RunResult};
+use super::app::{Effect, ExplainRequest, FitRequest, PreparedData, Projection, RunResult};
 use super::keymap::Keymap;
 use super::overlays::Overlay;
 use super::panes::Pane;
@@ -265,5 +265,45 @@ impl Shared {
         let loaded = self.dataset.loaded.as_ref()?;
         let prepared = self.dataset.prepared.as_ref()?;
         Some((loaded.fingerprint.clone(), prepared.clone()))
+    }
+}
+
+impl Shared {
+    /// Starts explaining the row at `rank` (0 = highest score) of result `index`: the row detail's
+    /// work. The result's data must be the data loaded (its rows are read from there).
+    pub fn explain_row(&mut self, index: usize, rank: usize) -> Result<Effect, String> {
+        let r = self
+            .results
+            .get(index)
+            .ok_or_else(|| "no result to explain".to_string())?;
+        let position = *r
+            .order
+            .get(rank)
+            .ok_or_else(|| format!("no row at rank {}", rank + 1))?;
+        let (Some(loaded), Some(data)) = (&self.dataset.loaded, &self.dataset.prepared) else {
+            return Err(
+                "load the run's dataset first: rows are explained from the loaded data".into(),
+            );
+        };
+        if data.prepared.matrix.row_ids != r.row_ids {
+            return Err(format!(
+                "this result is of other data ({}): open that file to explain its rows",
+                r.source
+            ));
+        }
+        if r.model.is_none() && r.run_id.is_none() {
+            return Err("this result has no model to explain it with".into());
+        }
+        let ticket = self.jobs.start(JobKind::Explain);
+        Ok(Effect::Explain(Box::new(ExplainRequest {
+            ticket,
+            model: r.model.clone(),
+            run_id: r.run_id,
+            loaded: loaded.clone(),
+            prepared: data.prepared.clone(),
+            scores: r.scores.clone(),
+            row_id: r.row_ids[position],
+            seed: self.seed,
+        })))
     }
 }

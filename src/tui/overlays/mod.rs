@@ -12,6 +12,7 @@ pub mod edit_value;
 pub mod help;
 pub mod open_file;
 pub mod palette;
+pub mod row_detail;
 pub mod run_detail;
 pub mod theme_picker;
 
@@ -33,6 +34,8 @@ pub enum Step {
     Close(Vec<Effect>),
     /// The overlay closes and this action runs as if its key had been pressed in the pane.
     Run(Action),
+    /// The overlay stays open and this work starts (the row detail walking to another row).
+    Work(Vec<Effect>),
 }
 
 impl Step {
@@ -105,4 +108,6 @@ overlays! {
     RunDetail(run_detail::RunDetailView),
     /// Stored runs side by side.
     Compare(compare::Compare),
+    /// One row explained (Enter on a top anomaly).
+    RowDetail(row_detail::RowDetail),
 }

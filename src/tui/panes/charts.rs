@@ -12,6 +12,8 @@ use super::Component;
 use crate::text::{sanitize, truncate};
 use crate::tui::app::{Effect, RunResult};
 use crate::tui::keymap::Action;
+use crate::tui::overlays::row_detail::RowDetail;
+use crate::tui::overlays::Overlay;
 use crate::tui::shared::{Level, Shared};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::widgets::{block, bounds, fmt_cell, fmt_num};
@@ -29,7 +31,8 @@ pub struct ChartsPane {
     /// Index into `Shared::results` of the result shown.
     pub selected: usize,
     pub lower: LowerChart,
-    pub top_offset: usize,
+    /// The selected row of the top anomalies, by rank (0 = highest score); Enter explains it.
+    pub top_selected: usize,
 }
 
 impl Default for ChartsPane {
@@ -37,7 +40,7 @@ impl Default for ChartsPane {
         ChartsPane {
             selected: 0,
             lower: LowerChart::Roc,
-            top_offset: 0,
+            top_selected: 0,
         }
     }
 }
@@ -47,10 +50,10 @@ impl Component for ChartsPane {
         let count = cx.results.len();
         match action {
             Action::NextResult | Action::Right if count > 0 => {
-                self.selected = (self.selected + 1) % count
+                self.show((self.selected + 1) % count)
             }
             Action::PrevResult | Action::Left if count > 0 => {
-                self.selected = (self.selected + count - 1) % count
+                self.show((self.selected + count - 1) % count)
             }
             Action::ThresholdUp | Action::ThresholdDown => {
                 if let Some(r) = cx.results.get_mut(self.selected) {
@@ -77,8 +80,33 @@ impl Component for ChartsPane {
                     LowerChart::Time => LowerChart::Roc,
                 }
             }
-            Action::Down => self.top_offset += 1,
-            Action::Up => self.top_offset = self.top_offset.saturating_sub(1),
+            Action::Down | Action::NextAnomaly => {
+                let rows = cx.results.get(self.selected).map_or(0, |r| r.order.len());
+                self.top_selected = (self.top_selected + 1).min(rows.saturating_sub(1));
+            }
+            Action::Up | Action::PrevAnomaly => {
+                self.top_selected = self.top_selected.saturating_sub(1)
+            }
+            Action::Top => self.top_selected = 0,
+            Action::Select if count > 0 => {
+                let rank = self.top_selected;
+                return match cx.explain_row(self.selected, rank) {
+                    Ok(effect) => {
+                        let r = &cx.results[self.selected];
+                        let row_id = r.row_ids[r.order[rank]];
+                        cx.open(Overlay::RowDetail(RowDetail::new(
+                            self.selected,
+                            rank,
+                            row_id,
+                        )));
+                        vec![effect]
+                    }
+                    Err(e) => {
+                        cx.set_status(Level::Error, e);
+                        Vec::new()
+                    }
+                };
+            }
             _ => {}
         }
         Vec::new()
@@ -157,6 +185,13 @@ impl Component for ChartsPane {
 }
 
 impl ChartsPane {
+    /// Shows result `index`, its top row selected (a new result never inherits the scroll of
+    /// the one before).
+    pub fn show(&mut self, index: usize) {
+        self.selected = index;
+        self.top_selected = 0;
+    }
+
     fn draw_top_table(
         &self,
         frame: &mut Frame,
@@ -167,7 +202,9 @@ impl ChartsPane {
     ) {
         let order = &r.order;
         let visible = area.height.saturating_sub(3) as usize;
-        let offset = self.top_offset.min(order.len().saturating_sub(visible));
+        // The selected row stays in view.
+        let selected = self.top_selected.min(order.len().saturating_sub(1));
+        let offset = selected.saturating_sub(visible.saturating_sub(1));
         let prepared = cx.dataset.prepared.as_ref().map(|p| &p.prepared);
         // Feature values come from the loaded matrix when it is the one this run used.
         let matrix = prepared
@@ -213,10 +250,15 @@ impl ChartsPane {
                         cells.push(Cell::from(fmt_cell(m.x[[i, j]])));
                     }
                 }
-                Row::new(cells).style(if is_flagged {
+                let style = if is_flagged {
                     theme.style(Role::Anomaly)
                 } else {
                     theme.style(Role::Normal)
+                };
+                Row::new(cells).style(if rank == selected {
+                    style.add_modifier(ratatui::style::Modifier::REVERSED)
+                } else {
+                    style
                 })
             })
             .collect();
@@ -227,7 +269,7 @@ impl ChartsPane {
             .collect();
         frame.render_widget(
             Table::new(rows, widths).header(header).block(block(
-                "Top anomalies (j/k scroll)",
+                "Top anomalies (j/k select · Enter explains)",
                 false,
                 theme,
             )),
