@@ -18,6 +18,7 @@ pub mod jobctx;
 pub mod metrics;
 pub mod neighbors;
 mod numeric;
+mod output_file;
 pub mod panic_boundary;
 pub mod record;
 mod replicas;

@@ -1090,3 +1090,22 @@ fn a_result_of_other_data_is_not_explained_from_the_loaded_data() {
         h.app.shared.status.text
     );
 }
+
+/// A start-up warning (here: an unknown theme) is still on screen once the data is ready, not
+/// overwritten by the first load's messages.
+#[test]
+fn a_start_up_warning_outlives_the_first_load() {
+    let mut h = Harness::new("terminal");
+    h.app.shared.startup_warnings = vec!["unknown theme \"bogus\"; using terminal".into()];
+    let effects = h.app.start(demo());
+    h.settle(effects);
+    assert_eq!(h.app.shared.status.level, Level::Warn);
+    let text = &h.app.shared.status.text;
+    assert!(
+        text.contains("unknown theme") && text.contains("Matrix ready"),
+        "{text}"
+    );
+    // Once.
+    h.key(KeyCode::Char('s'));
+    assert!(!h.app.shared.status.text.contains("unknown theme"));
+}

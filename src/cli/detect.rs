@@ -18,6 +18,7 @@ use crate::service::detect::{
     run_detect, top_rows, DetectRequest, Metrics, ThresholdReport, Timing,
 };
 use crate::service::explain::{explain_training_rows, ExplainedRow, Selection};
+use crate::service::export::{write_scores_file, ExportFormat, OriginalColumns, ScoresTable};
 use crate::service::jobs::JobKind;
 use crate::text::sanitize;
 
@@ -97,9 +98,8 @@ pub struct DetectArgs {
     /// Seed for randomised detectors.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Write row id, score and anomaly flag to a .csv or .parquet file.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print one JSON object with the run's parameters, timings, threshold and metrics.
     #[arg(long)]
     pub json: bool,
@@ -133,6 +133,85 @@ impl ExplainMethodArg {
         match self {
             ExplainMethodArg::Auto => crate::detectors::explain::Method::Auto,
             ExplainMethodArg::Shapley => crate::detectors::explain::Method::Shapley,
+        }
+    }
+}
+
+/// Where the scores go.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write row id, score and anomaly flag to a .csv, .parquet or .json file, or `-` for CSV on
+    /// standard output (the summary then goes to standard error).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Original columns to keep in --output: none (default), all, or a comma-separated list.
+    #[arg(
+        long,
+        value_name = "all|none|A,B",
+        default_value = "none",
+        requires = "output"
+    )]
+    pub output_columns: String,
+    /// Write only the flagged rows to --output.
+    #[arg(long, requires = "output")]
+    pub flagged_only: bool,
+}
+
+impl OutputArgs {
+    /// Checks what can be checked before any work.
+    pub fn check(&self, json: bool) -> CliResult<()> {
+        if let Some(path) = &self.output {
+            if ExportFormat::of_path(path).is_none() {
+                return Err(CliError::bad_input(format!(
+                    "--output {}: expected a .csv, .parquet or .json file name, or - for standard output",
+                    path.display()
+                )));
+            }
+            if json && self.to_stdout() {
+                return Err(CliError::bad_input(
+                    "--output - and --json both write to standard output; choose one",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_stdout(&self) -> bool {
+        self.output.as_ref().is_some_and(|p| p.as_os_str() == "-")
+    }
+
+    /// Writes the scores when --output was given.
+    pub fn write(
+        &self,
+        loaded: &crate::data::Loaded,
+        row_ids: &[u64],
+        scores: &[f64],
+        flags: &[u8],
+    ) -> CliResult<()> {
+        let Some(path) = &self.output else {
+            return Ok(());
+        };
+        let columns: OriginalColumns = self.output_columns.parse().map_err(CliError::bad_input)?;
+        write_scores_file(
+            path,
+            &ScoresTable {
+                loaded,
+                row_ids,
+                scores,
+                flags,
+                columns: &columns,
+                flagged_only: self.flagged_only,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Where the human-readable summary goes: standard error when the scores use stdout.
+    pub fn summary_sink(&self) -> Box<dyn Write> {
+        if self.to_stdout() {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
         }
     }
 }
@@ -189,9 +268,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
     // Everything that can be checked without data is checked first.
     let method = threshold_method(args.threshold.as_deref(), args.contamination)?;
     let request = DetectRequest::new(&args.detector, &args.params, method, args.seed)?;
-    if let Some(path) = &args.output {
-        output_format(path)?;
-    }
+    args.output.check(args.json)?;
     // A store that cannot be used is reported before any work, not after a long fit.
     let mut store = store_unless(args.no_store, store_path)?;
     let data = load_dataset(&args.file, &args.load, &args.prepare)?;
@@ -241,12 +318,9 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
         explanations,
     };
     // After the run is recorded: a scores file that cannot be written does not lose the run.
-    if let Some(path) = &args.output {
-        write_scores(path, &m.row_ids, &outcome.scores, &outcome.flags).map_err(|e| {
-            CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
-        })?;
-    }
-    let mut out = std::io::stdout().lock();
+    args.output
+        .write(loaded, &m.row_ids, &outcome.scores, &outcome.flags)?;
+    let mut out = args.output.summary_sink();
     let written = if args.json {
         output::write_json(&mut out, &report)
     } else {
@@ -300,57 +374,4 @@ fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Resu
         writeln!(out, "Run         {id} (pynomaly experiments show {id})")?;
     }
     output::write_explanations(out, &r.explanations)
-}
-
-pub(super) enum ScoresFormat {
-    Csv,
-    Parquet,
-}
-
-pub(super) fn output_format(path: &Path) -> CliResult<ScoresFormat> {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("csv") => Ok(ScoresFormat::Csv),
-        Some("parquet") | Some("pq") => Ok(ScoresFormat::Parquet),
-        _ => Err(CliError::bad_input(format!(
-            "--output {}: expected a .csv or .parquet file name",
-            path.display()
-        ))),
-    }
-}
-
-pub(super) fn write_scores(
-    path: &Path,
-    row_ids: &[u64],
-    scores: &[f64],
-    flags: &[u8],
-) -> std::io::Result<()> {
-    use polars::prelude::*;
-    match output_format(path).map_err(|e| std::io::Error::other(e.message))? {
-        ScoresFormat::Csv => output::replace_file(path, output::NewFileMode::Usual, |w| {
-            writeln!(w, "row_id,score,is_anomaly")?;
-            for ((id, s), f) in row_ids.iter().zip(scores).zip(flags) {
-                writeln!(w, "{id},{s},{f}")?;
-            }
-            Ok(())
-        }),
-        ScoresFormat::Parquet => {
-            let mut df = df![
-                "row_id" => row_ids,
-                "score" => scores,
-                "is_anomaly" => flags.iter().map(|&f| f == 1).collect::<Vec<bool>>(),
-            ]
-            .map_err(std::io::Error::other)?;
-            output::replace_file(path, output::NewFileMode::Usual, |w| {
-                ParquetWriter::new(w)
-                    .finish(&mut df)
-                    .map(|_| ())
-                    .map_err(std::io::Error::other)
-            })
-        }
-    }
 }

@@ -2,13 +2,13 @@
 //! the same preparation and the training threshold.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 use serde::Serialize;
 
-use super::detect::{describe_top, output_format, write_scores, ExplainArgs};
-use super::{load_options, output, output_error, source_of, CliError, CliResult, LoadArgs};
+use super::detect::{describe_top, ExplainArgs, OutputArgs};
+use super::{load_options, output, output_error, source_of, CliResult, LoadArgs};
 use crate::detectors::explain::ExplainOptions;
 use crate::detectors::{JobCtx, Params};
 use crate::service::detect::{top_rows, Metrics, ThresholdReport};
@@ -25,9 +25,8 @@ pub struct ScoreArgs {
     pub file: std::ffi::OsString,
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Write row id, score and anomaly flag to a .csv or .parquet file.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print one JSON object with the model, threshold, counts and timings.
     #[arg(long)]
     pub json: bool,
@@ -63,18 +62,13 @@ struct ScoreReport {
 }
 
 pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
-    if let Some(path) = &args.output {
-        output_format(path)?;
-    }
+    args.output.check(args.json)?;
     let (envelope, origin) = score_service::read_model(&args.model, store_path)?;
     let source = source_of(Some(&args.file))?;
     let outcome = score_service::score_source(&envelope, &source, &load_options(&args.load)?)?;
     let m = &outcome.prepared.matrix;
-    if let Some(path) = &args.output {
-        write_scores(path, &m.row_ids, &outcome.scores, &outcome.flags).map_err(|e| {
-            CliError::bad_input(format!("{}: cannot write the scores: {e}", path.display()))
-        })?;
-    }
+    args.output
+        .write(&outcome.loaded, &m.row_ids, &outcome.scores, &outcome.flags)?;
     let report = ScoreReport {
         model: ModelInfo {
             origin,
@@ -111,7 +105,7 @@ pub fn score(args: ScoreArgs, store_path: Option<&Path>) -> CliResult {
             _ => Vec::new(),
         },
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = args.output.summary_sink();
     let written = if args.json {
         output::write_json(&mut out, &report)
     } else {

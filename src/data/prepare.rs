@@ -392,6 +392,11 @@ impl PrepareSpec {
         let drop = |why: &str| Ok(Err((name.clone(), why.to_string())));
         let kind = kind_of(column.dtype());
         let encoding = match kind {
+            ColumnKind::Numeric if !explicit && is_row_index(column) => {
+                return drop(
+                    "a row index (0, 1, 2, … in row order; name it as a feature to use it)",
+                )
+            }
             ColumnKind::Numeric | ColumnKind::Boolean => number_encoding(column, self.missing)?,
             ColumnKind::Temporal if explicit => number_encoding(column, self.missing)?,
             ColumnKind::Temporal => {
@@ -418,6 +423,29 @@ impl PrepareSpec {
             encoding,
         }))
     }
+}
+
+/// An integer column counting the rows from 0 or 1, in order: the index a tool wrote out
+/// (`prepare --output`'s `row_id`, pandas' unnamed index), never a measurement.
+fn is_row_index(column: &Column) -> bool {
+    if !column.dtype().is_integer() || column.len() < 2 || column.null_count() > 0 {
+        return false;
+    }
+    let Ok(values) = column.cast(&DataType::Int64) else {
+        return false;
+    };
+    let Ok(values) = values.i64() else {
+        return false;
+    };
+    let first = match values.get(0) {
+        Some(first @ (0 | 1)) => first,
+        _ => return false,
+    };
+    let in_order = values
+        .into_no_null_iter()
+        .zip(first..)
+        .all(|(v, expected)| v == expected);
+    in_order
 }
 
 fn get_column<'a>(df: &'a DataFrame, name: &str, source: &str) -> DataResult<&'a Column> {

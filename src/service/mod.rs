@@ -15,6 +15,7 @@ pub mod automl;
 pub mod detect;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod jobs;
 pub mod run_guard;
 pub mod run_view;

@@ -393,14 +393,20 @@ impl App {
                     .as_deref()
                     .map(|l| format!(", label {l}"))
                     .unwrap_or_default();
-                self.shared.set_status(
-                    Level::Ok,
-                    format!(
-                        "Matrix ready: {} rows × {} features{label}",
-                        m.x.nrows(),
-                        m.x.ncols()
-                    ),
+                let ready = format!(
+                    "Matrix ready: {} rows × {} features{label}",
+                    m.x.nrows(),
+                    m.x.ncols()
                 );
+                // Start-up warnings (an unknown theme, a broken keymap) outlive the first load's
+                // messages: they would otherwise flash by unread.
+                let warnings = std::mem::take(&mut self.shared.startup_warnings);
+                if warnings.is_empty() {
+                    self.shared.set_status(Level::Ok, ready);
+                } else {
+                    self.shared
+                        .set_status(Level::Warn, format!("{} · {ready}", warnings.join(" · ")));
+                }
                 self.shared.dataset.prepared = Some(p);
                 // Runs queued before the data was ready can start now.
                 if self.shared.job.is_none() {

@@ -111,6 +111,7 @@ pub fn run(options: TuiOptions) -> Result<(), String> {
     // Start-up problems (broken theme or keymap files) go to the status line, all of them.
     if !warnings.is_empty() {
         app.set_status(app::Level::Warn, warnings.join(" · "));
+        app.shared.startup_warnings = warnings;
     }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(event_loop(&mut screen, &mut app, options, &mut signals))

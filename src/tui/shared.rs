@@ -83,6 +83,8 @@ pub struct Shared {
     /// How runs flag rows (the CLI's `--contamination` / `--threshold`).
     pub threshold: ThresholdMethod,
     pub store_label: String,
+    /// Start-up problems, shown again once the first data is ready.
+    pub startup_warnings: Vec<String>,
     requests: Vec<Request>,
 }
 
@@ -117,6 +119,7 @@ impl Shared {
             seed: 0,
             threshold: ThresholdMethod::Contamination(0.1),
             store_label,
+            startup_warnings: Vec::new(),
             requests: Vec::new(),
         }
     }
