@@ -1109,3 +1109,61 @@ fn a_start_up_warning_outlives_the_first_load() {
     h.key(KeyCode::Char('s'));
     assert!(!h.app.shared.status.text.contains("unknown theme"));
 }
+
+/// `e` exports the flagged rows with every original column, `E` every row, `m` a Markdown
+/// report of the top rows explained; the flags are those at the threshold shown.
+#[test]
+fn charts_export_flagged_rows_all_rows_and_a_report() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Charts;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |h: &mut Harness, key: char, name: &str| -> std::path::PathBuf {
+        h.key(KeyCode::Char(key));
+        assert!(
+            matches!(h.app.overlay, Some(Overlay::EditValue(_))),
+            "{key}: no file dialog"
+        );
+        for _ in 0..60 {
+            h.key(KeyCode::Backspace);
+        }
+        let path = dir.path().join(name);
+        h.keys(path.to_str().unwrap());
+        h.key(KeyCode::Enter);
+        assert_eq!(
+            h.app.shared.status.level,
+            Level::Ok,
+            "{}",
+            h.app.shared.status.text
+        );
+        path
+    };
+    // One step down from the stored threshold: the export follows what the chart shows.
+    h.key(KeyCode::Char('-'));
+    let flagged = h.app.shared.results[0].flagged;
+    let path = write(&mut h, 'e', "flagged.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with("row_id,f0,f1,"), "{header}");
+    assert!(header.ends_with(",label,score,is_anomaly"), "{header}");
+    assert_eq!(text.lines().count() - 1, flagged);
+    assert!(text.lines().skip(1).all(|l| l.ends_with(",1")));
+
+    let path = write(&mut h, 'E', "all.parquet");
+    assert!(std::fs::metadata(&path).unwrap().len() > 0);
+
+    let path = write(&mut h, 'm', "report.md");
+    let md = std::fs::read_to_string(&path).unwrap();
+    assert!(md.starts_with("# Why these rows are anomalous"), "{md}");
+    assert_eq!(md.matches("\n## #").count(), 10, "{md}");
+    assert!(md.contains("| column | value | contribution | percentile |"));
+
+    // A name that is not a scores file is refused in the dialog, which stays open.
+    h.key(KeyCode::Char('e'));
+    for _ in 0..60 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("out.txt");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Error);
+    assert!(matches!(h.app.overlay, Some(Overlay::EditValue(_))));
+}

@@ -182,7 +182,8 @@ fn hostile_files_opened_from_the_data_pane_are_errors_and_the_app_stays_up() {
 }
 
 /// The investigation walk: open a file, run a detector, Enter on the top anomaly, the row's
-/// explanation is on screen, n walks to the next row, Esc closes, q quits cleanly.
+/// explanation is on screen, n walks to the next row, export the flagged rows (the file has
+/// the original columns, score and flag), q quits cleanly.
 #[test]
 fn open_run_and_explain_the_top_anomaly() {
     let glass = shared_dataset("glass");
@@ -211,9 +212,29 @@ fn open_run_and_explain_the_top_anomaly() {
             .is_some(),
         "n did not walk to the next row"
     );
-    // q closes the overlay (a lone Esc byte would wait for an escape sequence), then quits.
+    // q closes the overlay (a lone Esc byte would wait for an escape sequence).
     pty.send("q");
     std::thread::sleep(Duration::from_millis(300));
+    // Export the flagged rows: the dialog proposes a name; type ours instead.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flagged.csv");
+    pty.send("e");
+    pty.wait_for("Export the flagged rows");
+    pty.send(&"\x7f".repeat(80));
+    pty.send(out.to_str().unwrap());
+    pty.send("\r");
+    // The status line is redrawn cell by cell, so the file itself is what is waited for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !out.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&out).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("row_id,") && header.ends_with(",score,is_anomaly"),
+        "{header}"
+    );
+    assert!(text.lines().count() > 1);
     pty.send("q");
     let status = pty.wait_exit();
     assert!(status.success(), "exit status {status}");

@@ -360,3 +360,51 @@ pub fn explain_new_rows(
         })
         .collect())
 }
+
+/// A Markdown report of explained rows: what was run, then per row its strongest columns with
+/// their values, contributions and percentiles. Text from the data is escaped for Markdown
+/// tables and stripped of control characters.
+pub fn markdown_report(title: &str, context: &[(String, String)], rows: &[ExplainedRow]) -> String {
+    use std::fmt::Write as _;
+    let cell = |text: &str| {
+        crate::text::sanitize(text)
+            .replace('|', "\\|")
+            .replace('\n', " ")
+    };
+    let mut md = format!("# {}\n\n", cell(title));
+    for (key, value) in context {
+        let _ = writeln!(md, "- **{}**: {}", cell(key), cell(value));
+    }
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "\n## #{} · row {} · score {}\n\nExplained by `{}` (docs/explain.md).\n",
+            r.rank, r.row_id, r.score, r.method
+        );
+        md.push_str("| column | value | contribution | percentile |\n|---|---|---:|---:|\n");
+        for c in r.columns.iter().take(10) {
+            let percentile = r
+                .contributions
+                .iter()
+                .filter(|f| f.column == c.column)
+                .map(|f| f.percentile)
+                .collect::<Vec<_>>();
+            let percentile = match percentile.as_slice() {
+                [one] => format!("{one:.1}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.4} | {percentile} |",
+                cell(&c.column),
+                cell(&c.value),
+                c.contribution
+            );
+        }
+        if !r.neighbours.is_empty() {
+            let ids: Vec<String> = r.neighbours.iter().map(u64::to_string).collect();
+            let _ = writeln!(md, "\nNearest rows: {}", ids.join(", "));
+        }
+    }
+    md
+}

@@ -66,6 +66,25 @@ pub enum Effect {
     RememberTheme(String),
     /// Why one row of a result is anomalous (the row detail).
     Explain(Box<ExplainRequest>),
+    /// A result's scores (with the original columns) or its explanation report, to a file.
+    Export(Box<ExportRequest>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub kind: super::overlays::edit_value::ExportKind,
+    pub path: std::path::PathBuf,
+    pub loaded: Arc<Loaded>,
+    pub prepared: Arc<crate::data::Prepared>,
+    pub row_ids: Vec<u64>,
+    pub scores: Vec<f64>,
+    /// 1 = flagged at the threshold shown.
+    pub flags: Vec<u8>,
+    /// For the report: the model (or the stored run's) and what was run.
+    pub model: Option<Arc<crate::detectors::Model>>,
+    pub run_id: Option<i64>,
+    pub context: Vec<(String, String)>,
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +188,8 @@ pub enum Msg {
         row_id: u64,
         result: Result<Box<crate::service::explain::ExplainedRow>, String>,
     },
+    /// An export finished: what was written where, or why not.
+    Exported(Result<String, String>),
 }
 
 pub struct App {
@@ -536,6 +557,8 @@ impl App {
                 }
             }
             Msg::Warning(w) => self.shared.set_status(Level::Warn, w),
+            Msg::Exported(Ok(what)) => self.shared.set_status(Level::Ok, what),
+            Msg::Exported(Err(e)) => self.shared.set_status(Level::Error, e),
             Msg::Explained { row_id, result, .. } => match &mut self.overlay {
                 Some(Overlay::RowDetail(detail)) => detail.receive(row_id, result),
                 _ => {

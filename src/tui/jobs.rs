@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::app::{
-    AutomlFinished, AutomlRequest, Effect, ExplainRequest, FitRequest, Msg, PreparedData, RunUse,
+    AutomlFinished, AutomlRequest, Effect, ExplainRequest, ExportRequest, FitRequest, Msg,
+    PreparedData, RunUse,
 };
+use super::overlays::edit_value::ExportKind;
 use crate::automl;
 use crate::data::{LoadOptions, Loaded, PrepareSpec, Source};
 use crate::detectors::explain::ExplainOptions;
@@ -17,7 +19,8 @@ use crate::detectors::JobCtx;
 use crate::service::automl as automl_service;
 use crate::service::detect;
 use crate::service::error::catch_panic;
-use crate::service::explain::{explain_training_rows, ExplainedRow, Selection};
+use crate::service::explain::{explain_training_rows, markdown_report, ExplainedRow, Selection};
+use crate::service::export::{write_scores_file, OriginalColumns, ScoresTable};
 use crate::service::jobs::throttled;
 use crate::service::run_view::{pca_2d, RunInput, RunResult};
 use crate::service::{Fault, ServiceError, ServiceResult};
@@ -171,6 +174,10 @@ pub fn run(effect: Effect, env: &JobEnv) {
                 result: result.map(Box::new).map_err(|e| e.message),
             });
         }
+        Effect::Export(request) => {
+            let result = catch_panic("export", || export(&request, env));
+            env.send(Msg::Exported(result.map_err(|e| e.message)));
+        }
         Effect::RememberTheme(name) => {
             if let Err(e) = super::config::remember_theme(&name) {
                 env.send(Msg::Warning(format!("could not remember the theme: {e}")));
@@ -272,20 +279,76 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
     }))
 }
 
-/// One row of a result explained: with the result's model, or the stored run's.
-fn explain(req: &ExplainRequest, env: &JobEnv) -> ServiceResult<ExplainedRow> {
-    let model = match (&req.model, req.run_id) {
-        (Some(model), _) => model.clone(),
+/// A result's model: the one it kept, or its stored run's.
+fn model_of(
+    model: &Option<Arc<crate::detectors::Model>>,
+    run_id: Option<i64>,
+    env: &JobEnv,
+) -> ServiceResult<Arc<crate::detectors::Model>> {
+    match (model, run_id) {
+        (Some(model), _) => Ok(model.clone()),
         (None, Some(id)) => {
             let store = env.require_store()?;
             let bytes = store
                 .model(id)?
                 .ok_or_else(|| ServiceError::input(format!("run {id} has no saved model")))?;
             let origin = format!("run {id}");
-            Arc::new(crate::saved_model::ModelEnvelope::from_json(&bytes, &origin)?.model)
+            Ok(Arc::new(
+                crate::saved_model::ModelEnvelope::from_json(&bytes, &origin)?.model,
+            ))
         }
-        (None, None) => return Err(ServiceError::internal("no model to explain the row with")),
-    };
+        (None, None) => Err(ServiceError::internal("no model to explain the rows with")),
+    }
+}
+
+/// Rows explained in the Markdown report.
+const REPORT_ROWS: usize = 10;
+
+/// Writes an export; returns what was written, for the status line.
+fn export(req: &ExportRequest, env: &JobEnv) -> ServiceResult<String> {
+    let shown = req.path.display().to_string();
+    if req.kind == ExportKind::Report {
+        let model = model_of(&req.model, req.run_id, env)?;
+        let rows = explain_training_rows(
+            &req.loaded,
+            &req.prepared,
+            &model,
+            &req.scores,
+            &Selection::Top(REPORT_ROWS),
+            &ExplainOptions {
+                seed: req.seed,
+                ..ExplainOptions::default()
+            },
+            &JobCtx::new(req.seed),
+        )?;
+        let title = format!("Why these rows are anomalous: {}", req.loaded.source);
+        let md = markdown_report(&title, &req.context, &rows);
+        crate::output_file::replace_file(&req.path, crate::output_file::NewFileMode::Usual, |w| {
+            w.write_all(md.as_bytes())
+        })
+        .map_err(|e| ServiceError::input(format!("{shown}: cannot write the report: {e}")))?;
+        return Ok(format!(
+            "Wrote the report of the top {} rows to {shown}",
+            rows.len()
+        ));
+    }
+    let rows = write_scores_file(
+        &req.path,
+        &ScoresTable {
+            loaded: &req.loaded,
+            row_ids: &req.row_ids,
+            scores: &req.scores,
+            flags: &req.flags,
+            columns: &OriginalColumns::All,
+            flagged_only: req.kind == ExportKind::Flagged,
+        },
+    )?;
+    Ok(format!("Wrote {rows} rows to {shown}"))
+}
+
+/// One row of a result explained: with the result's model, or the stored run's.
+fn explain(req: &ExplainRequest, env: &JobEnv) -> ServiceResult<ExplainedRow> {
+    let model = model_of(&req.model, req.run_id, env)?;
     let ctx = JobCtx::new(req.seed).sharing_cancel(req.ticket.cancel.flag());
     let mut rows = explain_training_rows(
         &req.loaded,

@@ -116,6 +116,9 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    ExportFlagged => "export_flagged", "export", "Export the flagged rows (original columns, score, flag) to CSV, Parquet or JSON";
+    ExportAll => "export_all", "export all", "Export every row (original columns, score, flag) to CSV, Parquet or JSON";
+    ExportReport => "export_report", "report", "Write a Markdown report explaining the top 10 rows";
     NextAnomaly => "next_anomaly", "next row", "Row detail: the next row by score";
     PrevAnomaly => "prev_anomaly", "previous row", "Row detail: the previous row by score";
 }
@@ -301,6 +304,9 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Charts, Action::NextResult, &["]"]),
     (Context::Charts, Action::PrevResult, &["["]),
     (Context::Charts, Action::NextChart, &["c"]),
+    (Context::Charts, Action::ExportFlagged, &["e"]),
+    (Context::Charts, Action::ExportAll, &["E"]),
+    (Context::Charts, Action::ExportReport, &["m"]),
     (Context::Experiments, Action::Refresh, &["R"]),
     (Context::Experiments, Action::Filter, &["/"]),
     (Context::Experiments, Action::Sort, &["s"]),

@@ -6,8 +6,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::app::{Effect, ExplainRequest, FitRequest, PreparedData, Projection, RunResult};
+use super::app::{
+    Effect, ExplainRequest, ExportRequest, FitRequest, PreparedData, Projection, RunResult,
+};
 use super::keymap::Keymap;
+use super::overlays::edit_value::ExportKind;
 use super::overlays::Overlay;
 use super::panes::Pane;
 use super::theme::{Theme, ThemeCatalog};
@@ -306,6 +309,74 @@ impl Shared {
             prepared: data.prepared.clone(),
             scores: r.scores.clone(),
             row_id: r.row_ids[position],
+            seed: self.seed,
+        })))
+    }
+}
+
+impl Shared {
+    /// Starts writing result `index` to `path`: its flagged rows or every row with the original
+    /// columns, or the Markdown report of its top rows. The flags are those at the threshold
+    /// shown (moved with +/-), as the charts draw them.
+    pub fn export(&mut self, index: usize, kind: ExportKind, path: &str) -> Result<Effect, String> {
+        if path.is_empty() {
+            return Err("type a file name to write to".into());
+        }
+        let path = std::path::PathBuf::from(path);
+        if kind != ExportKind::Report
+            && crate::service::export::ExportFormat::of_path(&path).is_none()
+        {
+            return Err(format!(
+                "{}: the file name must end in .csv, .parquet or .json",
+                path.display()
+            ));
+        }
+        let r = self
+            .results
+            .get(index)
+            .ok_or_else(|| "no result to export".to_string())?;
+        let (Some(loaded), Some(data)) = (&self.dataset.loaded, &self.dataset.prepared) else {
+            return Err("load the result's dataset first: the rows are written from it".into());
+        };
+        if data.prepared.matrix.row_ids != r.row_ids {
+            return Err(format!(
+                "this result is of other data ({}): open that file to export its rows",
+                r.source
+            ));
+        }
+        let mut flags = vec![0u8; r.scores.len()];
+        for &i in r.order.iter().take(r.flagged) {
+            flags[i] = 1;
+        }
+        let params: Vec<String> = r.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut context = vec![
+            ("dataset".to_string(), r.source.clone()),
+            ("detector".to_string(), r.detector.clone()),
+            ("parameters".to_string(), params.join(", ")),
+            (
+                "threshold".to_string(),
+                format!(
+                    "{} → {} of {} rows flagged",
+                    r.threshold(),
+                    r.flagged,
+                    r.scores.len()
+                ),
+            ),
+        ];
+        if let Some(id) = r.run_id {
+            context.push(("run".to_string(), id.to_string()));
+        }
+        Ok(Effect::Export(Box::new(ExportRequest {
+            kind,
+            path,
+            loaded: loaded.clone(),
+            prepared: data.prepared.clone(),
+            row_ids: r.row_ids.clone(),
+            scores: r.scores.clone(),
+            flags,
+            model: r.model.clone(),
+            run_id: r.run_id,
+            context,
             seed: self.seed,
         })))
     }

@@ -30,6 +30,19 @@ pub enum Target {
     Seed,
     /// The Experiments pane's filter.
     Filter,
+    /// Where to export result `result`.
+    Export { result: usize, kind: ExportKind },
+}
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The flagged rows with every original column, score and flag.
+    Flagged,
+    /// Every row, the same way.
+    AllRows,
+    /// A Markdown report explaining the top rows.
+    Report,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +63,13 @@ impl EditValue {
         EditValue {
             target: Target::Seed,
             input: Input::new(seed.to_string()),
+        }
+    }
+
+    pub fn export(result: usize, kind: ExportKind, path: String) -> EditValue {
+        EditValue {
+            target: Target::Export { result, kind },
+            input: Input::new(path),
         }
     }
 
@@ -101,6 +121,20 @@ impl Dialog for EditValue {
                                     u64::MAX
                                 ),
                             );
+                            Step::Stay
+                        }
+                    };
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::Export { result, kind } => {
+                if enter {
+                    let path = self.input.value().trim();
+                    return match cx.export(result, kind, path) {
+                        Ok(effect) => Step::Close(vec![effect]),
+                        Err(e) => {
+                            cx.set_status(Level::Error, e);
                             Step::Stay
                         }
                     };
@@ -160,6 +194,30 @@ impl Dialog for EditValue {
                         ),
                     ])
                     .block(block("Seed", true, theme)),
+                    area,
+                );
+            }
+            Target::Export { kind, .. } => {
+                let (title, what) = match kind {
+                    ExportKind::Flagged => ("Export the flagged rows", "original columns, score and flag of the rows flagged at the threshold shown"),
+                    ExportKind::AllRows => ("Export every row", "original columns, score and flag of every row"),
+                    ExportKind::Report => ("Explanation report", "Markdown: what was run, and the top 10 rows explained"),
+                };
+                let formats = if kind == ExportKind::Report {
+                    ".md"
+                } else {
+                    ".csv, .parquet or .json"
+                };
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("file: {}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            format!("{what} · {formats} · Enter writes · Esc discards"),
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .wrap(Wrap { trim: true })
+                    .block(block(title, true, theme)),
                     area,
                 );
             }

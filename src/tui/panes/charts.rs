@@ -12,6 +12,7 @@ use super::Component;
 use crate::text::{sanitize, truncate};
 use crate::tui::app::{Effect, RunResult};
 use crate::tui::keymap::Action;
+use crate::tui::overlays::edit_value::{EditValue, ExportKind};
 use crate::tui::overlays::row_detail::RowDetail;
 use crate::tui::overlays::Overlay;
 use crate::tui::shared::{Level, Shared};
@@ -88,6 +89,19 @@ impl Component for ChartsPane {
                 self.top_selected = self.top_selected.saturating_sub(1)
             }
             Action::Top => self.top_selected = 0,
+            Action::ExportFlagged | Action::ExportAll | Action::ExportReport if count > 0 => {
+                let kind = match action {
+                    Action::ExportFlagged => ExportKind::Flagged,
+                    Action::ExportAll => ExportKind::AllRows,
+                    _ => ExportKind::Report,
+                };
+                let path = default_export_path(&cx.results[self.selected].source, kind);
+                cx.open(Overlay::EditValue(EditValue::export(
+                    self.selected,
+                    kind,
+                    path,
+                )));
+            }
             Action::Select if count > 0 => {
                 let rank = self.top_selected;
                 return match cx.explain_row(self.selected, rank) {
@@ -180,6 +194,7 @@ impl Component for ChartsPane {
             Action::ThresholdDown,
             Action::NextResult,
             Action::NextChart,
+            Action::ExportFlagged,
         ]
     }
 }
@@ -525,4 +540,25 @@ fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
             ),
         area,
     );
+}
+
+/// `cardio-flagged.csv` for a result of `demo:cardio` or `/data/cardio.csv`, in the folder the
+/// workbench was started from.
+fn default_export_path(source: &str, kind: ExportKind) -> String {
+    let name = source.rsplit(['/', ':']).next().unwrap_or("scores");
+    let stem = name.split('.').next().unwrap_or(name);
+    let stem: String = stem
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    let stem = if stem.is_empty() {
+        "scores".into()
+    } else {
+        stem
+    };
+    match kind {
+        ExportKind::Flagged => format!("{stem}-flagged.csv"),
+        ExportKind::AllRows => format!("{stem}-scores.csv"),
+        ExportKind::Report => format!("{stem}-report.md"),
+    }
 }
