@@ -272,18 +272,6 @@ pub fn automl(args: AutomlArgs, store_path: Option<&Path>) -> CliResult {
     Ok(())
 }
 
-/// `k=v` pairs with floats shortened to 4 significant digits (the JSON keeps them exact).
-fn short_params(params: &crate::detectors::Params) -> Vec<String> {
-    params
-        .0
-        .iter()
-        .map(|(k, v)| match v {
-            crate::detectors::ParamValue::Float(f) => format!("{k}={}", output::num(*f)),
-            other => format!("{k}={other}"),
-        })
-        .collect()
-}
-
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -363,7 +351,7 @@ fn write_leaderboard(
         "\n rank  trial  detector  objective  ROC-AUC      rows      time  parameters"
     )?;
     for (i, t) in ranked.iter().take(10).enumerate() {
-        let params = short_params(&t.params);
+        let params = t.params.describe();
         writeln!(
             out,
             " {:>4}  {:>5}  {:<8}  {:>9.4}  {:>7}  {:>8}  {:>6.2} s  {}",
@@ -389,7 +377,7 @@ fn write_leaderboard(
         writeln!(out, "({failed} trial(s) failed; --json lists their errors)")?;
     }
     if let Some(b) = &r.best {
-        let params = short_params(&b.params);
+        let params = b.params.describe();
         writeln!(
             out,
             "\nBest        {} ({}) objective {:.4}",

@@ -40,15 +40,28 @@ pub fn list_detectors(args: DetectorsArgs) -> CliResult {
 }
 
 fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
+    // Columns as wide as their longest entry: a long complexity never runs into the summary.
+    let width = |f: &dyn Fn(&crate::detectors::DetectorInfo) -> usize, title: &str| {
+        registry()
+            .iter()
+            .map(f)
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let name_w = width(&|d| d.name.len(), "name");
+    let family_w = width(&|d| d.family.name().len(), "family");
+    let complexity_w = width(&|d| d.complexity.chars().count(), "complexity");
+    let indent = name_w + family_w + complexity_w + 3;
     writeln!(
         out,
-        "{:<8} {:<14} {:<16} summary / parameters (default, range)",
+        "{:<name_w$} {:<family_w$} {:<complexity_w$} summary / parameters (default, range)",
         "name", "family", "complexity"
     )?;
     for d in registry() {
         writeln!(
             out,
-            "{:<8} {:<14} {:<16} {}",
+            "{:<name_w$} {:<family_w$} {:<complexity_w$} {}",
             d.name,
             d.family.name(),
             d.complexity,
@@ -61,12 +74,13 @@ fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
                 }
                 _ => "",
             };
+            let default = crate::detectors::show_param(p.name, &p.default.to_value());
             writeln!(
                 out,
-                "{:<41}{} = {} ({}{log}): {}",
+                "{:<indent$}{} = {} ({}{log}): {}",
                 "",
                 p.name,
-                p.default.to_value(),
+                default,
                 p.describe_range(),
                 p.help
             )?;
@@ -330,7 +344,7 @@ pub fn detect(args: DetectArgs, store_path: Option<&Path>) -> CliResult {
 }
 
 fn write_detect_summary(out: &mut impl Write, r: &DetectReport) -> std::io::Result<()> {
-    let params: Vec<String> = r.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let params = r.params.describe();
     writeln!(
         out,
         "{} on {}: {} rows × {} features",

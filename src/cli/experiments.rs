@@ -467,8 +467,13 @@ fn delete(store: &mut Store, ids: &[i64], yes: bool) -> CliResult {
         }
         let _ = write!(
             err,
-            "Delete {} run(s) with their scores and models? [y/N] ",
-            runs.len()
+            "Delete {} with {} scores and models? [y/N] ",
+            if runs.len() == 1 {
+                "1 run".to_string()
+            } else {
+                format!("{} runs", runs.len())
+            },
+            if runs.len() == 1 { "its" } else { "their" }
         );
         let _ = err.flush();
         let mut answer = String::new();

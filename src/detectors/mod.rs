@@ -42,7 +42,7 @@ use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 pub use crate::jobctx::{DetectError, DetectResult, JobCtx, ProgressFn};
-pub use params::{ParamKind, ParamSpec, ParamValue, Params, Search};
+pub use params::{form_value, show_param, ParamKind, ParamSpec, ParamValue, Params, Search};
 pub use registry::{build, registry, DetectorInfo, Family};
 
 /// A configured detector, ready to fit.

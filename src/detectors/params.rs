@@ -119,6 +119,14 @@ impl ParamSpec {
 
     /// Parses a command-line value (`--param name=value`).
     pub fn parse(&self, detector: &str, text: &str) -> Result<ParamValue, DetectError> {
+        // `auto` (or `all`) where 0 stands for it.
+        if zero_label(self.name).is_some_and(|label| text.trim().eq_ignore_ascii_case(label)) {
+            let zero = match self.kind {
+                ParamKind::Float { .. } => ParamValue::Float(0.0),
+                _ => ParamValue::Int(0),
+            };
+            return self.check(detector, &zero);
+        }
         let bad = || {
             self.invalid(
                 detector,
@@ -211,7 +219,58 @@ impl ParamSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Params(pub BTreeMap<String, ParamValue>);
 
+/// Parameters whose 0 stands for an automatic choice, and the word shown (and accepted) for it.
+/// hbos' `n_bins` shares a name with loda's but must be at least 2, so it is never 0.
+const ZERO_MEANS: &[(&str, &str)] = &[
+    ("max_samples", "auto"),
+    ("n_bins", "auto"),
+    ("gamma", "auto"),
+    ("n_selected_components", "all"),
+    ("support_fraction", "auto"),
+];
+
+fn zero_label(name: &str) -> Option<&'static str> {
+    ZERO_MEANS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, label)| *label)
+}
+
+/// A parameter's value as a form holds it: exact, but `auto` (or `all`) for a 0 that means so.
+pub fn form_value(name: &str, value: &ParamValue) -> String {
+    let is_zero =
+        matches!(value, ParamValue::Int(0)) || matches!(value, ParamValue::Float(f) if *f == 0.0);
+    match zero_label(name) {
+        Some(label) if is_zero => label.to_string(),
+        _ => value.to_string(),
+    }
+}
+
+/// A parameter's value as the faces show it: `auto` (or `all`) for a 0 that means so, floats
+/// with at most 4 significant digits past the point, the rest as they are.
+pub fn show_param(name: &str, value: &ParamValue) -> String {
+    let is_zero =
+        matches!(value, ParamValue::Int(0)) || matches!(value, ParamValue::Float(f) if *f == 0.0);
+    match (zero_label(name), value) {
+        (Some(label), _) if is_zero => label.to_string(),
+        (_, ParamValue::Float(f)) if f.abs() >= 1e-3 && f.abs() < 1e6 => {
+            let text = format!("{f:.4}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        (_, ParamValue::Float(f)) if *f != 0.0 => format!("{f:.3e}"),
+        _ => value.to_string(),
+    }
+}
+
 impl Params {
+    /// `name=value` pairs as the faces show them ([`show_param`]).
+    pub fn describe(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={}", show_param(k, v)))
+            .collect()
+    }
+
     pub fn int(&self, name: &str) -> i64 {
         match self.0.get(name) {
             Some(ParamValue::Int(v)) => *v,

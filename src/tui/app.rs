@@ -516,7 +516,7 @@ impl App {
             } => self.overlay = Some(Overlay::Compare(Compare::new(runs))),
             Msg::Deleted(Ok(n)) => {
                 self.shared
-                    .set_status(Level::Ok, format!("Deleted {n} run(s)"));
+                    .set_status(Level::Ok, format!("Deleted {}", runs(n)));
                 return vec![self.list_runs()];
             }
             Msg::Deleted(Err(e)) => self.shared.set_status(Level::Error, e),
@@ -574,5 +574,14 @@ impl App {
     /// Asks for the run list again (a newer request makes an older one stale).
     fn list_runs(&mut self) -> Effect {
         self.panes.experiments.list_runs(&mut self.shared)
+    }
+}
+
+/// `1 run`, `3 runs`.
+pub fn runs(n: usize) -> String {
+    if n == 1 {
+        "1 run".into()
+    } else {
+        format!("{n} runs")
     }
 }

@@ -182,7 +182,7 @@ impl Shared {
                         "Cancelling {}…{}",
                         job.detector,
                         if queued > 0 {
-                            format!(" ({queued} queued run(s) dropped)")
+                            format!(" ({} queued, dropped)", super::app::runs(queued))
                         } else {
                             String::new()
                         }
@@ -348,7 +348,7 @@ impl Shared {
         for &i in r.order.iter().take(r.flagged) {
             flags[i] = 1;
         }
-        let params: Vec<String> = r.params.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params = r.params.describe();
         let mut context = vec![
             ("dataset".to_string(), r.source.clone()),
             ("detector".to_string(), r.detector.clone()),

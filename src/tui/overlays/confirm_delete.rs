@@ -52,8 +52,11 @@ impl Dialog for ConfirmDelete {
             Paragraph::new(vec![
                 Line::styled(
                     format!(
-                        "Delete run(s) {} with their scores and models?",
-                        ids.join(", ")
+                        "Delete {} {} with {} scores and {}?",
+                        if ids.len() == 1 { "run" } else { "runs" },
+                        ids.join(", "),
+                        if ids.len() == 1 { "its" } else { "their" },
+                        if ids.len() == 1 { "model" } else { "models" },
                     ),
                     theme.style(Role::Warn),
                 ),

@@ -20,7 +20,7 @@ use crate::tui::app::{AutomlRequest, Effect};
 use crate::tui::keymap::Action;
 use crate::tui::shared::{Job, Level, Shared};
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, bounds, fmt_num};
+use crate::tui::widgets::{block, bounds};
 
 /// The AutoML form's rows, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,15 +458,7 @@ impl AutomlPane {
             .skip(first)
             .take(visible)
             .map(|(rank, t)| {
-                let params: Vec<String> = t
-                    .params
-                    .0
-                    .iter()
-                    .map(|(k, v)| match v {
-                        crate::detectors::ParamValue::Float(f) => format!("{k}={}", fmt_num(*f)),
-                        other => format!("{k}={other}"),
-                    })
-                    .collect();
+                let params = t.params.describe();
                 let style = if rank == 0 && t.objective.is_some() {
                     theme.style(Role::Ok)
                 } else if t.objective.is_none() {

@@ -364,8 +364,13 @@ impl DetectPane {
             .iter()
             .map(|p| match detail.params.get(p.name) {
                 Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => p.default.to_value().to_string(),
+                Some(v) => {
+                    match serde_json::from_value::<crate::detectors::ParamValue>(v.clone()) {
+                        Ok(value) => crate::detectors::form_value(p.name, &value),
+                        Err(_) => v.to_string(),
+                    }
+                }
+                None => crate::detectors::form_value(p.name, &p.default.to_value()),
             })
             .collect();
         self.values.insert(info.name, values);
@@ -386,7 +391,7 @@ fn default_values(info: &DetectorInfo) -> Vec<String> {
                 .to_string()
                 .trim_matches('"')
                 .to_string(),
-            _ => p.default.to_value().to_string(),
+            _ => crate::detectors::form_value(p.name, &p.default.to_value()),
         })
         .collect()
 }

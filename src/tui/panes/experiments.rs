@@ -100,10 +100,10 @@ impl Component for ExperimentsPane {
                     let marked = self.marked.len();
                     cx.set_status(
                         Level::Info,
-                        if marked >= 2 {
-                            format!("{marked} runs marked: Enter compares them")
-                        } else {
-                            format!("{marked} run marked; mark another to compare")
+                        match marked {
+                            0 => "No run marked".to_string(),
+                            1 => "1 run marked; mark another to compare".to_string(),
+                            n => format!("{n} runs marked: Enter compares them"),
                         },
                     );
                 }
