@@ -340,6 +340,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zero_meaning_auto_is_shown_and_accepted_as_auto() {
+        let iforest = find("iforest").unwrap();
+        let spec = iforest
+            .params
+            .iter()
+            .find(|p| p.name == "max_samples")
+            .unwrap();
+        assert_eq!(spec.parse("iforest", "auto").unwrap(), ParamValue::Int(0));
+        assert_eq!(spec.parse("iforest", "AUTO").unwrap(), ParamValue::Int(0));
+        assert_eq!(
+            super::super::show_param("max_samples", &ParamValue::Int(0)),
+            "auto"
+        );
+        assert_eq!(
+            super::super::show_param("max_samples", &ParamValue::Int(64)),
+            "64"
+        );
+        let pca = find("pca").unwrap();
+        let spec = pca
+            .params
+            .iter()
+            .find(|p| p.name == "n_selected_components")
+            .unwrap();
+        assert_eq!(spec.parse("pca", "all").unwrap(), ParamValue::Int(0));
+        let ocsvm = find("ocsvm").unwrap();
+        let spec = ocsvm.params.iter().find(|p| p.name == "gamma").unwrap();
+        assert_eq!(spec.parse("ocsvm", "auto").unwrap(), ParamValue::Float(0.0));
+        assert_eq!(
+            super::super::show_param("gamma", &ParamValue::Float(0.0)),
+            "auto"
+        );
+        assert_eq!(
+            super::super::show_param("gamma", &ParamValue::Float(0.25)),
+            "0.25"
+        );
+        // Elsewhere `auto` is not a number.
+        let knn = find("knn").unwrap();
+        assert!(knn.params[0].parse("knn", "auto").is_err());
+    }
+
+    #[test]
     fn names_are_unique_and_defaults_valid() {
         let mut names: Vec<&str> = REGISTRY.iter().map(|d| d.name).collect();
         names.sort();
