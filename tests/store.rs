@@ -1112,3 +1112,67 @@ fn an_interrupted_detect_ends_its_run_as_cancelled() {
         assert_eq!(runs[0].status, "cancelled");
     }
 }
+
+/// `experiments show` states the preparation and the command that repeats the run; that
+/// command, run, gives the same record (parameters, preparation, threshold, flagged rows).
+#[test]
+fn a_shown_run_can_be_repeated_from_its_reproduce_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite");
+    let out = run_cli(
+        &store,
+        &[
+            "detect",
+            "demo:cardio",
+            "-d",
+            "knn",
+            "-p",
+            "n_neighbors=7",
+            "--scale",
+            "robust",
+            "--exclude",
+            "f3",
+            "--threshold",
+            "otsu",
+            "--seed",
+            "4",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&run_cli(&store, &["experiments", "show", "1"]));
+    assert!(
+        shown.contains("Preparation --label label --exclude f3 --scale robust"),
+        "{shown}"
+    );
+    let command = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("Reproduce   "))
+        .unwrap_or_else(|| panic!("no Reproduce line:\n{shown}"));
+    let command = command.replacen("pynomaly", bin().to_str().unwrap(), 1);
+    let again = Command::new("sh")
+        .args(["-c", &command])
+        .env("PYNOMALY_STORE", &store)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{command}: {}", stderr(&again));
+    let store = Store::open(&store).unwrap();
+    let (first, second) = (store.run(1).unwrap(), store.run(2).unwrap());
+    assert_eq!(first.params, second.params);
+    assert_eq!(first.seed, second.seed);
+    assert_eq!(first.threshold_method, second.threshold_method);
+    assert_eq!(first.threshold_value, second.threshold_value);
+    assert_eq!(first.summary.n_anomalies, second.summary.n_anomalies);
+    assert_eq!(first.summary.n_features, second.summary.n_features);
+    assert_eq!(
+        first.prepare_spec["scaling"], second.prepare_spec["scaling"],
+        "the same preparation"
+    );
+    let md = stdout(&run_cli(
+        dir.path().join("store.sqlite").as_path(),
+        &["experiments", "export", "1", "--format", "md"],
+    ));
+    assert!(
+        md.contains("## Preparation") && md.contains("To repeat the run"),
+        "{md}"
+    );
+}

@@ -9,6 +9,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+
+use crate::service::run_view::{preparation_flags, reproduce_command};
 use serde_json::Value;
 
 use super::output::{self, NewFileMode};
@@ -263,14 +265,10 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
             params.join(", ")
         }
     )?;
-    let prep = &r.prepare_spec;
-    writeln!(
-        out,
-        "Preparation scaling {}, missing {}, categorical {}",
-        value_text(&prep["scaling"]),
-        value_text(&prep["missing"]),
-        value_text(&prep["categorical"])
-    )?;
+    writeln!(out, "Preparation {}", sanitize(&preparation_text(r)))?;
+    if let Some(command) = reproduce_command(r) {
+        writeln!(out, "Reproduce   {}", sanitize(&command))?;
+    }
     if let (Some(m), Some(v)) = (&r.threshold_method, r.threshold_value) {
         writeln!(
             out,
@@ -610,6 +608,14 @@ fn write_markdown(
     for (k, v) in fields(&r.params) {
         writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
     }
+    writeln!(out, "\n## Preparation\n\n{}", md_cell(&preparation_text(r)))?;
+    if let Some(command) = reproduce_command(r) {
+        writeln!(
+            out,
+            "\nTo repeat the run:\n\n```sh\n{}\n```",
+            crate::text::sanitize(&command).replace("```", "'''")
+        )?;
+    }
     if let (Some(m), Some(v)) = (&r.threshold_method, r.threshold_value) {
         let n = s.n_anomalies.unwrap_or(0);
         let share = s
@@ -690,4 +696,19 @@ fn check(store: &Store) -> CliResult {
         "store {path} is damaged (problems above); nothing was changed. Recover what can be read with `{}`, or use --store to choose another file",
         recover_command(&path)
     )))
+}
+
+/// The run's preparation as the options that repeat it, or `defaults`.
+fn preparation_text(r: &RunDetail) -> String {
+    match serde_json::from_value::<crate::data::PrepareSpec>(r.prepare_spec.clone()) {
+        Ok(spec) => {
+            let flags = preparation_flags(&spec);
+            if flags.is_empty() {
+                "defaults".into()
+            } else {
+                flags.join(" ")
+            }
+        }
+        Err(_) => "unreadable in the store".into(),
+    }
 }

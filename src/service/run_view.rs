@@ -327,3 +327,145 @@ fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<Vec<f64>>> {
         .collect();
     Some(Arc::new(out))
 }
+
+/// The `detect`/`prepare` options that give `spec`'s preparation again (defaults left out), so a
+/// run from either face can be repeated from a script. The label and time column are the ones
+/// the fit resolved.
+pub fn preparation_flags(spec: &crate::data::PrepareSpec) -> Vec<String> {
+    use crate::data::prepare::{
+        CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling, UnseenCategory,
+    };
+    let defaults = crate::data::PrepareSpec::default();
+    let mut flags = Vec::new();
+    let resolved = spec.fitted.as_ref();
+    let label = match (&spec.label, resolved) {
+        (ColumnChoice::Column(c), _) => Some(c.clone()),
+        (ColumnChoice::None, _) => None,
+        (ColumnChoice::Auto, Some(f)) => f.label_column.clone(),
+        (ColumnChoice::Auto, None) => return flags_without_fit(spec),
+    };
+    match label {
+        Some(c) => flags.push(format!("--label {}", shell_word(&c))),
+        None => flags.push("--no-label".into()),
+    }
+    match (&spec.time, resolved.and_then(|f| f.time_column.clone())) {
+        (ColumnChoice::None, _) => flags.push("--no-time".into()),
+        (_, Some(t)) => flags.push(format!("--time {}", shell_word(&t))),
+        _ => {}
+    }
+    if let Some(features) = &spec.features {
+        let list: Vec<String> = features.iter().map(|f| shell_word(f)).collect();
+        flags.push(format!("--features {}", list.join(",")));
+    }
+    if !spec.exclude.is_empty() {
+        let list: Vec<String> = spec.exclude.iter().map(|f| shell_word(f)).collect();
+        flags.push(format!("--exclude {}", list.join(",")));
+    }
+    if spec.categorical != defaults.categorical {
+        flags.push(format!(
+            "--categorical {}",
+            match spec.categorical {
+                CategoricalEncoding::OneHot => "onehot",
+                CategoricalEncoding::Ordinal => "ordinal",
+                CategoricalEncoding::Frequency => "frequency",
+                CategoricalEncoding::Drop => "drop",
+            }
+        ));
+    }
+    if spec.max_categories != defaults.max_categories {
+        flags.push(format!("--max-categories {}", spec.max_categories));
+    }
+    if spec.missing != defaults.missing {
+        flags.push(format!(
+            "--missing {}",
+            match spec.missing {
+                MissingPolicy::DropRow => "drop".to_string(),
+                MissingPolicy::Mean => "mean".to_string(),
+                MissingPolicy::Median => "median".to_string(),
+                MissingPolicy::Constant(v) => v.to_string(),
+            }
+        ));
+    }
+    if spec.scaling != defaults.scaling {
+        flags.push(format!(
+            "--scale {}",
+            match spec.scaling {
+                Scaling::None => "none",
+                Scaling::Standard => "standard",
+                Scaling::Robust => "robust",
+                Scaling::MinMax => "minmax",
+            }
+        ));
+    }
+    if spec.unseen == UnseenCategory::Error {
+        flags.push("--strict-categories".into());
+    }
+    flags
+}
+
+/// A spec never fitted has no resolved columns: its choices only.
+fn flags_without_fit(spec: &crate::data::PrepareSpec) -> Vec<String> {
+    let fitted_like = crate::data::PrepareSpec {
+        label: match &spec.label {
+            crate::data::prepare::ColumnChoice::Auto => crate::data::prepare::ColumnChoice::None,
+            other => other.clone(),
+        },
+        ..spec.clone()
+    };
+    let mut flags = preparation_flags(&fitted_like);
+    flags.retain(|f| f != "--no-label");
+    flags
+}
+
+/// `word` as one shell word: as it is when it is plain, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that repeats a stored detect run: its dataset, detector, parameters, seed,
+/// preparation and threshold. `None` for other kinds of run.
+pub fn reproduce_command(detail: &crate::store::RunDetail) -> Option<String> {
+    let s = &detail.summary;
+    if s.kind != "detect" {
+        return None;
+    }
+    let mut words = vec![
+        "pynomaly detect".to_string(),
+        shell_word(s.dataset.as_deref()?),
+        format!("-d {}", shell_word(&s.detector)),
+    ];
+    if let Ok(params) = serde_json::from_value::<crate::detectors::Params>(detail.params.clone()) {
+        for (k, v) in &params.0 {
+            words.push(format!("-p {}", shell_word(&format!("{k}={v}"))));
+        }
+    }
+    if detail.seed != 0 {
+        words.push(format!("--seed {}", detail.seed));
+    }
+    if let Ok(spec) =
+        serde_json::from_value::<crate::data::PrepareSpec>(detail.prepare_spec.clone())
+    {
+        words.extend(preparation_flags(&spec));
+    }
+    if let Some(m) = &detail.threshold_method {
+        words.push(threshold_flag(m)?);
+    }
+    Some(words.join(" "))
+}
+
+/// `contamination=0.1` → `--contamination 0.1`, `otsu` → `--threshold otsu`.
+fn threshold_flag(method: &str) -> Option<String> {
+    match method.split_once('=') {
+        Some(("contamination", c)) => Some(format!("--contamination {}", shell_word(c))),
+        Some(_) => None,
+        None => Some(format!("--threshold {}", shell_word(method))),
+    }
+}
