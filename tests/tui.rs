@@ -1167,3 +1167,57 @@ fn charts_export_flagged_rows_all_rows_and_a_report() {
     assert_eq!(h.app.shared.status.level, Level::Error);
     assert!(matches!(h.app.overlay, Some(Overlay::EditValue(_))));
 }
+
+/// One huge score puts every other row into the histogram's first bin, which the threshold cuts
+/// through: that bin's normal bulk is still drawn (braille bars), not only its flagged part.
+#[test]
+fn a_histogram_bin_cut_by_the_threshold_shows_its_normal_rows() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Charts;
+    let r = &mut h.app.shared.results[0];
+    let n = r.scores.len();
+    r.scores = (0..n).map(|i| i as f64 / n as f64).collect();
+    r.scores[0] = 1e6;
+    let (order, sorted_desc) = pynomaly::service::run_view::RunResult::rank(&r.scores);
+    r.order = order;
+    r.sorted_desc = sorted_desc;
+    r.flagged = n / 10;
+    let screen = h.text(120, 40);
+    let histogram: String = screen
+        .lines()
+        .skip(3)
+        .take(15)
+        .map(|l| l.chars().take(64).collect::<String>())
+        .collect();
+    assert!(
+        histogram
+            .chars()
+            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "no normal bars:\n{screen}"
+    );
+    assert!(histogram.contains('▲'), "no flagged bars:\n{screen}");
+}
+
+/// A theme with a background colour paints every cell with it, charts included.
+#[test]
+fn a_themed_background_covers_every_cell() {
+    let mut h = chart_ready("dark");
+    for pane in Pane::ALL {
+        h.app.pane = pane;
+        for lower in 0..4 {
+            let buffer = h.draw(120, 40);
+            let bare = buffer
+                .content()
+                .iter()
+                .filter(|c| c.bg == ratatui::style::Color::Reset)
+                .count();
+            assert_eq!(
+                bare, 0,
+                "{pane:?} (lower chart {lower}): {bare} cells without the background"
+            );
+            if pane == Pane::Charts {
+                h.key(KeyCode::Char('c'));
+            }
+        }
+    }
+}

@@ -556,6 +556,7 @@ impl AutomlPane {
         ];
         frame.render_widget(
             Chart::new(datasets)
+                .style(theme.style(Role::Base))
                 .block(block(title, false, theme))
                 .x_axis(
                     Axis::default()

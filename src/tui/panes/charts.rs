@@ -304,25 +304,41 @@ fn draw_histogram(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
     } else {
         1.0
     };
-    let mut counts = vec![0u64; bins];
-    for &s in &r.scores {
-        let b = (((s - lo) / width) as usize).min(bins - 1);
-        counts[b] += 1;
-    }
     let cut = r.threshold();
-    let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-    // Bars above the threshold are a second series with their own glyph, not only a colour.
-    let mut normal = Vec::new();
-    let mut flagged = Vec::new();
-    for (i, &c) in counts.iter().enumerate() {
-        let x = lo + (i as f64 + 0.5) * width;
-        let point = (x, c as f64);
-        if lo + (i as f64 + 1.0) * width > cut && cut.is_finite() {
-            flagged.push(point);
+    // Per bin, the rows below and above the threshold: a bin the threshold cuts through shows
+    // both its normal bulk and its flagged part.
+    let mut normal_counts = vec![0u64; bins];
+    let mut flagged_counts = vec![0u64; bins];
+    for (rank, &i) in r.order.iter().enumerate() {
+        let s = r.scores[i];
+        let b = (((s - lo) / width) as usize).min(bins - 1);
+        if rank < r.flagged {
+            flagged_counts[b] += 1;
         } else {
-            normal.push(point);
+            normal_counts[b] += 1;
         }
     }
+    let max = normal_counts
+        .iter()
+        .zip(&flagged_counts)
+        .map(|(n, f)| n + f)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    // Flagged rows are a second series with their own glyph, not only a colour.
+    let centre = |i: usize| lo + (i as f64 + 0.5) * width;
+    let normal: Vec<(f64, f64)> = normal_counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(i, &c)| (centre(i), c as f64))
+        .collect();
+    let flagged: Vec<(f64, f64)> = flagged_counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(i, &c)| (centre(i), c as f64))
+        .collect();
     let line = if cut.is_finite() {
         vec![(cut, 0.0), (cut, max)]
     } else {
@@ -349,6 +365,7 @@ fn draw_histogram(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
             .data(&line),
     ];
     let chart = Chart::new(datasets)
+        .style(theme.style(Role::Base))
         .block(block(
             "Score histogram (+/- moves the threshold)",
             false,
@@ -432,6 +449,7 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
     };
     frame.render_widget(
         Chart::new(datasets)
+            .style(theme.style(Role::Base))
             .block(block(title, false, theme))
             .x_axis(axis(x_name))
             .y_axis(axis(y_name)),
@@ -472,6 +490,7 @@ fn draw_projection(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) 
     ];
     frame.render_widget(
         Chart::new(datasets)
+            .style(theme.style(Role::Base))
             .block(block(
                 "PCA projection: first two components (c: next chart)",
                 false,
@@ -524,6 +543,7 @@ fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
     ];
     frame.render_widget(
         Chart::new(datasets)
+            .style(theme.style(Role::Base))
             .block(block("Scores over time (c: next chart)", false, theme))
             .x_axis(
                 Axis::default()
