@@ -1221,3 +1221,42 @@ fn a_themed_background_covers_every_cell() {
         }
     }
 }
+
+/// A result without a label opens on a chart that needs none: scores over time when the data
+/// has a time column (server metrics), the projection otherwise.
+#[test]
+fn an_unlabelled_result_opens_on_a_chart_that_needs_no_label() {
+    use pynomaly::tui::panes::charts::LowerChart;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    let mut text = String::from("timestamp,cpu,latency\n");
+    for i in 0..300 {
+        text.push_str(&format!(
+            "2026-01-01 {:02}:{:02}:00,{},{}\n",
+            i / 60,
+            i % 60,
+            (i * 7 % 23) as f64 / 3.0,
+            if i == 150 {
+                900.0
+            } else {
+                (i * 11 % 31) as f64
+            }
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    for (source, want) in [
+        (Source::Path(path), LowerChart::Time),
+        (Source::Demo(Demo::DEFAULT), LowerChart::Roc),
+    ] {
+        let mut h = Harness::loaded("terminal", source);
+        h.key(KeyCode::Char('2'));
+        h.key(KeyCode::Char('r'));
+        assert_eq!(
+            h.app.shared.results.len(),
+            1,
+            "{}",
+            h.app.shared.status.text
+        );
+        assert_eq!(h.app.panes.charts.lower, want);
+    }
+}

@@ -323,7 +323,7 @@ impl App {
                 Request::Open(overlay) => self.overlay = Some(overlay),
                 Request::Go(pane) => effects.extend(self.go(pane)),
                 Request::ShowResult(i) => {
-                    self.panes.charts.show(i);
+                    self.panes.charts.show(i, &self.shared.results);
                     effects.extend(self.go(Pane::Charts));
                 }
             }
@@ -467,7 +467,9 @@ impl App {
                             ),
                         );
                         self.shared.results.push(*r);
-                        self.panes.charts.show(self.shared.results.len() - 1);
+                        self.panes
+                            .charts
+                            .show(self.shared.results.len() - 1, &self.shared.results);
                         effects.push(self.list_runs());
                     }
                     Err(e) => self.shared.report_job_error(e),
@@ -504,7 +506,9 @@ impl App {
                     // Replaces an earlier copy of the same run.
                     self.shared.results.retain(|r| r.run_id != result.run_id);
                     self.shared.results.push(*result);
-                    self.panes.charts.show(self.shared.results.len() - 1);
+                    self.panes
+                        .charts
+                        .show(self.shared.results.len() - 1, &self.shared.results);
                 }
                 self.overlay = Some(Overlay::RunDetail(RunDetailView::new(detail)))
             }
@@ -546,7 +550,9 @@ impl App {
                         );
                         self.shared.results.push(done.best);
                         self.panes.automl.best_result = Some(self.shared.results.len() - 1);
-                        self.panes.charts.show(self.shared.results.len() - 1);
+                        self.panes
+                            .charts
+                            .show(self.shared.results.len() - 1, &self.shared.results);
                         return vec![self.list_runs()];
                     }
                     Err(e) => {

@@ -51,10 +51,10 @@ impl Component for ChartsPane {
         let count = cx.results.len();
         match action {
             Action::NextResult | Action::Right if count > 0 => {
-                self.show((self.selected + 1) % count)
+                self.show((self.selected + 1) % count, &cx.results)
             }
             Action::PrevResult | Action::Left if count > 0 => {
-                self.show((self.selected + count - 1) % count)
+                self.show((self.selected + count - 1) % count, &cx.results)
             }
             Action::ThresholdUp | Action::ThresholdDown => {
                 if let Some(r) = cx.results.get_mut(self.selected) {
@@ -201,10 +201,20 @@ impl Component for ChartsPane {
 
 impl ChartsPane {
     /// Shows result `index`, its top row selected (a new result never inherits the scroll of
-    /// the one before).
-    pub fn show(&mut self, index: usize) {
+    /// the one before). Without a label there is no ROC or precision–recall curve: the lower
+    /// chart becomes the scores over time, or the projection.
+    pub fn show(&mut self, index: usize, results: &[RunResult]) {
         self.selected = index;
         self.top_selected = 0;
+        if let Some(r) = results.get(index) {
+            if r.labels.is_none() && matches!(self.lower, LowerChart::Roc | LowerChart::Pr) {
+                self.lower = if r.time.is_some() {
+                    LowerChart::Time
+                } else {
+                    LowerChart::Projection
+                };
+            }
+        }
     }
 
     fn draw_top_table(
