@@ -293,6 +293,18 @@ fn data_pane_choices_refit_the_preparation() {
         .report
         .label_column
         .is_none());
+    // …and the former label is not silently a feature: it is left out, and the status says so.
+    let prepared = &h.app.shared.dataset.prepared.as_ref().unwrap().prepared;
+    assert!(!prepared.matrix.feature_names.contains(&"label".to_string()));
+    let status = &h.app.shared.status.text;
+    assert!(
+        status.contains("label is left out of the features"),
+        "{status}"
+    );
+    // L again makes it the label (and no longer excluded).
+    h.key(KeyCode::Char('L'));
+    let prepared = &h.app.shared.dataset.prepared.as_ref().unwrap().prepared;
+    assert_eq!(prepared.report.label_column.as_deref(), Some("label"));
 }
 
 #[test]
@@ -648,6 +660,31 @@ fn runs_are_recorded_and_an_opened_run_comes_back_into_the_charts() {
     assert_eq!(
         rerun.scores, h.app.shared.results[0].scores,
         "same seed, same scores"
+    );
+
+    // With other data loaded, a re-run says it is not on the run's own data.
+    let effects = h.app.start(Source::Path(common::shared_dataset("glass")));
+    h.settle(effects);
+    h.key(KeyCode::Char('4'));
+    let effects = h
+        .app
+        .on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE));
+    for effect in effects {
+        jobs::run(effect, &h.env);
+    }
+    while let Ok(msg) = h.rx.try_recv() {
+        // The fit this starts is not run: the status it starts with is what is checked.
+        let _ = h.app.on_msg(msg);
+    }
+    assert_eq!(h.app.shared.status.level, Level::Warn);
+    assert!(
+        h.app
+            .shared
+            .status
+            .text
+            .contains("not on its own data (demo:cardio)"),
+        "{}",
+        h.app.shared.status.text
     );
 }
 
@@ -1259,4 +1296,35 @@ fn an_unlabelled_result_opens_on_a_chart_that_needs_no_label() {
         );
         assert_eq!(h.app.panes.charts.lower, want);
     }
+}
+
+/// A stored run opened while its own time-series data is loaded gets the time axis back.
+#[test]
+fn a_stored_run_of_the_loaded_time_series_has_its_time_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    let mut text = String::from("timestamp,cpu,latency\n");
+    for i in 0..200 {
+        text.push_str(&format!(
+            "2026-01-01 {:02}:{:02}:00,{},{}\n",
+            i / 60,
+            i % 60,
+            (i * 7 % 23) as f64 / 3.0,
+            (i * 11 % 31) as f64
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut h = Harness::new("terminal");
+    h.env.store = Some(dir.path().join("store.sqlite"));
+    let effects = h.app.start(Source::Path(path));
+    h.settle(effects);
+    h.key(KeyCode::Char('2'));
+    h.key(KeyCode::Char('r'));
+    assert!(h.app.shared.results[0].time.is_some());
+    h.app.shared.results.clear();
+    h.key(KeyCode::Char('4'));
+    h.key(KeyCode::Enter);
+    let opened = &h.app.shared.results[0];
+    assert!(opened.run_id.is_some());
+    assert_eq!(opened.time.as_ref().map(|t| t.len()), Some(200));
 }

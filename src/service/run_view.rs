@@ -19,6 +19,8 @@ pub struct PreparedData {
     pub projection: Arc<Vec<(f64, f64)>>,
     /// Seconds the preparation took (part of every run's `load_s`).
     pub prepare_s: f64,
+    /// The time column's values for the prepared rows, when there is one (see [`time_axis`]).
+    pub time: Option<Arc<Vec<f64>>>,
 }
 
 /// One finished detector run, as the charts need it.
@@ -180,7 +182,8 @@ impl RunResult {
             flagged,
             stored_threshold,
             scatter,
-            time: None,
+            // The same table on screen: its time axis too.
+            time: same_data.and_then(|p| p.time.clone()),
             model: None,
         }
     }
@@ -314,7 +317,7 @@ impl RunInput<'_> {
 }
 
 /// The time column's values (as numbers) for the prepared rows, when one exists.
-fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<Vec<f64>>> {
+pub fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<Vec<f64>>> {
     let name = prepared.report.time_column.as_ref()?;
     let column = loaded.df.column(name).ok()?;
     let values = column.cast(&polars::prelude::DataType::Float64).ok()?;

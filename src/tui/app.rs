@@ -414,8 +414,14 @@ impl App {
                     .as_deref()
                     .map(|l| format!(", label {l}"))
                     .unwrap_or_default();
+                let note = self
+                    .shared
+                    .ready_note
+                    .take()
+                    .map(|n| format!(" · {n}"))
+                    .unwrap_or_default();
                 let ready = format!(
-                    "Matrix ready: {} rows × {} features{label}",
+                    "Matrix ready: {} rows × {} features{label}{note}",
                     m.x.nrows(),
                     m.x.ncols()
                 );

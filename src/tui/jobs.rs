@@ -198,10 +198,12 @@ fn load(source: &Source) -> ServiceResult<LoadedMsg> {
 fn prepare(loaded: &Loaded, spec: &PrepareSpec) -> ServiceResult<PreparedData> {
     let (prepared, prepare_s) = detect::prepare(loaded, spec)?;
     let projection = Arc::new(pca_2d(&prepared.matrix.x));
+    let time = crate::service::run_view::time_axis(loaded, &prepared);
     Ok(PreparedData {
         prepared: Arc::new(prepared),
         projection,
         prepare_s,
+        time,
     })
 }
 

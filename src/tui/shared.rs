@@ -88,6 +88,8 @@ pub struct Shared {
     pub store_label: String,
     /// Start-up problems, shown again once the first data is ready.
     pub startup_warnings: Vec<String>,
+    /// Said with the next "Matrix ready" (what a data choice did beyond the obvious).
+    pub ready_note: Option<String>,
     requests: Vec<Request>,
 }
 
@@ -123,6 +125,7 @@ impl Shared {
             threshold: ThresholdMethod::Contamination(0.1),
             store_label,
             startup_warnings: Vec::new(),
+            ready_note: None,
             requests: Vec::new(),
         }
     }

@@ -524,9 +524,13 @@ fn draw_projection(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) 
 
 fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
     let Some(time) = &r.time else {
+        let why = if r.run_id.is_some() && r.job == 0 {
+            "No time axis: this stored run's data is not the one loaded (open its file), or it has no time column."
+        } else {
+            "No time column in this dataset (try demo:server_metrics)."
+        };
         frame.render_widget(
-            Paragraph::new("No time column in this dataset (try demo:server_metrics).")
-                .block(block("Scores over time", false, theme)),
+            Paragraph::new(why).block(block("Scores over time", false, theme)),
             area,
         );
         return;

@@ -105,11 +105,20 @@ impl Component for DataPane {
                     .and_then(|p| p.prepared.report.label_column.clone())
                     .as_deref()
                     == Some(name.as_str());
-                cx.dataset.spec.label = if is_label {
-                    ColumnChoice::None
+                if is_label {
+                    // A label is not a measurement: it leaves the features too, said so.
+                    cx.dataset.spec.label = ColumnChoice::None;
+                    if !cx.dataset.spec.exclude.contains(&name) {
+                        cx.dataset.spec.exclude.push(name.clone());
+                    }
+                    cx.ready_note = Some(format!(
+                        "no label; {} is left out of the features (space includes it)",
+                        crate::text::sanitize(&name)
+                    ));
                 } else {
-                    ColumnChoice::Column(name)
-                };
+                    cx.dataset.spec.exclude.retain(|c| *c != name);
+                    cx.dataset.spec.label = ColumnChoice::Column(name);
+                }
                 return cx.reprepare();
             }
             Action::ToggleFeature => {

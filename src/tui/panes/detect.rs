@@ -377,7 +377,24 @@ impl DetectPane {
         cx.seed = detail.seed;
         self.revalidate();
         cx.go(Pane::Charts);
-        self.run_selected(false, cx)
+        let effects = self.run_selected(false, cx);
+        // The run's own data may not be what is loaded now: say which data this re-run uses.
+        let loaded = cx.dataset.loaded.as_ref();
+        let same_data = loaded
+            .is_some_and(|l| detail.dataset_fingerprint.as_deref() == Some(l.fingerprint.as_str()));
+        if !effects.is_empty() && !same_data {
+            let on = loaded.map_or("the loaded data".to_string(), |l| l.source.clone());
+            cx.set_status(
+                Level::Warn,
+                format!(
+                    "Re-running run {}'s {} on {on}, not on its own data ({}); open that file to repeat it exactly",
+                    detail.summary.id,
+                    detail.summary.detector,
+                    detail.summary.dataset.as_deref().unwrap_or("unknown")
+                ),
+            );
+        }
+        effects
     }
 }
 
