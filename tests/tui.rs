@@ -1328,3 +1328,31 @@ fn a_stored_run_of_the_loaded_time_series_has_its_time_axis() {
     assert!(opened.run_id.is_some());
     assert_eq!(opened.time.as_ref().map(|t| t.len()), Some(200));
 }
+
+/// The palette: `:` then Enter does not quit; `run` ranks first for "run"; run chosen from the
+/// Data pane runs the Detect pane's selected detector.
+#[test]
+fn the_palette_ranks_by_name_and_runs_actions_where_they_belong() {
+    use pynomaly::tui::keymap::Action;
+    use pynomaly::tui::overlays::palette::palette_matches;
+    assert_eq!(palette_matches("run")[0], Action::Run);
+    assert_eq!(palette_matches("theme")[0], Action::CycleTheme);
+    assert_eq!(*palette_matches("").last().unwrap(), Action::Quit);
+
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char(':'));
+    h.key(KeyCode::Enter);
+    assert!(!h.app.should_quit, "Enter on an empty palette quit");
+    assert!(h.app.overlay.is_none());
+
+    assert_eq!(h.app.pane, Pane::Data);
+    h.key(KeyCode::Char(':'));
+    h.keys("run");
+    h.key(KeyCode::Enter);
+    assert_eq!(
+        h.app.shared.results.len(),
+        1,
+        "{}",
+        h.app.shared.status.text
+    );
+}

@@ -352,7 +352,7 @@ impl App {
                 Vec::new()
             }
             Step::Close(effects) => effects,
-            Step::Run(action) => self.on_action(action),
+            Step::Run(action) => self.run_by_name(action),
             Step::Work(effects) => {
                 self.overlay = Some(overlay);
                 effects
@@ -360,6 +360,27 @@ impl App {
         };
         effects.extend(self.apply_requests());
         effects
+    }
+
+    /// An action chosen by name (the palette). Where the pane in front has no key for it but
+    /// another pane has, that pane comes forward and runs it (`run` from the Data pane runs the
+    /// selected detector).
+    fn run_by_name(&mut self, action: Action) -> Vec<Effect> {
+        let keymap = &self.shared.keymap;
+        let here = keymap.bound_in(self.pane.context(), action)
+            || keymap.bound_in(Context::Global, action);
+        if !here {
+            if let Some(pane) = Pane::ALL
+                .iter()
+                .copied()
+                .find(|p| keymap.bound_in(p.context(), action))
+            {
+                let mut effects = self.go(pane);
+                effects.extend(self.on_action(action));
+                return effects;
+            }
+        }
+        self.on_action(action)
     }
 
     // ----- background results ------------------------------------------------------------

@@ -354,6 +354,13 @@ impl Keymap {
     }
 
     /// The first key of an action, for hints ("o open").
+    /// Whether `action` has a key in `context` itself (not through the global bindings).
+    pub fn bound_in(&self, context: Context, action: Action) -> bool {
+        self.bindings
+            .get(&context)
+            .is_some_and(|m| m.get(&action).is_some_and(|keys| !keys.is_empty()))
+    }
+
     pub fn key_for(&self, context: Context, action: Action) -> Option<Key> {
         [context, Context::Global].iter().find_map(|c| {
             self.bindings

@@ -21,6 +21,8 @@ use crate::tui::widgets::{block, centered};
 pub struct Palette {
     pub input: Input,
     pub selected: usize,
+    /// Whether the selection was moved with the arrows.
+    pub moved: bool,
 }
 
 impl Dialog for Palette {
@@ -36,10 +38,17 @@ impl Dialog for Palette {
         }
         let matches = palette_matches(self.input.value());
         if key.code == KeyCode::Enter {
+            // Nothing typed and nothing chosen: Enter only closes (it never quits by accident).
+            if self.input.value().trim().is_empty() && !self.moved {
+                return Step::close();
+            }
             return match matches.get(self.selected) {
                 Some(action) => Step::Run(*action),
                 None => Step::close(),
             };
+        }
+        if matches!(key.code, KeyCode::Down | KeyCode::Up) {
+            self.moved = true;
         }
         self.selected = match key.code {
             KeyCode::Down => (self.selected + 1).min(matches.len().saturating_sub(1)),
@@ -86,15 +95,36 @@ impl Dialog for Palette {
     }
 }
 
-/// Actions whose name or help contains every word typed, in keymap order.
+/// Actions whose name or help contains every word typed: those whose name is the query first,
+/// then those whose name starts with it, then those whose name contains it, then the rest (in
+/// keymap order within each). With nothing typed, quitting comes last.
 pub fn palette_matches(query: &str) -> Vec<Action> {
     let words: Vec<String> = query.split_whitespace().map(|w| w.to_lowercase()).collect();
-    Action::ALL
+    let wanted = words.join("_");
+    let mut matches: Vec<(u8, usize, Action)> = Action::ALL
         .iter()
         .copied()
-        .filter(|a| {
+        .enumerate()
+        .filter(|(_, a)| {
             let text = format!("{} {}", a.name(), a.help()).to_lowercase();
             words.iter().all(|w| text.contains(w.as_str()))
         })
-        .collect()
+        .map(|(i, a)| {
+            let name = a.name();
+            let tier = if wanted.is_empty() {
+                u8::from(a == Action::Quit)
+            } else if name == wanted {
+                0
+            } else if name.starts_with(&wanted) {
+                1
+            } else if name.contains(&wanted) {
+                2
+            } else {
+                3
+            };
+            (tier, i, a)
+        })
+        .collect();
+    matches.sort_by_key(|&(tier, i, _)| (tier, i));
+    matches.into_iter().map(|(_, _, a)| a).collect()
 }
