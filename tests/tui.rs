@@ -224,19 +224,60 @@ fn run_queue_threshold_and_cancel() {
     assert_eq!(r.flagged, 183);
     assert!((r.roc_auc.unwrap() - 0.9254).abs() < 1e-3);
 
-    // The threshold moves by 1 % of the rows and the flagged count follows at once.
+    // A step is a tenth of the rows flagged (fine at the top, quick in the bulk), and the
+    // flagged count follows at once.
     h.key(KeyCode::Char('3'));
     h.app.panes.charts.selected = 0;
     h.key(KeyCode::Char('-'));
     assert_eq!(h.app.shared.results[0].flagged, 183 + 18);
     h.key(KeyCode::Char('+'));
+    assert_eq!(h.app.shared.results[0].flagged, 201 - 20);
     h.key(KeyCode::Char('+'));
-    assert_eq!(h.app.shared.results[0].flagged, 183 - 18);
+    assert_eq!(h.app.shared.results[0].flagged, 181 - 18);
     let r = &h.app.shared.results[0];
     assert_eq!(
         r.scores.iter().filter(|&&s| s >= r.threshold()).count(),
         r.flagged
     );
+    // With a label, the status gives precision, recall and F1 at the cut.
+    let status = &h.app.shared.status.text;
+    assert!(
+        status.contains("moved") && status.contains("precision") && status.contains("F1"),
+        "{status}"
+    );
+    // M chooses a method: otsu, as `detect --threshold otsu` computes it.
+    h.key(KeyCode::Char('M'));
+    for _ in 0..30 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("otsu");
+    h.key(KeyCode::Enter);
+    let r = &h.app.shared.results[0];
+    let want =
+        pynomaly::threshold::apply(&r.scores, pynomaly::threshold::ThresholdMethod::Otsu).unwrap();
+    assert_eq!((r.flagged, r.threshold()), (want.n_flagged, want.value));
+    assert!(
+        h.app.shared.status.text.starts_with("Threshold otsu"),
+        "{}",
+        h.app.shared.status.text
+    );
+    // A typed contamination, and a bad method stays in the dialog with the parser's message.
+    h.key(KeyCode::Char('M'));
+    for _ in 0..30 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("0.05");
+    h.key(KeyCode::Enter);
+    assert_eq!(
+        h.app.shared.results[0].threshold_method(),
+        "contamination=0.05"
+    );
+    h.key(KeyCode::Char('M'));
+    h.keys("x");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Error);
+    assert!(matches!(h.app.overlay, Some(Overlay::EditValue(_))));
+    h.key(KeyCode::Esc);
 
     // Cancelling sets the job's flag and drops the queue.
     h.key(KeyCode::Char('2'));
@@ -1354,5 +1395,37 @@ fn the_palette_ranks_by_name_and_runs_actions_where_they_belong() {
         1,
         "{}",
         h.app.shared.status.text
+    );
+}
+
+/// At 80 columns a long file name gives way: the tab bar shows the file's name, the Charts
+/// title keeps the flagged count whole.
+#[test]
+fn long_names_give_way_to_what_matters_at_80_columns() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Charts;
+    let long = "/srv/data/exports/2026/december/very-long-folder-name/server_metrics_cleaned.csv";
+    h.app.shared.results[0].source = long.into();
+    let screen = h.text(80, 24);
+    let title = screen.lines().nth(1).unwrap();
+    assert!(title.contains("▲ 183 flagged of 1831"), "{title}");
+    // The tab bar names the loaded data by its file name when the path does not fit.
+    let loaded = h.app.shared.dataset.loaded.clone().unwrap();
+    let mut renamed = (*loaded).clone();
+    renamed.source = long.into();
+    h.app.shared.dataset.loaded = Some(std::sync::Arc::new(renamed));
+    let screen = h.text(80, 24);
+    let tabs = screen.lines().next().unwrap();
+    assert!(
+        tabs.contains("eaned.csv") && !tabs.contains("/srv"),
+        "{tabs}"
+    );
+    let wide = h.text(120, 40);
+    assert!(
+        wide.lines()
+            .next()
+            .unwrap()
+            .contains("server_metrics_cleaned.csv"),
+        "{wide}"
     );
 }

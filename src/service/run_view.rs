@@ -47,6 +47,8 @@ pub struct RunResult {
     pub flagged: usize,
     /// The threshold the run stored (what `experiments show` prints), when known.
     pub stored_threshold: Option<StoredThreshold>,
+    /// A threshold method applied in the view (the Charts pane), while its cut is in force.
+    pub view_threshold: Option<StoredThreshold>,
     /// The projection of the data the run used, reduced for drawing, and its time axis.
     pub scatter: Option<Arc<ScatterDots>>,
     pub time: Option<Arc<Vec<f64>>>,
@@ -185,6 +187,7 @@ impl RunResult {
             // The same table on screen: its time axis too.
             time: same_data.and_then(|p| p.time.clone()),
             model: None,
+            view_threshold: None,
         }
     }
 
@@ -214,7 +217,10 @@ impl RunResult {
     /// The score at and above which rows are flagged: the stored threshold until the user moves
     /// it, then the lowest flagged score.
     pub fn threshold(&self) -> f64 {
-        if let Some(t) = &self.stored_threshold {
+        for t in [&self.view_threshold, &self.stored_threshold]
+            .into_iter()
+            .flatten()
+        {
             if t.flagged == self.flagged {
                 return t.value;
             }
@@ -225,6 +231,106 @@ impl RunResult {
             self.sorted_desc[self.flagged - 1]
         }
     }
+}
+
+impl RunResult {
+    /// The method behind the threshold in force: the one applied in the view or stored with the
+    /// run while its cut holds, else `moved` (stepped with +/-).
+    pub fn threshold_method(&self) -> String {
+        [&self.view_threshold, &self.stored_threshold]
+            .into_iter()
+            .flatten()
+            .find(|t| t.flagged == self.flagged)
+            .map_or_else(|| "moved".to_string(), |t| t.method.clone())
+    }
+
+    /// Applies a threshold method to the scores: it becomes the threshold in force.
+    pub fn apply_threshold(
+        &mut self,
+        method: crate::threshold::ThresholdMethod,
+    ) -> Result<(), crate::threshold::ThresholdError> {
+        let cut = crate::threshold::apply(&self.scores, method)?;
+        self.flagged = cut.n_flagged;
+        self.view_threshold = Some(StoredThreshold {
+            method: cut.method.to_string(),
+            value: cut.value,
+            flagged: cut.n_flagged,
+        });
+        Ok(())
+    }
+
+    /// One step of the threshold: `up` flags fewer rows. The step is a tenth of the rows flagged
+    /// (at least one, at most 2 % of all rows), so it is fine among the few top rows and quick in
+    /// the bulk, and it never stops inside a run of tied scores.
+    pub fn step_threshold(&mut self, up: bool) {
+        let n = self.scores.len();
+        let step = (self.flagged / 10).clamp(1, (n / 50).max(1));
+        let mut k = if up {
+            self.flagged.saturating_sub(step)
+        } else {
+            (self.flagged + step).min(n)
+        };
+        let tied = |k: usize| k > 0 && k < n && self.sorted_desc[k] == self.sorted_desc[k - 1];
+        while tied(k) {
+            if up {
+                k -= 1;
+            } else {
+                k += 1;
+            }
+        }
+        self.flagged = k;
+    }
+
+    /// With a label: (precision, recall, F1) of the rows flagged now, and the ROC and
+    /// precision–recall points of that cut.
+    pub fn operating_point(&self) -> Option<OperatingPoint> {
+        let labels = self.labels.as_ref()?;
+        let positives = labels.iter().filter(|&&l| l == 1).count();
+        let negatives = labels.len() - positives;
+        let tp = self
+            .order
+            .iter()
+            .take(self.flagged)
+            .filter(|&&i| labels[i] == 1)
+            .count();
+        let fp = self.flagged - tp;
+        let precision = if self.flagged > 0 {
+            tp as f64 / self.flagged as f64
+        } else {
+            1.0
+        };
+        let recall = if positives > 0 {
+            tp as f64 / positives as f64
+        } else {
+            0.0
+        };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        let fpr = if negatives > 0 {
+            fp as f64 / negatives as f64
+        } else {
+            0.0
+        };
+        Some(OperatingPoint {
+            precision,
+            recall,
+            f1,
+            fpr,
+        })
+    }
+}
+
+/// Where the threshold in force sits, against the label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OperatingPoint {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// False-positive rate (the ROC curve's x; its y is the recall).
+    pub fpr: f64,
 }
 
 /// First two principal components of the standardised matrix (feature count capped so the
@@ -312,6 +418,7 @@ impl RunInput<'_> {
             scatter,
             time: time_axis(self.loaded, self.prepared),
             model: None,
+            view_threshold: None,
         }
     }
 }

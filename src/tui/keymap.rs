@@ -116,6 +116,7 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    ThresholdMethod => "threshold_method", "method", "Choose the threshold method: contamination (typed), iqr, mad, zscore, otsu, knee or gap";
     ExportFlagged => "export_flagged", "export", "Export the flagged rows (original columns, score, flag) to CSV, Parquet or JSON";
     ExportAll => "export_all", "export all", "Export every row (original columns, score, flag) to CSV, Parquet or JSON";
     ExportReport => "export_report", "report", "Write a Markdown report explaining the top 10 rows";
@@ -304,6 +305,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Charts, Action::NextResult, &["]"]),
     (Context::Charts, Action::PrevResult, &["["]),
     (Context::Charts, Action::NextChart, &["c"]),
+    (Context::Charts, Action::ThresholdMethod, &["M"]),
     (Context::Charts, Action::ExportFlagged, &["e"]),
     (Context::Charts, Action::ExportAll, &["E"]),
     (Context::Charts, Action::ExportReport, &["m"]),

@@ -16,7 +16,7 @@ use super::overlays::Overlay;
 use super::panes::Pane;
 use super::shared::{Level, Shared};
 use super::theme::{Role, Theme};
-use crate::text::{sanitize, truncate};
+use crate::text::sanitize;
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -89,9 +89,9 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     // The theme goes first when room is short; the source is cut once, at its end.
     let right = if room >= theme_part.chars().count() + 8 {
         let source_room = (room - theme_part.chars().count()).min(30);
-        format!("{}{theme_part}", truncate(&source, source_room))
+        format!("{}{theme_part}", name_in(&source, source_room))
     } else {
-        format!("{} ", truncate(&source, room.saturating_sub(1)))
+        format!("{} ", name_in(&source, room.saturating_sub(1)))
     };
     let [_, right_area] =
         Layout::horizontal([Constraint::Length(left_width + 1), Constraint::Min(0)]).areas(area);
@@ -200,4 +200,21 @@ fn draw_overlay(frame: &mut Frame, overlay: &Overlay, area: Rect, cx: &Shared) {
     frame.render_widget(Clear, popup);
     frame.render_widget(Block::default().style(cx.theme().style(Role::Base)), popup);
     dialog.draw(frame, popup, cx);
+}
+
+/// A data source in `room` cells: whole if it fits, else its file name (what tells files apart),
+/// cut at the front if even that is too long.
+fn name_in(source: &str, room: usize) -> String {
+    if source.chars().count() <= room {
+        return source.to_string();
+    }
+    let name = source.rsplit(['/', '\\']).next().unwrap_or(source);
+    let name = name.strip_prefix("demo:").unwrap_or(name);
+    let count = name.chars().count();
+    if count <= room {
+        return name.to_string();
+    }
+    let keep = room.saturating_sub(1);
+    let tail: String = name.chars().skip(count - keep).collect();
+    format!("…{tail}")
 }

@@ -32,6 +32,8 @@ pub enum Target {
     Filter,
     /// Where to export result `result`.
     Export { result: usize, kind: ExportKind },
+    /// The threshold method for result `result`.
+    Threshold { result: usize },
 }
 
 /// What an export writes.
@@ -70,6 +72,13 @@ impl EditValue {
         EditValue {
             target: Target::Export { result, kind },
             input: Input::new(path),
+        }
+    }
+
+    pub fn threshold(result: usize, current: String) -> EditValue {
+        EditValue {
+            target: Target::Threshold { result },
+            input: Input::new(current),
         }
     }
 
@@ -135,6 +144,32 @@ impl Dialog for EditValue {
                         Ok(effect) => Step::Close(vec![effect]),
                         Err(e) => {
                             cx.set_status(Level::Error, e);
+                            Step::Stay
+                        }
+                    };
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::Threshold { result } => {
+                if enter {
+                    let text = self.input.value().trim();
+                    let applied = text
+                        .parse::<crate::threshold::ThresholdMethod>()
+                        .map_err(|e| e.to_string())
+                        .and_then(|method| match cx.results.get_mut(result) {
+                            Some(r) => r.apply_threshold(method).map_err(|e| e.to_string()),
+                            None => Err("the result is gone".into()),
+                        });
+                    return match applied {
+                        Ok(()) => {
+                            let status =
+                                crate::tui::panes::charts::threshold_status(&cx.results[result]);
+                            cx.set_status(Level::Ok, status);
+                            Step::close()
+                        }
+                        Err(e) => {
+                            cx.set_status(Level::Error, format!("threshold {text:?}: {e}"));
                             Step::Stay
                         }
                     };
@@ -218,6 +253,20 @@ impl Dialog for EditValue {
                     ])
                     .wrap(Wrap { trim: true })
                     .block(block(title, true, theme)),
+                    area,
+                );
+            }
+            Target::Threshold { .. } => {
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("method: {}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            "contamination=0.05 (or just 0.05), iqr, mad, zscore, otsu, knee or gap · Enter applies · Esc discards",
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .wrap(Wrap { trim: true })
+                    .block(block("Threshold method", true, theme)),
                     area,
                 );
             }

@@ -58,20 +58,22 @@ impl Component for ChartsPane {
             }
             Action::ThresholdUp | Action::ThresholdDown => {
                 if let Some(r) = cx.results.get_mut(self.selected) {
-                    let n = r.scores.len();
-                    let step = (n / 100).max(1);
-                    r.flagged = if action == Action::ThresholdUp {
-                        r.flagged.saturating_sub(step)
-                    } else {
-                        (r.flagged + step).min(n)
-                    };
-                    let flagged = r.flagged;
-                    let cut = r.threshold();
-                    cx.set_status(
-                        Level::Info,
-                        format!("Threshold {} → {flagged} of {n} rows flagged", fmt_num(cut)),
-                    );
+                    r.step_threshold(action == Action::ThresholdUp);
+                    let text = threshold_status(r);
+                    cx.set_status(Level::Info, text);
                 }
+            }
+            Action::ThresholdMethod if count > 0 => {
+                let current = cx.results[self.selected].threshold_method();
+                let current = if current == "moved" {
+                    String::new()
+                } else {
+                    current
+                };
+                cx.open(Overlay::EditValue(EditValue::threshold(
+                    self.selected,
+                    current,
+                )));
             }
             Action::NextChart => {
                 self.lower = match self.lower {
@@ -145,35 +147,8 @@ impl Component for ChartsPane {
             Constraint::Min(0),
         ])
         .areas(area);
-        let auc = result
-            .roc_auc
-            .map(|a| format!(" · ROC-AUC {a:.4}"))
-            .unwrap_or_default();
-        let run = result
-            .run_id
-            .map(|id| format!(" · run {id}"))
-            .unwrap_or_default();
         frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::styled(
-                    format!(" {}/{} ", self.selected + 1, cx.results.len()),
-                    theme.style(Role::Muted),
-                ),
-                Span::styled(
-                    sanitize(&result.detector).into_owned(),
-                    theme.style(Role::Title),
-                ),
-                Span::raw(format!(
-                    " on {}{auc}{run} · threshold {} → ",
-                    truncate(&sanitize(&result.source), 24),
-                    fmt_num(result.threshold())
-                )),
-                Span::styled(
-                    format!("▲ {} flagged", result.flagged),
-                    theme.style(Role::Anomaly),
-                ),
-                Span::raw(format!(" of {}", result.scores.len())),
-            ])),
+            Paragraph::new(self.title_line(cx, result, title.width as usize)),
             title,
         );
         let [hist_area, top_area] =
@@ -194,12 +169,69 @@ impl Component for ChartsPane {
             Action::ThresholdDown,
             Action::NextResult,
             Action::NextChart,
+            Action::ThresholdMethod,
             Action::ExportFlagged,
         ]
     }
 }
 
 impl ChartsPane {
+    /// The result's title in `width` cells: the flagged count always whole; then, as room
+    /// allows, the threshold, the file name, the method, ROC-AUC and the run id.
+    fn title_line(&self, cx: &Shared, r: &RunResult, width: usize) -> Line<'static> {
+        let theme = cx.theme();
+        let counter = format!(" {}/{} ", self.selected + 1, cx.results.len());
+        let detector = sanitize(&r.detector).into_owned();
+        let flagged = format!("▲ {} flagged", r.flagged);
+        let of = format!(" of {}", r.scores.len());
+        let fixed = counter.chars().count()
+            + detector.chars().count()
+            + flagged.chars().count()
+            + of.chars().count();
+        let source = sanitize(&r.source).into_owned();
+        let method = sanitize(&r.threshold_method()).into_owned();
+        let auc = r.roc_auc.map(|a| format!(" · ROC-AUC {a:.4}"));
+        let run = r.run_id.map(|id| format!(" · run {id}"));
+        let value = fmt_num(r.threshold());
+        // From the most detailed to the least: the first that fits is drawn.
+        let middles = [
+            (Some(24), true, true, true),
+            (Some(24), true, true, false),
+            (Some(24), true, false, false),
+            (Some(16), false, false, false),
+            (None, false, false, false),
+        ];
+        let mut middle = format!(" · {value} → ");
+        for (source_room, with_method, with_auc, with_run) in middles {
+            let mut text = String::new();
+            if let Some(room) = source_room {
+                text.push_str(&format!(" on {}", truncate(&source, room)));
+            }
+            if with_auc {
+                text.push_str(auc.as_deref().unwrap_or(""));
+            }
+            if with_run {
+                text.push_str(run.as_deref().unwrap_or(""));
+            }
+            if with_method {
+                text.push_str(&format!(" · {} {value} → ", truncate(&method, 18)));
+            } else {
+                text.push_str(&format!(" · {value} → "));
+            }
+            middle = text;
+            if fixed + middle.chars().count() <= width {
+                break;
+            }
+        }
+        Line::from(vec![
+            Span::styled(counter, theme.style(Role::Muted)),
+            Span::styled(detector, theme.style(Role::Title)),
+            Span::raw(middle),
+            Span::styled(flagged, theme.style(Role::Anomaly)),
+            Span::raw(of),
+        ])
+    }
+
     /// Shows result `index`, its top row selected (a new result never inherits the scroll of
     /// the one before). Without a label there is no ROC or precision–recall curve: the lower
     /// chart becomes the scores over time, or the projection.
@@ -440,6 +472,26 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
         .marker(Marker::Braille)
         .style(theme.style(Role::Chart1))
         .data(points)];
+    // The cut in force, on the curve.
+    let point: Vec<(f64, f64)> = r
+        .operating_point()
+        .map(|p| {
+            if roc {
+                (p.fpr, p.recall)
+            } else {
+                (p.recall, p.precision)
+            }
+        })
+        .into_iter()
+        .collect();
+    datasets.push(
+        Dataset::default()
+            .name("threshold ◆")
+            .graph_type(GraphType::Scatter)
+            .marker(Marker::Custom('◆'))
+            .style(theme.style(Role::Threshold))
+            .data(&point),
+    );
     if roc {
         datasets.push(
             Dataset::default()
@@ -595,4 +647,23 @@ fn default_export_path(source: &str, kind: ExportKind) -> String {
         ExportKind::AllRows => format!("{stem}-scores.csv"),
         ExportKind::Report => format!("{stem}-report.md"),
     }
+}
+
+/// What the threshold in force is and does: method, value, rows flagged, and with a label the
+/// precision, recall and F1 of that cut.
+pub fn threshold_status(r: &RunResult) -> String {
+    let mut text = format!(
+        "Threshold {} = {} → {} of {} rows flagged",
+        r.threshold_method(),
+        fmt_num(r.threshold()),
+        r.flagged,
+        r.scores.len()
+    );
+    if let Some(p) = r.operating_point() {
+        text.push_str(&format!(
+            " · precision {:.3}, recall {:.3}, F1 {:.3}",
+            p.precision, p.recall, p.f1
+        ));
+    }
+    text
 }
