@@ -1429,3 +1429,33 @@ fn long_names_give_way_to_what_matters_at_80_columns() {
         "{wide}"
     );
 }
+
+/// After a run, the Data pane's rows carry their score and flag, missing values show as ∅, and
+/// Enter on the table opens the first row's detail.
+#[test]
+fn data_rows_show_scores_and_open_their_detail() {
+    let mut h = chart_ready("terminal");
+    h.app.pane = Pane::Data;
+    let screen = h.text(120, 40);
+    assert!(screen.contains("score"), "{screen}");
+    h.key(KeyCode::Char('f'));
+    // The newest result of this data (the AutoML best): its top row.
+    let index = h.app.shared.result_of_loaded().unwrap();
+    let r = &h.app.shared.results[index];
+    let top = r.row_ids[r.order[0]];
+    h.app.panes.data.row_offset = top as usize;
+    let screen = h.text(120, 40);
+    let line = screen
+        .lines()
+        .find(|l| l.contains(&format!("│{top} ")))
+        .unwrap_or_else(|| panic!("row {top} not shown:\n{screen}"));
+    assert!(line.contains('▲'), "{line}");
+    h.key(KeyCode::Enter);
+    match &h.app.overlay {
+        Some(Overlay::RowDetail(d)) => {
+            assert_eq!((d.result, d.row_id, d.rank), (index, top, 0));
+            assert!(d.explained.is_some());
+        }
+        other => panic!("no row detail: {other:?}; {}", h.app.shared.status.text),
+    }
+}

@@ -145,6 +145,8 @@ pub struct BestRun {
     pub threshold: ThresholdReport,
     pub n_anomalies: usize,
     pub metrics: Option<Metrics>,
+    /// The refitted model (also stored with the run), for explanations.
+    pub model: crate::detectors::Model,
 }
 
 /// A finished search.
@@ -253,6 +255,7 @@ pub fn run_automl(
         n_anomalies: cut.n_flagged,
         scores,
         flags,
+        model: model.clone(),
     };
     let run_id = guard.id();
     let mut guard = guard;

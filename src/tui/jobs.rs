@@ -272,9 +272,11 @@ fn automl(req: &AutomlRequest, env: &JobEnv) -> ServiceResult<Box<AutomlFinished
         fit_s: outcome.timing.fit_s,
         metrics: best.metrics.as_ref(),
     };
+    let mut result = input.result(best.scores, &best.threshold, best.n_anomalies);
+    result.model = Some(Arc::new(best.model));
     Ok(Box::new(AutomlFinished {
         job: req.ticket.id,
-        best: input.result(best.scores, &best.threshold, best.n_anomalies),
+        best: result,
         objective: best.objective,
         stopped_early: outcome.search.stopped_early,
         search_s: outcome.timing.search_s,

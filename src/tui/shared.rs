@@ -384,3 +384,12 @@ impl Shared {
         })))
     }
 }
+
+impl Shared {
+    /// The newest result of the data loaded now (row for row), if any: its scores and flags
+    /// join the Data pane's rows.
+    pub fn result_of_loaded(&self) -> Option<usize> {
+        let rows = &self.dataset.prepared.as_ref()?.prepared.matrix.row_ids;
+        self.results.iter().rposition(|r| &r.row_ids == rows)
+    }
+}

@@ -17,8 +17,9 @@ use crate::text::{sanitize, sparkline, truncate};
 use crate::tui::app::Effect;
 use crate::tui::keymap::Action;
 use crate::tui::overlays::open_file::OpenFile;
+use crate::tui::overlays::row_detail::RowDetail;
 use crate::tui::overlays::Overlay;
-use crate::tui::shared::Shared;
+use crate::tui::shared::{Level, Shared};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::widgets::{block, fmt_cell, fmt_num};
 
@@ -79,6 +80,9 @@ impl Component for DataPane {
             }
             Action::Down if self.focus == DataFocus::Table => {
                 self.row_offset = (self.row_offset + 1).min(n_rows.saturating_sub(1))
+            }
+            Action::Select if self.focus == DataFocus::Table => {
+                return self.explain_row_at_cursor(cx);
             }
             Action::Up => self.selected_column = self.selected_column.saturating_sub(1),
             Action::Down => {
@@ -265,10 +269,23 @@ impl Component for DataPane {
         let n_rows = df.height();
         let body_rows = table_area.height.saturating_sub(3) as usize;
         let col_width = 11u16;
-        let n_cols = ((table_area.width.saturating_sub(9)) / (col_width + 1)) as usize;
+        // Room for the score and flag columns after a run.
+        let score_room = if cx.result_of_loaded().is_some() {
+            12
+        } else {
+            0
+        };
+        let n_cols = ((table_area.width.saturating_sub(9 + score_room)) / (col_width + 1)) as usize;
         let shown: Vec<usize> = (self.col_offset..names.len()).take(n_cols.max(1)).collect();
+        let scored = cx.result_of_loaded().is_some();
         let header = Row::new(
             std::iter::once(Cell::from("row"))
+                .chain(
+                    scored
+                        .then(|| [Cell::from("score"), Cell::from("")])
+                        .into_iter()
+                        .flatten(),
+                )
                 .chain(shown.iter().map(|&c| {
                     let style = if c == self.selected_column {
                         theme.style(Role::Focus)
@@ -283,20 +300,54 @@ impl Component for DataPane {
                 .collect::<Vec<_>>(),
         );
         let columns = df.columns();
+        // After a run of this data: each row's score and flag beside its values.
+        let result = cx.result_of_loaded().map(|i| &cx.results[i]);
+        // Flagged = among the first `flagged` by rank; only a score tied with the first row not
+        // flagged needs the ranking itself.
+        let flagged_rank = |position: usize, r: &crate::tui::app::RunResult| {
+            let score = r.scores[position];
+            match r.sorted_desc.get(r.flagged) {
+                None => true,
+                Some(&first_out) if score != first_out => score > first_out,
+                Some(_) => r.order.iter().take(r.flagged).any(|&i| i == position),
+            }
+        };
         let rows: Vec<Row> = (self.row_offset..n_rows)
             .take(body_rows)
-            .map(|r| {
-                Row::new(
-                    std::iter::once(Cell::from(r.to_string()).style(theme.style(Role::Muted)))
-                        .chain(shown.iter().map(|&c| {
-                            let text = columns[c].get(r).map(cell_text).unwrap_or_default();
-                            Cell::from(truncate(&text, col_width as usize).into_owned())
-                        }))
-                        .collect::<Vec<_>>(),
-                )
+            .map(|row| {
+                let mut cells = vec![Cell::from(row.to_string()).style(theme.style(Role::Muted))];
+                let mut style = Style::default();
+                if let Some(r) = result {
+                    match r.row_ids.binary_search(&(row as u64)) {
+                        Ok(position) => {
+                            let flagged = flagged_rank(position, r);
+                            cells.push(Cell::from(fmt_cell(r.scores[position])));
+                            cells.push(Cell::from(if flagged { "▲" } else { " " }));
+                            if flagged {
+                                style = theme.style(Role::Anomaly);
+                            }
+                        }
+                        Err(_) => {
+                            cells.push(Cell::from("—").style(theme.style(Role::Muted)));
+                            cells.push(Cell::from(" "));
+                        }
+                    }
+                }
+                cells.extend(shown.iter().map(|&c| match columns[c].get(row) {
+                    Ok(AnyValue::Null) => Cell::from("∅").style(theme.style(Role::Muted)),
+                    Ok(v) => Cell::from(truncate(&cell_text(v), col_width as usize).into_owned()),
+                    Err(_) => Cell::from(""),
+                }));
+                Row::new(cells).style(style)
             })
             .collect();
         let widths: Vec<Constraint> = std::iter::once(Constraint::Length(7))
+            .chain(
+                result
+                    .map(|_| [Constraint::Length(9), Constraint::Length(1)])
+                    .into_iter()
+                    .flatten(),
+            )
             .chain(shown.iter().map(|_| Constraint::Length(col_width)))
             .collect();
         frame.render_widget(
@@ -379,6 +430,38 @@ impl DataPane {
         self.selected_column = 0;
         self.row_offset = 0;
         self.col_offset = 0;
+    }
+
+    /// The row detail of the first row shown (the table's cursor), from the newest result of
+    /// this data.
+    fn explain_row_at_cursor(&self, cx: &mut Shared) -> Vec<Effect> {
+        let Some(index) = cx.result_of_loaded() else {
+            cx.set_status(
+                Level::Info,
+                "Run a detector first (Detect pane, r): rows are explained from its result",
+            );
+            return Vec::new();
+        };
+        let r = &cx.results[index];
+        let row_id = self.row_offset as u64;
+        let Some(position) = r.row_ids.binary_search(&row_id).ok() else {
+            cx.set_status(
+                Level::Warn,
+                format!("row {row_id} was left out by the preparation (missing values dropped): it has no score"),
+            );
+            return Vec::new();
+        };
+        let rank = r.order.iter().position(|&i| i == position).unwrap_or(0);
+        match cx.explain_row(index, rank) {
+            Ok(effect) => {
+                cx.open(Overlay::RowDetail(RowDetail::new(index, rank, row_id)));
+                vec![effect]
+            }
+            Err(e) => {
+                cx.set_status(Level::Error, e);
+                Vec::new()
+            }
+        }
     }
 
     fn selected_column_name(&self, cx: &Shared) -> Option<String> {
