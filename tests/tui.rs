@@ -1459,3 +1459,54 @@ fn data_rows_show_scores_and_open_their_detail() {
         other => panic!("no row detail: {other:?}; {}", h.app.shared.status.text),
     }
 }
+
+/// Two marked runs compared: a table with dataset, preparation, threshold, flagged rows,
+/// metrics and timings, and their ROC curves overlaid (precision–recall with `c`).
+#[test]
+fn compare_overlays_the_curves_of_marked_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new("terminal");
+    h.env.store = Some(dir.path().join("store.sqlite"));
+    let effects = h.app.start(demo());
+    h.settle(effects);
+    h.key(KeyCode::Char('2'));
+    for name in ["iforest", "hbos"] {
+        h.app.panes.detect.selected = h
+            .app
+            .panes
+            .detect
+            .entries
+            .iter()
+            .position(|d| d.name == name)
+            .unwrap();
+        h.key(KeyCode::Char('r'));
+    }
+    h.key(KeyCode::Char('4'));
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Char('j'));
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Enter);
+    match &h.app.overlay {
+        Some(Overlay::Compare(c)) => {
+            assert_eq!(c.runs.len(), 2);
+            assert!(
+                c.runs.iter().all(|(_, curves)| curves.is_some()),
+                "same data: curves"
+            );
+        }
+        other => panic!("no compare: {other:?}"),
+    }
+    let screen = h.text(120, 40);
+    for text in [
+        "ROC curves",
+        "preparation",
+        "flagged",
+        "metric roc_auc",
+        "time fit_s",
+        "run 1 ",
+    ] {
+        assert!(screen.contains(text), "{text:?} missing:\n{screen}");
+    }
+    h.key(KeyCode::Char('c'));
+    assert!(h.text(120, 40).contains("Precision–recall"));
+}

@@ -61,6 +61,8 @@ pub enum Effect {
     CompareRuns {
         ticket: Ticket,
         ids: Vec<i64>,
+        /// The data on screen: runs of the same table get their ROC and PR curves.
+        on_screen: Option<(String, PreparedData)>,
     },
     DeleteRuns(Vec<i64>),
     RememberTheme(String),
@@ -133,6 +135,9 @@ pub enum RunUse {
     Rerun,
 }
 
+/// A run to compare: its details and, when its data is on screen, its ROC and PR curves.
+pub type ComparedRun = (RunDetail, Option<(Vec<(f64, f64)>, Vec<(f64, f64)>)>);
+
 /// A stored run's details, and its chart when its scores were asked for.
 pub type LoadedRun = (Box<RunDetail>, Option<Box<RunResult>>);
 
@@ -170,7 +175,7 @@ pub enum Msg {
     },
     Compared {
         ticket: Ticket,
-        result: Result<Vec<RunDetail>, String>,
+        result: Result<Vec<ComparedRun>, String>,
     },
     Deleted(Result<usize, String>),
     /// One AutoML trial finished (sent as each one ends).

@@ -143,10 +143,23 @@ pub fn run(effect: Effect, env: &JobEnv) {
                 result: result.map_err(|e| e.message),
             });
         }
-        Effect::CompareRuns { ticket, ids } => {
+        Effect::CompareRuns {
+            ticket,
+            ids,
+            on_screen,
+        } => {
             let result = catch_panic("compare runs", || {
                 let s = env.require_store()?;
-                ids.iter().map(|&id| Ok(s.run(id)?)).collect()
+                ids.iter()
+                    .map(|&id| {
+                        let detail = s.run(id)?;
+                        let curves = s.scores(id)?.and_then(|stored| {
+                            let r = RunResult::from_stored(&detail, stored, on_screen.as_ref());
+                            (!r.roc.is_empty()).then_some((r.roc, r.pr))
+                        });
+                        Ok((detail, curves))
+                    })
+                    .collect()
             });
             env.send(Msg::Compared {
                 ticket,

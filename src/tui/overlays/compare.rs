@@ -1,28 +1,34 @@
-//! Stored runs side by side (two or more marked in the Experiments pane): detector, status,
-//! seed, every parameter and metric.
+//! Stored runs side by side (two or more marked in the Experiments pane): dataset, preparation,
+//! detector, seed, every parameter, threshold, flagged rows, every metric and timing; below, the
+//! ROC (or, with `c`, precision–recall) curves of the runs whose data is on screen, overlaid.
 
-use crossterm::event::KeyEvent;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row, Table};
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::Span;
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
 use super::{Dialog, Step};
 use crate::store::RunDetail;
-use crate::text::sanitize;
+use crate::text::{sanitize, truncate};
+use crate::tui::app::ComparedRun;
 use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, centered, json_text};
+use crate::tui::widgets::{block, centered, fmt_num, json_text};
 
 #[derive(Debug, Clone)]
 pub struct Compare {
-    pub runs: Vec<RunDetail>,
+    pub runs: Vec<ComparedRun>,
+    /// Precision–recall instead of ROC.
+    pub pr: bool,
 }
 
 impl Compare {
-    pub fn new(runs: Vec<RunDetail>) -> Compare {
-        Compare { runs }
+    pub fn new(runs: Vec<ComparedRun>) -> Compare {
+        Compare { runs, pr: false }
     }
 }
 
@@ -34,51 +40,188 @@ impl Dialog for Compare {
         _cx: &mut Shared,
         _panes: &mut Panes,
     ) -> Step {
+        if key.code == KeyCode::Char('c') {
+            self.pr = !self.pr;
+            return Step::Stay;
+        }
         Step::read_only(key, action)
     }
 
     fn area(&self, screen: Rect) -> Rect {
-        centered(screen, 100, screen.height - 2)
+        centered(
+            screen,
+            screen.width.saturating_sub(4).min(120),
+            screen.height - 2,
+        )
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Shared) {
-        draw_compare(frame, &self.runs, area, cx.theme());
+        let theme = cx.theme();
+        let details: Vec<&RunDetail> = self.runs.iter().map(|(d, _)| d).collect();
+        let [table_area, chart_area] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Min(6)]).areas(area);
+        draw_table(frame, &details, table_area, theme);
+        self.draw_curves(frame, chart_area, theme);
+    }
+}
+
+impl Compare {
+    fn draw_curves(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let title = if self.pr {
+            "Precision–recall (c: ROC · Esc closes)"
+        } else {
+            "ROC curves (c: precision–recall · Esc closes)"
+        };
+        let with_curves: Vec<(&RunDetail, &Vec<(f64, f64)>)> = self
+            .runs
+            .iter()
+            .filter_map(|(d, c)| {
+                c.as_ref()
+                    .map(|(roc, pr)| (d, if self.pr { pr } else { roc }))
+            })
+            .collect();
+        if with_curves.is_empty() {
+            frame.render_widget(
+                Paragraph::new(
+                    "No curves: they need a label and the runs' dataset loaded (open it in the Data pane).",
+                )
+                .wrap(Wrap { trim: true })
+                .block(block(title, false, theme)),
+                area,
+            );
+            return;
+        }
+        let roles = [
+            Role::Chart1,
+            Role::Chart2,
+            Role::Chart3,
+            Role::Chart4,
+            Role::Chart5,
+        ];
+        let markers = [
+            Marker::Braille,
+            Marker::Dot,
+            Marker::Block,
+            Marker::Bar,
+            Marker::HalfBlock,
+        ];
+        let datasets: Vec<Dataset> = with_curves
+            .iter()
+            .enumerate()
+            .map(|(i, (d, points))| {
+                Dataset::default()
+                    .name(format!(
+                        "run {} {}",
+                        d.summary.id,
+                        truncate(&sanitize(&d.summary.detector), 12)
+                    ))
+                    .graph_type(GraphType::Line)
+                    // A marker per run as well as a colour: the curves read in monochrome too.
+                    .marker(markers[i % markers.len()])
+                    .style(theme.style(roles[i % roles.len()]))
+                    .data(points)
+            })
+            .collect();
+        let (x_name, y_name) = if self.pr {
+            ("recall", "precision")
+        } else {
+            ("false positive rate", "true positive rate")
+        };
+        let axis = |name: &'static str| {
+            Axis::default()
+                .title(name)
+                .bounds([0.0, 1.0])
+                .labels(vec![Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
+                .style(theme.style(Role::Muted))
+        };
+        frame.render_widget(
+            Chart::new(datasets)
+                .style(theme.style(Role::Base))
+                .block(block(title, false, theme))
+                .x_axis(axis(x_name))
+                .y_axis(axis(y_name)),
+            area,
+        );
     }
 }
 
 /// A compare row: its label and how to read its value from a run.
 type CompareCell = Box<dyn Fn(&RunDetail) -> String>;
 
-fn draw_compare(frame: &mut Frame, runs: &[RunDetail], area: Rect, theme: &Theme) {
+fn preparation(r: &RunDetail) -> String {
+    match serde_json::from_value::<crate::data::PrepareSpec>(r.prepare_spec.clone()) {
+        Ok(spec) => {
+            let flags = crate::service::run_view::preparation_flags(&spec);
+            if flags.is_empty() {
+                "defaults".into()
+            } else {
+                flags.join(" ")
+            }
+        }
+        Err(_) => "-".into(),
+    }
+}
+
+fn draw_table(frame: &mut Frame, runs: &[&RunDetail], area: Rect, theme: &Theme) {
+    let file_name = |r: &RunDetail| {
+        let d = r.summary.dataset.as_deref().unwrap_or("-");
+        sanitize(d.rsplit('/').next().unwrap_or(d)).into_owned()
+    };
     let mut keys: Vec<(String, CompareCell)> = vec![
+        ("dataset".into(), Box::new(file_name)),
+        (
+            "preparation".into(),
+            Box::new(|r: &RunDetail| sanitize(&preparation(r)).into_owned()),
+        ),
         (
             "detector".into(),
             Box::new(|r: &RunDetail| sanitize(&r.summary.detector).into_owned()),
         ),
         (
             "status".into(),
-            Box::new(|r: &RunDetail| r.summary.status.clone()),
+            Box::new(|r: &RunDetail| sanitize(&r.summary.status).into_owned()),
         ),
         ("seed".into(), Box::new(|r: &RunDetail| r.seed.to_string())),
+        (
+            "threshold".into(),
+            Box::new(
+                |r: &RunDetail| match (&r.threshold_method, r.threshold_value) {
+                    (Some(m), Some(v)) => format!("{} {}", sanitize(m), fmt_num(v)),
+                    _ => "-".into(),
+                },
+            ),
+        ),
+        (
+            "flagged".into(),
+            Box::new(
+                |r: &RunDetail| match (r.summary.n_anomalies, r.summary.n_rows) {
+                    (Some(a), Some(n)) => format!("{a} of {n}"),
+                    _ => "-".into(),
+                },
+            ),
+        ),
     ];
     let mut names = std::collections::BTreeSet::new();
     for r in runs {
-        if let Some(m) = r.params.as_object() {
-            names.extend(m.keys().map(|k| ("param", k.clone())));
-        }
-        if let Some(m) = r.metrics.as_object() {
-            names.extend(m.keys().map(|k| ("metric", k.clone())));
+        for (section, value) in [
+            ("param", &r.params),
+            ("metric", &r.metrics),
+            ("time", &r.timing),
+        ] {
+            if let Some(m) = value.as_object() {
+                names.extend(m.keys().map(|k| (section, k.clone())));
+            }
         }
     }
     for (section, name) in names {
         let key = name.clone();
         keys.push((
-            format!("{section} {name}"),
+            format!("{section} {}", sanitize(&name)),
             Box::new(move |r: &RunDetail| {
-                let v = if section == "param" {
-                    &r.params
-                } else {
-                    &r.metrics
+                let v = match section {
+                    "param" => &r.params,
+                    "metric" => &r.metrics,
+                    _ => &r.timing,
                 };
                 v.get(&key).map(json_text).unwrap_or_else(|| "-".into())
             }),
@@ -94,8 +237,8 @@ fn draw_compare(frame: &mut Frame, runs: &[RunDetail], area: Rect, theme: &Theme
             )
         })
         .collect();
-    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(24))
-        .chain(runs.iter().map(|_| Constraint::Length(14)))
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(22))
+        .chain(runs.iter().map(|_| Constraint::Min(14)))
         .collect();
     let header = Row::new(
         std::iter::once(String::new())

@@ -113,6 +113,7 @@ impl Component for ExperimentsPane {
                     return vec![Effect::CompareRuns {
                         ticket: cx.jobs.start(JobKind::RunRead),
                         ids: self.marked.iter().copied().collect(),
+                        on_screen: cx.on_screen(),
                     }];
                 }
                 if let Some(id) = selected_id {
