@@ -1367,7 +1367,7 @@ fn a_stored_run_of_the_loaded_time_series_has_its_time_axis() {
     h.key(KeyCode::Enter);
     let opened = &h.app.shared.results[0];
     assert!(opened.run_id.is_some());
-    assert_eq!(opened.time.as_ref().map(|t| t.len()), Some(200));
+    assert_eq!(opened.time.as_ref().map(|t| t.values.len()), Some(200));
 }
 
 /// The palette: `:` then Enter does not quit; `run` ranks first for "run"; run chosen from the
@@ -1509,4 +1509,44 @@ fn compare_overlays_the_curves_of_marked_runs() {
     }
     h.key(KeyCode::Char('c'));
     assert!(h.text(120, 40).contains("Precision–recall"));
+}
+
+/// Scores over time on server metrics: date labels on the time axis, the threshold line, the
+/// flagged points, one series per host.
+#[test]
+fn scores_over_time_have_dates_a_threshold_line_and_a_series_per_group() {
+    let mut h = Harness::loaded("terminal", Source::Demo(Demo::ServerMetrics));
+    h.key(KeyCode::Char('2'));
+    h.key(KeyCode::Char('r'));
+    h.key(KeyCode::Char('3'));
+    while h.app.panes.charts.lower != pynomaly::tui::panes::charts::LowerChart::Time {
+        h.key(KeyCode::Char('c'));
+    }
+    let time = h.app.shared.results[0].time.clone().unwrap();
+    assert!(time.epoch_seconds);
+    let (column, categories, _) = time.groups.clone().expect("a host column");
+    let screen = h.text(120, 40);
+    assert!(
+        screen.contains("threshold ─") && screen.contains("anomaly ▲"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("{column}={}", categories[0])),
+        "no series per group:\n{screen}"
+    );
+    // Dates on the axis, e.g. 2024-03-01 00:00.
+    let dated = screen.lines().any(|l| {
+        l.split_whitespace().any(|w| {
+            w.len() == 10 && w.chars().nth(4) == Some('-') && w.chars().nth(7) == Some('-')
+        })
+    });
+    assert!(dated, "no date labels:\n{screen}");
+}
+
+#[test]
+fn epoch_seconds_format_as_utc_dates() {
+    use pynomaly::service::run_view::format_epoch;
+    assert_eq!(format_epoch(0.0), "1970-01-01 00:00");
+    assert_eq!(format_epoch(951_782_400.0 + 3_723.0), "2000-02-29 01:02");
+    assert_eq!(format_epoch(1_798_761_600.0), "2027-01-01 00:00");
 }

@@ -20,7 +20,7 @@ pub struct PreparedData {
     /// Seconds the preparation took (part of every run's `load_s`).
     pub prepare_s: f64,
     /// The time column's values for the prepared rows, when there is one (see [`time_axis`]).
-    pub time: Option<Arc<Vec<f64>>>,
+    pub time: Option<Arc<TimeAxis>>,
 }
 
 /// One finished detector run, as the charts need it.
@@ -51,7 +51,7 @@ pub struct RunResult {
     pub view_threshold: Option<StoredThreshold>,
     /// The projection of the data the run used, reduced for drawing, and its time axis.
     pub scatter: Option<Arc<ScatterDots>>,
-    pub time: Option<Arc<Vec<f64>>>,
+    pub time: Option<Arc<TimeAxis>>,
     /// The fitted model, for explanations; `None` for a stored run (read from the store when
     /// needed).
     pub model: Option<Arc<crate::detectors::Model>>,
@@ -424,18 +424,100 @@ impl RunInput<'_> {
 }
 
 /// The time column's values (as numbers) for the prepared rows, when one exists.
-pub fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<Vec<f64>>> {
+pub fn time_axis(loaded: &Loaded, prepared: &Prepared) -> Option<Arc<TimeAxis>> {
+    use polars::prelude::{DataType, TimeUnit};
     let name = prepared.report.time_column.as_ref()?;
     let column = loaded.df.column(name).ok()?;
-    let values = column.cast(&polars::prelude::DataType::Float64).ok()?;
+    // Dates and times become seconds since 1970 (UTC), so the axis can be labelled as dates.
+    let (per_second, epoch) = match column.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => (1e9, true),
+        DataType::Datetime(TimeUnit::Microseconds, _) => (1e6, true),
+        DataType::Datetime(TimeUnit::Milliseconds, _) => (1e3, true),
+        DataType::Date => (1.0 / 86_400.0, true),
+        _ => (1.0, false),
+    };
+    let values = column.cast(&DataType::Float64).ok()?;
     let values = values.f64().ok()?;
-    let out: Vec<f64> = prepared
+    let seconds: Vec<f64> = prepared
         .matrix
         .row_ids
         .iter()
-        .map(|&r| values.get(r as usize).unwrap_or(f64::NAN))
+        .map(|&r| values.get(r as usize).map_or(f64::NAN, |v| v / per_second))
         .collect();
-    Some(Arc::new(out))
+    let groups = group_column(loaded, prepared);
+    Some(Arc::new(TimeAxis {
+        values: seconds,
+        epoch_seconds: epoch,
+        groups,
+    }))
+}
+
+/// The time column of a result, with what the charts need to draw one series per group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeAxis {
+    /// One per prepared row.
+    pub values: Vec<f64>,
+    /// `values` are seconds since 1970-01-01 UTC (the column held dates or times).
+    pub epoch_seconds: bool,
+    /// A text column of a few categories (e.g. `host`): its name, the categories, and each
+    /// row's category index.
+    pub groups: Option<(String, Vec<String>, Vec<u16>)>,
+}
+
+/// Most groups drawn as separate series.
+const MAX_GROUPS: usize = 5;
+
+/// The first one-hot encoded column with 2 to [`MAX_GROUPS`] categories.
+fn group_column(loaded: &Loaded, prepared: &Prepared) -> Option<(String, Vec<String>, Vec<u16>)> {
+    use crate::data::prepare::FittedEncoding;
+    let fitted = prepared.spec.fitted.as_ref()?;
+    let (name, categories) = fitted.columns.iter().find_map(|c| match &c.encoding {
+        FittedEncoding::OneHot {
+            categories,
+            other: false,
+        } if (2..=MAX_GROUPS).contains(&categories.len()) => {
+            Some((c.source.clone(), categories.clone()))
+        }
+        _ => None,
+    })?;
+    let column = loaded.df.column(&name).ok()?;
+    let column = column.cast(&polars::prelude::DataType::String).ok()?;
+    let text = column.str().ok()?;
+    let index: Vec<u16> = prepared
+        .matrix
+        .row_ids
+        .iter()
+        .map(|&r| {
+            text.get(r as usize)
+                .and_then(|v| categories.iter().position(|c| c == v))
+                .map_or(u16::MAX, |i| i as u16)
+        })
+        .collect();
+    Some((name, categories, index))
+}
+
+/// `2026-01-01 03:20` for seconds since 1970 (UTC; the civil calendar from days, Howard
+/// Hinnant's algorithm).
+pub fn format_epoch(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "-".into();
+    }
+    let total = seconds.floor() as i64;
+    let (days, rest) = (total.div_euclid(86_400), total.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60
+    )
 }
 
 /// The `detect`/`prepare` options that give `spec`'s preparation again (defaults left out), so a

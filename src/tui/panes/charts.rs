@@ -588,33 +588,111 @@ fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
         return;
     };
     let cut = r.threshold();
-    let mut line: Vec<(f64, f64)> = time.iter().copied().zip(r.scores.iter().copied()).collect();
-    line.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let flagged: Vec<(f64, f64)> = line.iter().copied().filter(|p| p.1 >= cut).collect();
-    let xb = bounds(line.iter().map(|p| p.0));
-    let yb = bounds(line.iter().map(|p| p.1));
-    let datasets = vec![
+    // Points in time order, per group (one series per category of a small text column such as
+    // `host`; one series without one).
+    let mut order: Vec<usize> = (0..r.scores.len()).collect();
+    order.sort_by(|&a, &b| time.values[a].total_cmp(&time.values[b]));
+    let n_groups = time.groups.as_ref().map_or(1, |g| g.1.len());
+    let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_groups];
+    for &i in &order {
+        let g = match &time.groups {
+            Some((_, _, index)) => index[i] as usize,
+            None => 0,
+        };
+        if let Some(points) = series.get_mut(g) {
+            points.push((time.values[i], r.scores[i]));
+        }
+    }
+    let flagged: Vec<(f64, f64)> = order
+        .iter()
+        .filter(|&&i| r.scores[i] >= cut)
+        .map(|&i| (time.values[i], r.scores[i]))
+        .collect();
+    let xb = bounds(time.values.iter().copied());
+    let yb = bounds(
+        r.scores
+            .iter()
+            .copied()
+            .chain(cut.is_finite().then_some(cut)),
+    );
+    let threshold_line = if cut.is_finite() {
+        vec![(xb[0], cut), (xb[1], cut)]
+    } else {
+        Vec::new()
+    };
+    let roles = [
+        Role::Chart1,
+        Role::Chart2,
+        Role::Chart3,
+        Role::Chart4,
+        Role::Chart5,
+    ];
+    let markers = [
+        Marker::Braille,
+        Marker::Dot,
+        Marker::Block,
+        Marker::Bar,
+        Marker::HalfBlock,
+    ];
+    let mut datasets: Vec<Dataset> = series
+        .iter()
+        .enumerate()
+        .map(|(g, points)| {
+            let name = match &time.groups {
+                Some((column, categories, _)) => format!(
+                    "{}={}",
+                    truncate(&sanitize(column), 10),
+                    truncate(&sanitize(&categories[g]), 12)
+                ),
+                None => "score".into(),
+            };
+            Dataset::default()
+                .name(name)
+                .marker(markers[g % markers.len()])
+                .graph_type(GraphType::Line)
+                .style(theme.style(roles[g % roles.len()]))
+                .data(points)
+        })
+        .collect();
+    datasets.push(
         Dataset::default()
-            .name("score")
-            .marker(Marker::Braille)
+            .name("threshold ─")
+            .marker(Marker::Custom('─'))
             .graph_type(GraphType::Line)
-            .style(theme.style(Role::Chart1))
-            .data(&line),
+            .style(theme.style(Role::Threshold))
+            .data(&threshold_line),
+    );
+    datasets.push(
         Dataset::default()
             .name("anomaly ▲")
             .marker(Marker::Custom('▲'))
             .graph_type(GraphType::Scatter)
             .style(theme.style(Role::Anomaly))
             .data(&flagged),
-    ];
+    );
+    let label = |v: f64| {
+        if time.epoch_seconds {
+            crate::service::run_view::format_epoch(v)
+        } else {
+            fmt_num(v)
+        }
+    };
+    let middle = (xb[0] + xb[1]) / 2.0;
     frame.render_widget(
         Chart::new(datasets)
             .style(theme.style(Role::Base))
             .block(block("Scores over time (c: next chart)", false, theme))
+            // The legend names the groups: shown while it takes at most half the chart.
+            .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)))
             .x_axis(
                 Axis::default()
                     .title("time")
                     .bounds(xb)
+                    .labels(vec![
+                        Span::raw(label(xb[0])),
+                        Span::raw(label(middle)),
+                        Span::raw(label(xb[1])),
+                    ])
                     .style(theme.style(Role::Muted)),
             )
             .y_axis(
