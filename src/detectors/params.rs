@@ -117,6 +117,26 @@ impl ParamSpec {
         }
     }
 
+    /// The range in a few characters, for narrow tables: `1–1000`, `(0, 1]`, `a|b|c`.
+    pub fn short_range(&self) -> String {
+        match self.kind {
+            ParamKind::Int { min, max, .. } => format!("{min}–{max}"),
+            ParamKind::Float {
+                min,
+                max,
+                min_open,
+                max_open,
+                ..
+            } => format!(
+                "{}{min}, {max}{}",
+                if min_open { "(" } else { "[" },
+                if max_open { ")" } else { "]" }
+            ),
+            ParamKind::Choice { choices } => choices.join("|"),
+            ParamKind::Bool => "true|false".to_string(),
+        }
+    }
+
     /// Parses a command-line value (`--param name=value`).
     pub fn parse(&self, detector: &str, text: &str) -> Result<ParamValue, DetectError> {
         // `auto` (or `all`) where 0 stands for it.

@@ -203,8 +203,7 @@ impl Component for DetectPane {
                 Row::new(vec![
                     Cell::from(p.name),
                     Cell::from(sanitize(v).into_owned()).style(theme.style(Role::Focus)),
-                    Cell::from(format!("{}{log}", p.describe_range()))
-                        .style(theme.style(Role::Muted)),
+                    Cell::from(format!("{}{log}", p.short_range())).style(theme.style(Role::Muted)),
                     Cell::from(p.help),
                 ])
                 .style(style)

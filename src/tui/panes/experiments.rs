@@ -180,6 +180,7 @@ impl Component for ExperimentsPane {
         }
         let visible = area.height.saturating_sub(3) as usize;
         let first = e.selected.saturating_sub(visible.saturating_sub(1));
+        let narrow = area.width < 100;
         let rows: Vec<Row> = runs
             .iter()
             .enumerate()
@@ -189,13 +190,15 @@ impl Component for ExperimentsPane {
                 let dataset = r
                     .dataset
                     .as_deref()
-                    .map(|d| {
-                        std::path::Path::new(d)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_else(|| d.to_string())
-                    })
+                    .map(file_name)
                     .unwrap_or_else(|| "-".into());
+                // Narrow screens keep the dataset's name readable: the start time loses its
+                // year and seconds.
+                let started = if narrow {
+                    r.started.get(5..16).unwrap_or(&r.started).to_string()
+                } else {
+                    r.started.clone()
+                };
                 let style = if i == e.selected {
                     theme.style(Role::Selection)
                 } else if r.status == "failed" || r.status == "interrupted" {
@@ -206,7 +209,7 @@ impl Component for ExperimentsPane {
                 Row::new(vec![
                     Cell::from(if e.marked.contains(&r.id) { "●" } else { " " }),
                     Cell::from(r.id.to_string()),
-                    Cell::from(r.started.clone()),
+                    Cell::from(started),
                     Cell::from(truncate(&sanitize(&r.detector), 8).into_owned()),
                     Cell::from(truncate(&sanitize(&dataset), 40).into_owned()),
                     Cell::from(r.status.clone()),
@@ -227,7 +230,7 @@ impl Component for ExperimentsPane {
                 [
                     Constraint::Length(1),
                     Constraint::Length(4),
-                    Constraint::Length(19),
+                    Constraint::Length(if narrow { 11 } else { 19 }),
                     Constraint::Length(8),
                     Constraint::Min(7),
                     Constraint::Length(11),
@@ -240,7 +243,7 @@ impl Component for ExperimentsPane {
                 Row::new(vec![
                     "",
                     "id",
-                    "started (UTC)",
+                    if narrow { "started" } else { "started (UTC)" },
                     "detector",
                     "dataset",
                     "status",
@@ -299,7 +302,13 @@ impl ExperimentsPane {
                     .total_cmp(&a.roc_auc.unwrap_or(f64::NEG_INFINITY))
             }),
             RunSort::Detector => runs.sort_by(|a, b| a.detector.cmp(&b.detector)),
-            RunSort::Dataset => runs.sort_by(|a, b| a.dataset.cmp(&b.dataset)),
+            // By the file name the list shows, then the whole path.
+            RunSort::Dataset => runs.sort_by(|a, b| {
+                let name = |d: &Option<String>| d.as_deref().map(file_name).unwrap_or_default();
+                name(&a.dataset)
+                    .cmp(&name(&b.dataset))
+                    .then_with(|| a.dataset.cmp(&b.dataset))
+            }),
         }
         runs
     }
@@ -325,4 +334,12 @@ impl ExperimentsPane {
         self.filter = text.to_string();
         self.selected = 0;
     }
+}
+
+/// The file name of a dataset path (`demo:NAME` as it is).
+fn file_name(d: &str) -> String {
+    std::path::Path::new(d)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| d.to_string())
 }
