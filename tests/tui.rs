@@ -1550,3 +1550,43 @@ fn epoch_seconds_format_as_utc_dates() {
     assert_eq!(format_epoch(951_782_400.0 + 3_723.0), "2000-02-29 01:02");
     assert_eq!(format_epoch(1_798_761_600.0), "2027-01-01 00:00");
 }
+
+/// F on a column: each value with its rows and, after a run, how many are flagged.
+#[test]
+fn the_frequency_table_counts_values_and_flagged_rows() {
+    let mut h = Harness::loaded("terminal", Source::Demo(Demo::ServerMetrics));
+    h.key(KeyCode::Char('2'));
+    h.key(KeyCode::Char('r'));
+    h.key(KeyCode::Char('1'));
+    let names: Vec<String> = h
+        .app
+        .shared
+        .dataset
+        .loaded
+        .as_ref()
+        .unwrap()
+        .df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    h.app.panes.data.selected_column = names.iter().position(|n| n == "host").unwrap();
+    h.key(KeyCode::Char('F'));
+    let table = match &h.app.overlay {
+        Some(Overlay::Frequency(f)) => f.clone(),
+        other => panic!("no frequency table: {other:?}"),
+    };
+    assert_eq!(table.column, "host");
+    assert_eq!(table.values.iter().map(|v| v.1).sum::<usize>(), table.rows);
+    let flagged: usize = table.values.iter().map(|v| v.2.unwrap()).sum();
+    assert_eq!(
+        Some(flagged),
+        table.flagged,
+        "every flagged row counted once"
+    );
+    let screen = h.text(120, 40);
+    assert!(
+        screen.contains("Frequency of host") && screen.contains("flag rate"),
+        "{screen}"
+    );
+}

@@ -116,6 +116,7 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    FrequencyTable => "frequency", "frequency", "Frequency table of the selected column: each value, its rows, and the share of flagged rows";
     ThresholdMethod => "threshold_method", "method", "Choose the threshold method: contamination (typed), iqr, mad, zscore, otsu, knee or gap";
     ExportFlagged => "export_flagged", "export", "Export the flagged rows (original columns, score, flag) to CSV, Parquet or JSON";
     ExportAll => "export_all", "export all", "Export every row (original columns, score, flag) to CSV, Parquet or JSON";
@@ -295,6 +296,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Data, Action::CycleMissing, &["m"]),
     (Context::Data, Action::CycleEncoding, &["e"]),
     (Context::Data, Action::SwitchFocus, &["f"]),
+    (Context::Data, Action::FrequencyTable, &["F"]),
     (Context::Detect, Action::Run, &["r"]),
     (Context::Detect, Action::Enqueue, &["a"]),
     (Context::Detect, Action::ResetParams, &["backspace"]),

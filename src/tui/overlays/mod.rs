@@ -9,6 +9,7 @@
 pub mod compare;
 pub mod confirm_delete;
 pub mod edit_value;
+pub mod frequency;
 pub mod help;
 pub mod open_file;
 pub mod palette;
@@ -110,4 +111,6 @@ overlays! {
     Compare(compare::Compare),
     /// One row explained (Enter on a top anomaly).
     RowDetail(row_detail::RowDetail),
+    /// A column's values counted (F in the Data pane).
+    Frequency(frequency::Frequency),
 }

@@ -16,6 +16,7 @@ use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Sca
 use crate::text::{sanitize, sparkline, truncate};
 use crate::tui::app::Effect;
 use crate::tui::keymap::Action;
+use crate::tui::overlays::frequency::Frequency;
 use crate::tui::overlays::open_file::OpenFile;
 use crate::tui::overlays::row_detail::RowDetail;
 use crate::tui::overlays::Overlay;
@@ -98,6 +99,24 @@ impl Component for DataPane {
                 self.col_offset = (self.col_offset + 1).min(n_columns.saturating_sub(1))
             }
             Action::Left => self.col_offset = self.col_offset.saturating_sub(1),
+            Action::FrequencyTable => {
+                let Some(name) = self.selected_column_name(cx) else {
+                    return Vec::new();
+                };
+                let result = cx.result_of_loaded().map(|i| &cx.results[i]);
+                let table = cx
+                    .dataset
+                    .loaded
+                    .as_ref()
+                    .and_then(|l| Frequency::of(l, &name, result));
+                match table {
+                    Some(t) => cx.open(Overlay::Frequency(t)),
+                    None => cx.set_status(
+                        Level::Warn,
+                        format!("{}: its values cannot be counted", sanitize(&name)),
+                    ),
+                }
+            }
             Action::SetLabel => {
                 let Some(name) = self.selected_column_name(cx) else {
                     return Vec::new();
