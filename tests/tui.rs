@@ -1590,3 +1590,41 @@ fn the_frequency_table_counts_values_and_flagged_rows() {
         "{screen}"
     );
 }
+
+/// S sorts the rows by the selected column (ascending, descending, back to the file's order);
+/// # goes to a row by its number, also in a sorted table.
+#[test]
+fn data_rows_sort_by_a_column_and_go_to_a_row() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.app.panes.data.selected_column = 0;
+    let f0: Vec<f64> = {
+        let df = &h.app.shared.dataset.loaded.as_ref().unwrap().df;
+        df.column("f0")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
+    };
+    let min = f0.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = f0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    h.key(KeyCode::Char('S'));
+    assert_eq!(f0[h.app.panes.data.row_at(0)], min);
+    h.key(KeyCode::Char('S'));
+    assert_eq!(f0[h.app.panes.data.row_at(0)], max);
+    // Go to a row of the file: it comes to the top of the sorted table.
+    h.key(KeyCode::Char('#'));
+    h.keys("1713");
+    h.key(KeyCode::Enter);
+    let data = &h.app.panes.data;
+    assert_eq!(data.row_at(data.row_offset), 1713);
+    h.key(KeyCode::Char('S'));
+    assert!(h.app.panes.data.sort.is_none());
+    assert_eq!(h.app.panes.data.row_at(5), 5);
+    // A row that does not exist is refused in the dialog.
+    h.key(KeyCode::Char('#'));
+    h.keys("99999");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Error);
+    assert!(matches!(h.app.overlay, Some(Overlay::EditValue(_))));
+}

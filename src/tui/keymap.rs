@@ -116,6 +116,8 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    SortRows => "sort_rows", "sort", "Sort the rows by the selected column (ascending, descending, file order)";
+    GoToRow => "go_to_row", "go to row", "Go to a row by its number";
     FrequencyTable => "frequency", "frequency", "Frequency table of the selected column: each value, its rows, and the share of flagged rows";
     ThresholdMethod => "threshold_method", "method", "Choose the threshold method: contamination (typed), iqr, mad, zscore, otsu, knee or gap";
     ExportFlagged => "export_flagged", "export", "Export the flagged rows (original columns, score, flag) to CSV, Parquet or JSON";
@@ -297,6 +299,8 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Data, Action::CycleEncoding, &["e"]),
     (Context::Data, Action::SwitchFocus, &["f"]),
     (Context::Data, Action::FrequencyTable, &["F"]),
+    (Context::Data, Action::SortRows, &["S"]),
+    (Context::Data, Action::GoToRow, &["#"]),
     (Context::Detect, Action::Run, &["r"]),
     (Context::Detect, Action::Enqueue, &["a"]),
     (Context::Detect, Action::ResetParams, &["backspace"]),

@@ -34,6 +34,8 @@ pub enum Target {
     Export { result: usize, kind: ExportKind },
     /// The threshold method for result `result`.
     Threshold { result: usize },
+    /// A row of the Data pane's table to go to.
+    GoToRow,
 }
 
 /// What an export writes.
@@ -72,6 +74,13 @@ impl EditValue {
         EditValue {
             target: Target::Export { result, kind },
             input: Input::new(path),
+        }
+    }
+
+    pub fn go_to_row() -> EditValue {
+        EditValue {
+            target: Target::GoToRow,
+            input: Input::default(),
         }
     }
 
@@ -144,6 +153,30 @@ impl Dialog for EditValue {
                         Ok(effect) => Step::Close(vec![effect]),
                         Err(e) => {
                             cx.set_status(Level::Error, e);
+                            Step::Stay
+                        }
+                    };
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::GoToRow => {
+                if enter {
+                    let rows = cx.dataset.loaded.as_ref().map_or(0, |l| l.df.height());
+                    return match self.input.value().trim().parse::<usize>() {
+                        Ok(row) if row < rows => {
+                            panes.data.go_to_row(row);
+                            Step::close()
+                        }
+                        _ => {
+                            cx.set_status(
+                                Level::Error,
+                                format!(
+                                    "row {:?}: expected a row number from 0 to {}",
+                                    self.input.value(),
+                                    rows.saturating_sub(1)
+                                ),
+                            );
                             Step::Stay
                         }
                     };
@@ -253,6 +286,19 @@ impl Dialog for EditValue {
                     ])
                     .wrap(Wrap { trim: true })
                     .block(block(title, true, theme)),
+                    area,
+                );
+            }
+            Target::GoToRow => {
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("row: {}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            "the row number of the file (0 = first) · Enter goes there · Esc discards",
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .block(block("Go to row", true, theme)),
                     area,
                 );
             }

@@ -16,6 +16,7 @@ use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Sca
 use crate::text::{sanitize, sparkline, truncate};
 use crate::tui::app::Effect;
 use crate::tui::keymap::Action;
+use crate::tui::overlays::edit_value::EditValue;
 use crate::tui::overlays::frequency::Frequency;
 use crate::tui::overlays::open_file::OpenFile;
 use crate::tui::overlays::row_detail::RowDetail;
@@ -36,6 +37,8 @@ pub struct DataPane {
     pub row_offset: usize,
     pub col_offset: usize,
     pub focus: DataFocus,
+    /// The preview sorted by a column: its name, descending, and the rows in that order.
+    pub sort: Option<(String, bool, std::sync::Arc<Vec<usize>>)>,
 }
 
 impl Default for DataPane {
@@ -45,6 +48,7 @@ impl Default for DataPane {
             row_offset: 0,
             col_offset: 0,
             focus: DataFocus::Columns,
+            sort: None,
         }
     }
 }
@@ -99,6 +103,43 @@ impl Component for DataPane {
                 self.col_offset = (self.col_offset + 1).min(n_columns.saturating_sub(1))
             }
             Action::Left => self.col_offset = self.col_offset.saturating_sub(1),
+            Action::SortRows => {
+                let Some(name) = self.selected_column_name(cx) else {
+                    return Vec::new();
+                };
+                // Ascending → descending → the file's order.
+                let descending = match &self.sort {
+                    Some((c, false, _)) if *c == name => Some(true),
+                    Some((c, true, _)) if *c == name => None,
+                    _ => Some(false),
+                };
+                self.sort = descending.and_then(|d| {
+                    let column = cx.dataset.loaded.as_ref()?.df.column(&name).ok()?;
+                    let order = column.arg_sort(polars::prelude::SortOptions {
+                        descending: d,
+                        nulls_last: true,
+                        maintain_order: true,
+                        ..Default::default()
+                    });
+                    let order: Vec<usize> = order.into_no_null_iter().map(|i| i as usize).collect();
+                    Some((name.clone(), d, std::sync::Arc::new(order)))
+                });
+                self.row_offset = 0;
+                cx.set_status(
+                    Level::Info,
+                    match &self.sort {
+                        Some((c, d, _)) => format!(
+                            "Rows sorted by {} ({})",
+                            sanitize(c),
+                            if *d { "descending" } else { "ascending" }
+                        ),
+                        None => "Rows in the file's order".to_string(),
+                    },
+                );
+            }
+            Action::GoToRow => {
+                cx.open(Overlay::EditValue(EditValue::go_to_row()));
+            }
             Action::FrequencyTable => {
                 let Some(name) = self.selected_column_name(cx) else {
                     return Vec::new();
@@ -333,6 +374,7 @@ impl Component for DataPane {
         };
         let rows: Vec<Row> = (self.row_offset..n_rows)
             .take(body_rows)
+            .map(|at| self.row_at(at))
             .map(|row| {
                 let mut cells = vec![Cell::from(row.to_string()).style(theme.style(Role::Muted))];
                 let mut style = Style::default();
@@ -448,7 +490,25 @@ impl DataPane {
     pub fn reset_view(&mut self) {
         self.selected_column = 0;
         self.row_offset = 0;
+        self.sort = None;
         self.col_offset = 0;
+    }
+
+    /// Shows row `row` (a row of the file) at the top of the table, the table focused.
+    pub fn go_to_row(&mut self, row: usize) {
+        self.focus = DataFocus::Table;
+        self.row_offset = match &self.sort {
+            Some((_, _, order)) => order.iter().position(|&r| r == row).unwrap_or(0),
+            None => row,
+        };
+    }
+
+    /// The row of the table shown at position `at` (the file's order, or the sort's).
+    pub fn row_at(&self, at: usize) -> usize {
+        match &self.sort {
+            Some((_, _, order)) => order.get(at).copied().unwrap_or(at),
+            None => at,
+        }
     }
 
     /// The row detail of the first row shown (the table's cursor), from the newest result of
@@ -462,7 +522,7 @@ impl DataPane {
             return Vec::new();
         };
         let r = &cx.results[index];
-        let row_id = self.row_offset as u64;
+        let row_id = self.row_at(self.row_offset) as u64;
         let Some(position) = r.row_ids.binary_search(&row_id).ok() else {
             cx.set_status(
                 Level::Warn,
