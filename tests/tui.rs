@@ -1628,3 +1628,41 @@ fn data_rows_sort_by_a_column_and_go_to_a_row() {
     assert_eq!(h.app.shared.status.level, Level::Error);
     assert!(matches!(h.app.overlay, Some(Overlay::EditValue(_))));
 }
+
+/// `/` finds the next row with a cell containing the text; again, the one after.
+#[test]
+fn data_rows_search_finds_the_next_match() {
+    let mut h = Harness::loaded("terminal", Source::Demo(Demo::ServerMetrics));
+    let hosts: Vec<String> = {
+        let df = &h.app.shared.dataset.loaded.as_ref().unwrap().df;
+        let host = df.column("host").unwrap().str().unwrap().clone();
+        (0..host.len())
+            .map(|i| host.get(i).unwrap_or_default().to_string())
+            .collect()
+    };
+    let wanted = hosts.last().unwrap().clone();
+    let first = hosts.iter().position(|h| *h == wanted).unwrap();
+    let second = first
+        + 1
+        + hosts[first + 1..]
+            .iter()
+            .position(|h| *h == wanted)
+            .unwrap();
+    h.key(KeyCode::Char('/'));
+    h.keys(&wanted.to_uppercase());
+    h.key(KeyCode::Enter);
+    // The search starts after the row at the top (row 0), so a match in row 0 comes last.
+    let at = |h: &Harness| h.app.panes.data.row_at(h.app.panes.data.row_offset);
+    let expected_first = if first == 0 { second } else { first };
+    assert_eq!(at(&h), expected_first, "{}", h.app.shared.status.text);
+    h.key(KeyCode::Char('/'));
+    h.key(KeyCode::Enter);
+    assert!(at(&h) > expected_first);
+    h.key(KeyCode::Char('/'));
+    for _ in 0..40 {
+        h.key(KeyCode::Backspace);
+    }
+    h.keys("no such text anywhere");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Warn);
+}

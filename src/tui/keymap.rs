@@ -117,6 +117,7 @@ actions! {
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
     SortRows => "sort_rows", "sort", "Sort the rows by the selected column (ascending, descending, file order)";
+    SearchRows => "search_rows", "search", "Search the rows for a text (again: the next match)";
     GoToRow => "go_to_row", "go to row", "Go to a row by its number";
     FrequencyTable => "frequency", "frequency", "Frequency table of the selected column: each value, its rows, and the share of flagged rows";
     ThresholdMethod => "threshold_method", "method", "Choose the threshold method: contamination (typed), iqr, mad, zscore, otsu, knee or gap";
@@ -301,6 +302,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Data, Action::FrequencyTable, &["F"]),
     (Context::Data, Action::SortRows, &["S"]),
     (Context::Data, Action::GoToRow, &["#"]),
+    (Context::Data, Action::SearchRows, &["/"]),
     (Context::Detect, Action::Run, &["r"]),
     (Context::Detect, Action::Enqueue, &["a"]),
     (Context::Detect, Action::ResetParams, &["backspace"]),

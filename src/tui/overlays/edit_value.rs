@@ -36,6 +36,8 @@ pub enum Target {
     Threshold { result: usize },
     /// A row of the Data pane's table to go to.
     GoToRow,
+    /// A text to find in the Data pane's rows.
+    SearchRows,
 }
 
 /// What an export writes.
@@ -74,6 +76,13 @@ impl EditValue {
         EditValue {
             target: Target::Export { result, kind },
             input: Input::new(path),
+        }
+    }
+
+    pub fn search_rows(last: String) -> EditValue {
+        EditValue {
+            target: Target::SearchRows,
+            input: Input::new(last),
         }
     }
 
@@ -156,6 +165,29 @@ impl Dialog for EditValue {
                             Step::Stay
                         }
                     };
+                }
+                self.input.handle_event(&Event::Key(key));
+                Step::Stay
+            }
+            Target::SearchRows => {
+                if enter {
+                    let text = self.input.value().to_string();
+                    if text.trim().is_empty() {
+                        return Step::close();
+                    }
+                    if panes.data.search(&text, cx) {
+                        let row = panes.data.row_at(panes.data.row_offset);
+                        cx.set_status(
+                            Level::Info,
+                            format!(
+                                "Row {row} has {:?} (/ and Enter: the next)",
+                                sanitize(&text)
+                            ),
+                        );
+                    } else {
+                        cx.set_status(Level::Warn, format!("No row has {:?}", sanitize(&text)));
+                    }
+                    return Step::close();
                 }
                 self.input.handle_event(&Event::Key(key));
                 Step::Stay
@@ -286,6 +318,19 @@ impl Dialog for EditValue {
                     ])
                     .wrap(Wrap { trim: true })
                     .block(block(title, true, theme)),
+                    area,
+                );
+            }
+            Target::SearchRows => {
+                frame.render_widget(
+                    Paragraph::new(vec![
+                        Line::from(format!("/{}▏", sanitize(self.input.value()))),
+                        Line::styled(
+                            "any cell containing the text (any case) · Enter finds the next row · Esc discards",
+                            theme.style(Role::Muted),
+                        ),
+                    ])
+                    .block(block("Search the rows", true, theme)),
                     area,
                 );
             }

@@ -37,6 +37,8 @@ pub struct DataPane {
     pub row_offset: usize,
     pub col_offset: usize,
     pub focus: DataFocus,
+    /// The last text searched for (`/` starts with it, and finds the next match).
+    pub last_search: String,
     /// The preview sorted by a column: its name, descending, and the rows in that order.
     pub sort: Option<(String, bool, std::sync::Arc<Vec<usize>>)>,
 }
@@ -48,6 +50,7 @@ impl Default for DataPane {
             row_offset: 0,
             col_offset: 0,
             focus: DataFocus::Columns,
+            last_search: String::new(),
             sort: None,
         }
     }
@@ -136,6 +139,11 @@ impl Component for DataPane {
                         None => "Rows in the file's order".to_string(),
                     },
                 );
+            }
+            Action::SearchRows => {
+                cx.open(Overlay::EditValue(EditValue::search_rows(
+                    self.last_search.clone(),
+                )));
             }
             Action::GoToRow => {
                 cx.open(Overlay::EditValue(EditValue::go_to_row()));
@@ -492,6 +500,40 @@ impl DataPane {
         self.row_offset = 0;
         self.sort = None;
         self.col_offset = 0;
+    }
+
+    /// Goes to the next row (in the order shown, after the one at the top) with a cell that
+    /// contains `text` (case-insensitive), wrapping around; false when no row has it.
+    pub fn search(&mut self, text: &str, cx: &Shared) -> bool {
+        self.last_search = text.to_string();
+        let Some(loaded) = &cx.dataset.loaded else {
+            return false;
+        };
+        let needle = text.to_lowercase();
+        let columns: Vec<polars::prelude::Column> = loaded
+            .df
+            .columns()
+            .iter()
+            .filter_map(|c| c.cast(&polars::prelude::DataType::String).ok())
+            .collect();
+        let texts: Vec<&polars::prelude::StringChunked> =
+            columns.iter().filter_map(|c| c.str().ok()).collect();
+        let n = loaded.df.height();
+        let hit = |row: usize| {
+            texts.iter().any(|t| {
+                t.get(row)
+                    .is_some_and(|v| v.to_lowercase().contains(&needle))
+            })
+        };
+        for step in 1..=n {
+            let at = (self.row_offset + step) % n.max(1);
+            if hit(self.row_at(at)) {
+                self.focus = DataFocus::Table;
+                self.row_offset = at;
+                return true;
+            }
+        }
+        false
     }
 
     /// Shows row `row` (a row of the file) at the top of the table, the table focused.
