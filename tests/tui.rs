@@ -1666,3 +1666,26 @@ fn data_rows_search_finds_the_next_match() {
     h.key(KeyCode::Enter);
     assert_eq!(h.app.shared.status.level, Level::Warn);
 }
+
+/// The row preview keeps whole timestamps and names; `w` widens a column to read long values.
+#[test]
+fn data_columns_fit_their_values_and_widen_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.csv");
+    let long = "a rather long free-text note that does not fit in 24 cells";
+    let mut text = String::from("timestamp,note,value\n");
+    for i in 0..50 {
+        text.push_str(&format!("2026-01-01 00:{:02}:00,{long},{i}\n", i % 60));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut h = Harness::loaded("terminal", Source::Path(path));
+    let screen = h.text(120, 40);
+    assert!(screen.contains("2026-01-01 00:00:00"), "{screen}");
+    assert!(!screen.contains(long), "{screen}");
+    h.app.panes.data.selected_column = 1;
+    h.key(KeyCode::Char('w'));
+    let screen = h.text(120, 40);
+    assert!(screen.contains(long), "{screen}");
+    h.key(KeyCode::Char('w'));
+    assert!(!h.text(120, 40).contains(long));
+}

@@ -116,6 +116,7 @@ actions! {
     Delete => "delete", "delete", "Delete the selected experiment (asks first)";
     Mark => "mark", "mark", "Mark the experiment for comparison";
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
+    ExpandColumn => "expand_column", "widen", "Draw the selected column wide (again: back to its fitted width)";
     SortRows => "sort_rows", "sort", "Sort the rows by the selected column (ascending, descending, file order)";
     SearchRows => "search_rows", "search", "Search the rows for a text (again: the next match)";
     GoToRow => "go_to_row", "go to row", "Go to a row by its number";
@@ -301,6 +302,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Data, Action::SwitchFocus, &["f"]),
     (Context::Data, Action::FrequencyTable, &["F"]),
     (Context::Data, Action::SortRows, &["S"]),
+    (Context::Data, Action::ExpandColumn, &["w"]),
     (Context::Data, Action::GoToRow, &["#"]),
     (Context::Data, Action::SearchRows, &["/"]),
     (Context::Detect, Action::Run, &["r"]),

@@ -39,6 +39,8 @@ pub struct DataPane {
     pub focus: DataFocus,
     /// The last text searched for (`/` starts with it, and finds the next match).
     pub last_search: String,
+    /// The column drawn wide (`w`), to read long values whole.
+    pub expanded: Option<usize>,
     /// The preview sorted by a column: its name, descending, and the rows in that order.
     pub sort: Option<(String, bool, std::sync::Arc<Vec<usize>>)>,
 }
@@ -51,6 +53,7 @@ impl Default for DataPane {
             col_offset: 0,
             focus: DataFocus::Columns,
             last_search: String::new(),
+            expanded: None,
             sort: None,
         }
     }
@@ -139,6 +142,15 @@ impl Component for DataPane {
                         None => "Rows in the file's order".to_string(),
                     },
                 );
+            }
+            Action::ExpandColumn => {
+                self.expanded = if self.expanded == Some(self.selected_column) {
+                    None
+                } else {
+                    // The widened column comes first in view.
+                    self.col_offset = self.selected_column;
+                    Some(self.selected_column)
+                };
             }
             Action::SearchRows => {
                 cx.open(Overlay::EditValue(EditValue::search_rows(
@@ -336,15 +348,50 @@ impl Component for DataPane {
         let df = &loaded.df;
         let n_rows = df.height();
         let body_rows = table_area.height.saturating_sub(3) as usize;
-        let col_width = 11u16;
         // Room for the score and flag columns after a run.
         let score_room = if cx.result_of_loaded().is_some() {
             12
         } else {
             0
         };
-        let n_cols = ((table_area.width.saturating_sub(9 + score_room)) / (col_width + 1)) as usize;
-        let shown: Vec<usize> = (self.col_offset..names.len()).take(n_cols.max(1)).collect();
+        // Each column as wide as its name and the values in view need (whole timestamps and
+        // names up to 24 cells, the expanded column up to 60), as many columns as fit.
+        let in_view: Vec<usize> = (self.row_offset..n_rows)
+            .take(body_rows)
+            .map(|at| self.row_at(at))
+            .collect();
+        let width_of = |c: usize| -> u16 {
+            let cap = if self.expanded == Some(c) { 60 } else { 24 };
+            let name = names[c].chars().count();
+            let values = in_view
+                .iter()
+                .map(|&r| {
+                    df.columns()[c]
+                        .get(r)
+                        .map_or(0, |v| shown_text(v).chars().count())
+                })
+                .max()
+                .unwrap_or(0);
+            name.max(values).clamp(6, cap) as u16
+        };
+        let mut room = table_area.width.saturating_sub(9 + score_room);
+        let mut shown: Vec<usize> = Vec::new();
+        let mut col_widths: Vec<u16> = Vec::new();
+        for c in self.col_offset..names.len() {
+            let w = width_of(c).min(room.saturating_sub(1).max(6));
+            if !shown.is_empty() && w + 1 > room {
+                break;
+            }
+            room = room.saturating_sub(w + 1);
+            shown.push(c);
+            col_widths.push(w);
+        }
+        let width_at = |c: usize| {
+            shown
+                .iter()
+                .position(|&s| s == c)
+                .map_or(11, |i| col_widths[i]) as usize
+        };
         let scored = cx.result_of_loaded().is_some();
         let header = Row::new(
             std::iter::once(Cell::from("row"))
@@ -360,10 +407,8 @@ impl Component for DataPane {
                     } else {
                         theme.style(Role::Muted)
                     };
-                    Cell::from(
-                        truncate(&sanitize(names[c].as_str()), col_width as usize).into_owned(),
-                    )
-                    .style(style)
+                    Cell::from(truncate(&sanitize(names[c].as_str()), width_at(c)).into_owned())
+                        .style(style)
                 }))
                 .collect::<Vec<_>>(),
         );
@@ -404,7 +449,7 @@ impl Component for DataPane {
                 }
                 cells.extend(shown.iter().map(|&c| match columns[c].get(row) {
                     Ok(AnyValue::Null) => Cell::from("∅").style(theme.style(Role::Muted)),
-                    Ok(v) => Cell::from(truncate(&cell_text(v), col_width as usize).into_owned()),
+                    Ok(v) => Cell::from(truncate(&shown_text(v), width_at(c)).into_owned()),
                     Err(_) => Cell::from(""),
                 }));
                 Row::new(cells).style(style)
@@ -417,7 +462,7 @@ impl Component for DataPane {
                     .into_iter()
                     .flatten(),
             )
-            .chain(shown.iter().map(|_| Constraint::Length(col_width)))
+            .chain(col_widths.iter().map(|&w| Constraint::Length(w)))
             .collect();
         frame.render_widget(
             Table::new(rows, widths).header(header).block(block(
@@ -499,6 +544,7 @@ impl DataPane {
         self.selected_column = 0;
         self.row_offset = 0;
         self.sort = None;
+        self.expanded = None;
         self.col_offset = 0;
     }
 
@@ -677,6 +723,14 @@ impl DataPane {
             )),
             area,
         );
+    }
+}
+
+/// A cell as the table shows it: `∅` for a missing value.
+fn shown_text(v: AnyValue) -> String {
+    match v {
+        AnyValue::Null => "∅".into(),
+        other => cell_text(other),
     }
 }
 
