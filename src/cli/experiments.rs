@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::service::run_view::{preparation_flags, reproduce_command};
+use crate::service::run_view::{preparation_text, reproduce_command};
 use serde_json::Value;
 
 use super::output::{self, NewFileMode};
@@ -696,19 +696,4 @@ fn check(store: &Store) -> CliResult {
         "store {path} is damaged (problems above); nothing was changed. Recover what can be read with `{}`, or use --store to choose another file",
         recover_command(&path)
     )))
-}
-
-/// The run's preparation as the options that repeat it, or `defaults`.
-fn preparation_text(r: &RunDetail) -> String {
-    match serde_json::from_value::<crate::data::PrepareSpec>(r.prepare_spec.clone()) {
-        Ok(spec) => {
-            let flags = preparation_flags(&spec);
-            if flags.is_empty() {
-                "defaults".into()
-            } else {
-                flags.join(" ")
-            }
-        }
-        Err(_) => "unreadable in the store".into(),
-    }
 }

@@ -249,6 +249,10 @@ const ZERO_MEANS: &[(&str, &str)] = &[
     ("support_fraction", "auto"),
 ];
 
+fn is_zero(value: &ParamValue) -> bool {
+    matches!(value, ParamValue::Int(0)) || matches!(value, ParamValue::Float(f) if *f == 0.0)
+}
+
 fn zero_label(name: &str) -> Option<&'static str> {
     ZERO_MEANS
         .iter()
@@ -258,10 +262,8 @@ fn zero_label(name: &str) -> Option<&'static str> {
 
 /// A parameter's value as a form holds it: exact, but `auto` (or `all`) for a 0 that means so.
 pub fn form_value(name: &str, value: &ParamValue) -> String {
-    let is_zero =
-        matches!(value, ParamValue::Int(0)) || matches!(value, ParamValue::Float(f) if *f == 0.0);
     match zero_label(name) {
-        Some(label) if is_zero => label.to_string(),
+        Some(label) if is_zero(value) => label.to_string(),
         _ => value.to_string(),
     }
 }
@@ -269,10 +271,8 @@ pub fn form_value(name: &str, value: &ParamValue) -> String {
 /// A parameter's value as the faces show it: `auto` (or `all`) for a 0 that means so, floats
 /// with at most 4 significant digits past the point, the rest as they are.
 pub fn show_param(name: &str, value: &ParamValue) -> String {
-    let is_zero =
-        matches!(value, ParamValue::Int(0)) || matches!(value, ParamValue::Float(f) if *f == 0.0);
     match (zero_label(name), value) {
-        (Some(label), _) if is_zero => label.to_string(),
+        (Some(label), _) if is_zero(value) => label.to_string(),
         (_, ParamValue::Float(f)) if f.abs() >= 1e-3 && f.abs() < 1e6 => {
             let text = format!("{f:.4}");
             text.trim_end_matches('0').trim_end_matches('.').to_string()

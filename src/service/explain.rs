@@ -408,3 +408,37 @@ pub fn markdown_report(title: &str, context: &[(String, String)], rows: &[Explai
     }
     md
 }
+
+/// Explains the top `k` training rows and writes the Markdown report to `path` (replaced
+/// safely); returns how many rows it explains.
+#[allow(clippy::too_many_arguments)]
+pub fn write_report(
+    path: &std::path::Path,
+    loaded: &Loaded,
+    prepared: &Prepared,
+    model: &Model,
+    scores: &[f64],
+    k: usize,
+    context: &[(String, String)],
+    options: &ExplainOptions,
+    ctx: &JobCtx,
+) -> ServiceResult<usize> {
+    let rows = explain_training_rows(
+        loaded,
+        prepared,
+        model,
+        scores,
+        &Selection::Top(k),
+        options,
+        ctx,
+    )?;
+    let title = format!("Why these rows are anomalous: {}", loaded.source);
+    let md = markdown_report(&title, context, &rows);
+    crate::output_file::replace_file(path, crate::output_file::NewFileMode::Usual, |w| {
+        w.write_all(md.as_bytes())
+    })
+    .map_err(|e| {
+        ServiceError::input(format!("{}: cannot write the report: {e}", path.display()))
+    })?;
+    Ok(rows.len())
+}

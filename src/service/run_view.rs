@@ -661,3 +661,18 @@ fn threshold_flag(method: &str) -> Option<String> {
         None => Some(format!("--threshold {}", shell_word(method))),
     }
 }
+
+/// A stored run's preparation as the options that repeat it, or `defaults`.
+pub fn preparation_text(detail: &crate::store::RunDetail) -> String {
+    match serde_json::from_value::<crate::data::PrepareSpec>(detail.prepare_spec.clone()) {
+        Ok(spec) => {
+            let flags = preparation_flags(&spec);
+            if flags.is_empty() {
+                "defaults".into()
+            } else {
+                flags.join(" ")
+            }
+        }
+        Err(_) => "unreadable in the store".into(),
+    }
+}

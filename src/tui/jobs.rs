@@ -19,7 +19,7 @@ use crate::detectors::JobCtx;
 use crate::service::automl as automl_service;
 use crate::service::detect;
 use crate::service::error::catch_panic;
-use crate::service::explain::{explain_training_rows, markdown_report, ExplainedRow, Selection};
+use crate::service::explain::{explain_training_rows, write_report, ExplainedRow, Selection};
 use crate::service::export::{write_scores_file, OriginalColumns, ScoresTable};
 use crate::service::jobs::throttled;
 use crate::service::run_view::{pca_2d, RunInput, RunResult};
@@ -326,27 +326,22 @@ fn export(req: &ExportRequest, env: &JobEnv) -> ServiceResult<String> {
     let shown = req.path.display().to_string();
     if req.kind == ExportKind::Report {
         let model = model_of(&req.model, req.run_id, env)?;
-        let rows = explain_training_rows(
+        let explained = write_report(
+            &req.path,
             &req.loaded,
             &req.prepared,
             &model,
             &req.scores,
-            &Selection::Top(REPORT_ROWS),
+            REPORT_ROWS,
+            &req.context,
             &ExplainOptions {
                 seed: req.seed,
                 ..ExplainOptions::default()
             },
             &JobCtx::new(req.seed),
         )?;
-        let title = format!("Why these rows are anomalous: {}", req.loaded.source);
-        let md = markdown_report(&title, &req.context, &rows);
-        crate::output_file::replace_file(&req.path, crate::output_file::NewFileMode::Usual, |w| {
-            w.write_all(md.as_bytes())
-        })
-        .map_err(|e| ServiceError::input(format!("{shown}: cannot write the report: {e}")))?;
         return Ok(format!(
-            "Wrote the report of the top {} rows to {shown}",
-            rows.len()
+            "Wrote the report of the top {explained} rows to {shown}"
         ));
     }
     let rows = write_scores_file(

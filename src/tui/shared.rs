@@ -289,17 +289,7 @@ impl Shared {
             .order
             .get(rank)
             .ok_or_else(|| format!("no row at rank {}", rank + 1))?;
-        let (Some(loaded), Some(data)) = (&self.dataset.loaded, &self.dataset.prepared) else {
-            return Err(
-                "load the run's dataset first: rows are explained from the loaded data".into(),
-            );
-        };
-        if data.prepared.matrix.row_ids != r.row_ids {
-            return Err(format!(
-                "this result is of other data ({}): open that file to explain its rows",
-                r.source
-            ));
-        }
+        let (loaded, prepared) = self.data_of(r, "explain its rows")?;
         if r.model.is_none() && r.run_id.is_none() {
             return Err("this result has no model to explain it with".into());
         }
@@ -308,8 +298,8 @@ impl Shared {
             ticket,
             model: r.model.clone(),
             run_id: r.run_id,
-            loaded: loaded.clone(),
-            prepared: data.prepared.clone(),
+            loaded,
+            prepared,
             scores: r.scores.clone(),
             row_id: r.row_ids[position],
             seed: self.seed,
@@ -338,15 +328,7 @@ impl Shared {
             .results
             .get(index)
             .ok_or_else(|| "no result to export".to_string())?;
-        let (Some(loaded), Some(data)) = (&self.dataset.loaded, &self.dataset.prepared) else {
-            return Err("load the result's dataset first: the rows are written from it".into());
-        };
-        if data.prepared.matrix.row_ids != r.row_ids {
-            return Err(format!(
-                "this result is of other data ({}): open that file to export its rows",
-                r.source
-            ));
-        }
+        let (loaded, prepared) = self.data_of(r, "export its rows")?;
         let mut flags = vec![0u8; r.scores.len()];
         for &i in r.order.iter().take(r.flagged) {
             flags[i] = 1;
@@ -372,8 +354,8 @@ impl Shared {
         Ok(Effect::Export(Box::new(ExportRequest {
             kind,
             path,
-            loaded: loaded.clone(),
-            prepared: data.prepared.clone(),
+            loaded,
+            prepared,
             row_ids: r.row_ids.clone(),
             scores: r.scores.clone(),
             flags,
@@ -386,6 +368,25 @@ impl Shared {
 }
 
 impl Shared {
+    /// The loaded table and matrix, when they are the data of result `r` (row for row): rows are
+    /// explained and exported from them. `to` completes the message when they are not.
+    fn data_of(
+        &self,
+        r: &RunResult,
+        to: &str,
+    ) -> Result<(Arc<Loaded>, Arc<crate::data::Prepared>), String> {
+        let (Some(loaded), Some(data)) = (&self.dataset.loaded, &self.dataset.prepared) else {
+            return Err(format!("load the result's dataset first to {to}"));
+        };
+        if data.prepared.matrix.row_ids != r.row_ids {
+            return Err(format!(
+                "this result is of other data ({}): open that file to {to}",
+                r.source
+            ));
+        }
+        Ok((loaded.clone(), data.prepared.clone()))
+    }
+
     /// The newest result of the data loaded now (row for row), if any: its scores and flags
     /// join the Data pane's rows.
     pub fn result_of_loaded(&self) -> Option<usize> {

@@ -87,3 +87,17 @@ pub fn json_text(v: &serde_json::Value) -> String {
         other => sanitize(&other.to_string()).into_owned(),
     }
 }
+
+/// The colour role and marker of the `i`-th of several series in one chart: a marker per series
+/// as well as a colour, so the series read apart in monochrome too.
+pub fn series_style(i: usize) -> (Role, ratatui::symbols::Marker) {
+    use ratatui::symbols::Marker;
+    const STYLES: [(Role, Marker); 5] = [
+        (Role::Chart1, Marker::Braille),
+        (Role::Chart2, Marker::Dot),
+        (Role::Chart3, Marker::Block),
+        (Role::Chart4, Marker::Bar),
+        (Role::Chart5, Marker::HalfBlock),
+    ];
+    STYLES[i % STYLES.len()]
+}

@@ -4,7 +4,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -17,7 +16,7 @@ use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, centered, fmt_num, json_text};
+use crate::tui::widgets::{block, centered, fmt_num, json_text, series_style};
 
 #[derive(Debug, Clone)]
 pub struct Compare {
@@ -91,20 +90,6 @@ impl Compare {
             );
             return;
         }
-        let roles = [
-            Role::Chart1,
-            Role::Chart2,
-            Role::Chart3,
-            Role::Chart4,
-            Role::Chart5,
-        ];
-        let markers = [
-            Marker::Braille,
-            Marker::Dot,
-            Marker::Block,
-            Marker::Bar,
-            Marker::HalfBlock,
-        ];
         let datasets: Vec<Dataset> = with_curves
             .iter()
             .enumerate()
@@ -117,8 +102,8 @@ impl Compare {
                     ))
                     .graph_type(GraphType::Line)
                     // A marker per run as well as a colour: the curves read in monochrome too.
-                    .marker(markers[i % markers.len()])
-                    .style(theme.style(roles[i % roles.len()]))
+                    .marker(series_style(i).1)
+                    .style(theme.style(series_style(i).0))
                     .data(points)
             })
             .collect();
@@ -148,20 +133,6 @@ impl Compare {
 /// A compare row: its label and how to read its value from a run.
 type CompareCell = Box<dyn Fn(&RunDetail) -> String>;
 
-fn preparation(r: &RunDetail) -> String {
-    match serde_json::from_value::<crate::data::PrepareSpec>(r.prepare_spec.clone()) {
-        Ok(spec) => {
-            let flags = crate::service::run_view::preparation_flags(&spec);
-            if flags.is_empty() {
-                "defaults".into()
-            } else {
-                flags.join(" ")
-            }
-        }
-        Err(_) => "-".into(),
-    }
-}
-
 fn draw_table(frame: &mut Frame, runs: &[&RunDetail], area: Rect, theme: &Theme) {
     let file_name = |r: &RunDetail| {
         let d = r.summary.dataset.as_deref().unwrap_or("-");
@@ -171,7 +142,9 @@ fn draw_table(frame: &mut Frame, runs: &[&RunDetail], area: Rect, theme: &Theme)
         ("dataset".into(), Box::new(file_name)),
         (
             "preparation".into(),
-            Box::new(|r: &RunDetail| sanitize(&preparation(r)).into_owned()),
+            Box::new(|r: &RunDetail| {
+                sanitize(&crate::service::run_view::preparation_text(r)).into_owned()
+            }),
         ),
         (
             "detector".into(),

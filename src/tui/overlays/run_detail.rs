@@ -93,17 +93,10 @@ fn detail_lines<'a>(d: &RunDetail, theme: &Theme) -> Vec<Line<'a>> {
             lines.push(Line::raw(format!("  {k:<18} {}", json_text(v))));
         }
     }
-    if let Ok(spec) = serde_json::from_value::<crate::data::PrepareSpec>(d.prepare_spec.clone()) {
-        let flags = crate::service::run_view::preparation_flags(&spec);
-        lines.push(Line::raw(format!(
-            "preparation {}",
-            sanitize(&if flags.is_empty() {
-                "defaults".into()
-            } else {
-                flags.join(" ")
-            })
-        )));
-    }
+    lines.push(Line::raw(format!(
+        "preparation {}",
+        sanitize(&crate::service::run_view::preparation_text(d))
+    )));
     if let (Some(m), Some(v)) = (&d.threshold_method, d.threshold_value) {
         lines.push(Line::raw(format!(
             "threshold {m} = {} → {} flagged",

@@ -17,7 +17,7 @@ use crate::tui::overlays::row_detail::RowDetail;
 use crate::tui::overlays::Overlay;
 use crate::tui::shared::{Level, Shared};
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, bounds, fmt_cell, fmt_num};
+use crate::tui::widgets::{block, bounds, fmt_cell, fmt_num, series_style};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LowerChart {
@@ -620,20 +620,6 @@ fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
     } else {
         Vec::new()
     };
-    let roles = [
-        Role::Chart1,
-        Role::Chart2,
-        Role::Chart3,
-        Role::Chart4,
-        Role::Chart5,
-    ];
-    let markers = [
-        Marker::Braille,
-        Marker::Dot,
-        Marker::Block,
-        Marker::Bar,
-        Marker::HalfBlock,
-    ];
     let mut datasets: Vec<Dataset> = series
         .iter()
         .enumerate()
@@ -648,9 +634,9 @@ fn draw_time(frame: &mut Frame, r: &RunResult, area: Rect, theme: &Theme) {
             };
             Dataset::default()
                 .name(name)
-                .marker(markers[g % markers.len()])
+                .marker(series_style(g).1)
                 .graph_type(GraphType::Line)
-                .style(theme.style(roles[g % roles.len()]))
+                .style(theme.style(series_style(g).0))
                 .data(points)
         })
         .collect();
