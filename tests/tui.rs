@@ -1689,3 +1689,31 @@ fn data_columns_fit_their_values_and_widen_on_request() {
     h.key(KeyCode::Char('w'));
     assert!(!h.text(120, 40).contains(long));
 }
+
+/// O sorts the rows by the newest run's score: highest first, lowest first, the file's order.
+#[test]
+fn data_rows_sort_by_score_after_a_run() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('O'));
+    assert!(h.app.panes.data.sort.is_none(), "no run yet: nothing to sort by");
+    h.key(KeyCode::Char('2'));
+    h.key(KeyCode::Char('r'));
+    h.key(KeyCode::Char('1'));
+    let (row_ids, scores) = {
+        let r = h.app.shared.results.last().unwrap();
+        (r.row_ids.clone(), r.scores.clone())
+    };
+    let score_of = |row: usize| scores[row_ids.binary_search(&(row as u64)).unwrap()];
+    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = scores.iter().copied().fold(f64::INFINITY, f64::min);
+    h.key(KeyCode::Char('O'));
+    let data = &h.app.panes.data;
+    assert_eq!(score_of(data.row_at(0)), max);
+    let shown: Vec<f64> = (0..row_ids.len()).map(|at| score_of(data.row_at(at))).collect();
+    assert!(shown.windows(2).all(|w| w[0] >= w[1]), "not highest first");
+    assert!(h.text(120, 40).contains("sorted by score"));
+    h.key(KeyCode::Char('O'));
+    assert_eq!(score_of(h.app.panes.data.row_at(0)), min);
+    h.key(KeyCode::Char('O'));
+    assert!(h.app.panes.data.sort.is_none());
+}

@@ -240,3 +240,39 @@ fn open_run_and_explain_the_top_anomaly() {
     assert!(status.success(), "exit status {status}");
     pty.assert_restored();
 }
+
+#[test]
+fn piped_data_opens_in_the_workbench_and_keys_come_from_the_terminal() {
+    let mut csv = String::from("latency_ms,bytes_out\n");
+    for i in 0..300 {
+        csv.push_str(&format!("{},{}\n", 20 + i % 7, 1000 + (i * 37) % 101));
+    }
+    csv.push_str("900,5\n");
+    for args in [&[][..], &["tui", "-"][..]] {
+        let mut pty = Pty::spawn_piped(&bin(), args);
+        {
+            use std::io::Write;
+            let mut stdin = pty.child.stdin.take().unwrap();
+            stdin.write_all(csv.as_bytes()).unwrap();
+        }
+        pty.wait_for("Matrix ready");
+        pty.wait_for("latency_ms");
+        // Keys still work although standard input is the pipe.
+        pty.send("2");
+        pty.wait_for("Detectors");
+        pty.send("r");
+        pty.wait_for("finished in");
+        pty.send("q");
+        let status = pty.wait_exit();
+        assert!(status.success(), "{args:?}: exit status {status}");
+        pty.assert_restored();
+    }
+}
+
+#[test]
+fn tui_dash_without_piped_data_is_a_plain_error() {
+    let mut pty = Pty::spawn(&bin(), &["tui", "-"]);
+    let status = pty.wait_exit();
+    assert_eq!(status.code(), Some(2), "exit status {status}");
+    pty.wait_for("standard input is the terminal");
+}

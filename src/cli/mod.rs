@@ -226,8 +226,12 @@ impl Cli {
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         None => {
-            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                return workbench(None, cli.tui, cli.store.as_deref());
+            if std::io::stdout().is_terminal() && crate::tui::keys_available() {
+                // Data piped in (`cat data.csv | pynomaly`) is what the user wants to look
+                // at, as in VisiData; the keys then come from the controlling terminal.
+                let piped = crate::tui::stdin_has_data();
+                let file = piped.then(|| std::ffi::OsStr::new("-"));
+                return workbench(file, cli.tui, cli.store.as_deref());
             }
             // Without a terminal (pipes, CI) the bare command shows the demo's profile instead.
             eprintln!(

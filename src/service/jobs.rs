@@ -23,6 +23,8 @@ pub enum JobKind {
     RunRead,
     /// Explaining a row for the row detail.
     Explain,
+    /// Searching, counting or sorting the rows of the loaded table for the Data pane.
+    Lookup,
 }
 
 impl JobKind {
@@ -35,6 +37,7 @@ impl JobKind {
                 | JobKind::RunList
                 | JobKind::RunRead
                 | JobKind::Explain
+                | JobKind::Lookup
         )
     }
 }

@@ -70,6 +70,12 @@ pub enum Effect {
     Explain(Box<ExplainRequest>),
     /// A result's scores (with the original columns) or its explanation report, to a file.
     Export(Box<ExportRequest>),
+    /// A search, count or sort of the loaded table's rows.
+    Lookup {
+        ticket: Ticket,
+        loaded: Arc<Loaded>,
+        lookup: super::table_lookup::Lookup,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +201,11 @@ pub enum Msg {
     },
     /// An export finished: what was written where, or why not.
     Exported(Result<String, String>),
+    /// A lookup's answer; `None` when it was cancelled.
+    LookedUp {
+        ticket: Ticket,
+        result: Result<Option<super::table_lookup::Found>, String>,
+    },
 }
 
 pub struct App {
@@ -398,6 +409,7 @@ impl App {
             | Msg::RunLoaded { ticket, .. }
             | Msg::Compared { ticket, .. }
             | Msg::Explained { ticket, .. }
+            | Msg::LookedUp { ticket, .. }
                 if !self.shared.jobs.finish(&ticket) =>
             {
                 // An older job of a kind the user has restarted since: its result is stale.
@@ -597,6 +609,14 @@ impl App {
             Msg::Warning(w) => self.shared.set_status(Level::Warn, w),
             Msg::Exported(Ok(what)) => self.shared.set_status(Level::Ok, what),
             Msg::Exported(Err(e)) => self.shared.set_status(Level::Error, e),
+            Msg::LookedUp { result, .. } => match result {
+                Ok(Some(found)) => {
+                    self.panes.data.receive(found, &mut self.shared);
+                    return self.apply_requests();
+                }
+                Ok(None) => {}
+                Err(e) => self.shared.set_status(Level::Error, e),
+            },
             Msg::Explained { row_id, result, .. } => match &mut self.overlay {
                 Some(Overlay::RowDetail(detail)) => detail.receive(row_id, result),
                 _ => {

@@ -191,6 +191,19 @@ pub fn run(effect: Effect, env: &JobEnv) {
             let result = catch_panic("export", || export(&request, env));
             env.send(Msg::Exported(result.map_err(|e| e.message)));
         }
+        Effect::Lookup {
+            ticket,
+            loaded,
+            lookup,
+        } => {
+            let result = catch_panic("lookup", || {
+                Ok(super::table_lookup::run(&loaded, lookup, &ticket.cancel))
+            });
+            env.send(Msg::LookedUp {
+                ticket,
+                result: result.map_err(|e| e.message),
+            });
+        }
         Effect::RememberTheme(name) => {
             if let Err(e) = super::config::remember_theme(&name) {
                 env.send(Msg::Warning(format!("could not remember the theme: {e}")));

@@ -118,6 +118,7 @@ actions! {
     OpenBest => "open_best", "best in charts", "Show the best AutoML run in the charts pane";
     ExpandColumn => "expand_column", "widen", "Draw the selected column wide (again: back to its fitted width)";
     SortRows => "sort_rows", "sort", "Sort the rows by the selected column (ascending, descending, file order)";
+    SortByScore => "sort_by_score", "sort by score", "Sort the rows by the newest run's score (highest first, lowest first, file order)";
     SearchRows => "search_rows", "search", "Search the rows for a text (again: the next match)";
     GoToRow => "go_to_row", "go to row", "Go to a row by its number";
     FrequencyTable => "frequency", "frequency", "Frequency table of the selected column: each value, its rows, and the share of flagged rows";
@@ -302,6 +303,7 @@ const DEFAULTS: &[(Context, Action, &[&str])] = &[
     (Context::Data, Action::SwitchFocus, &["f"]),
     (Context::Data, Action::FrequencyTable, &["F"]),
     (Context::Data, Action::SortRows, &["S"]),
+    (Context::Data, Action::SortByScore, &["O"]),
     (Context::Data, Action::ExpandColumn, &["w"]),
     (Context::Data, Action::GoToRow, &["#"]),
     (Context::Data, Action::SearchRows, &["/"]),

@@ -15,6 +15,7 @@ pub mod keymap;
 pub mod overlays;
 pub mod panes;
 pub mod shared;
+pub mod table_lookup;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
@@ -69,14 +70,49 @@ pub fn build_app(theme: Option<&str>, store_label: String) -> (App, Vec<String>)
     (app, warnings)
 }
 
+/// Whether keys can be read: from standard input when it is the terminal, else from the
+/// controlling terminal (crossterm reads `/dev/tty` then), as when data is piped in.
+pub fn keys_available() -> bool {
+    std::io::stdin().is_terminal()
+        || std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok()
+}
+
+/// Whether standard input carries data: a pipe, a socket or a redirected regular file, not a
+/// terminal and not a device such as `/dev/null` (as under a service manager).
+pub fn stdin_has_data() -> bool {
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return false;
+    }
+    let Ok(fd) = stdin.as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else {
+        return false;
+    };
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    kind.is_fifo() || kind.is_socket() || (kind.is_file() && meta.len() > 0)
+}
+
 /// Runs the workbench until the user quits. A signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) ends it
 /// like `q`; the process then exits here, once the terminal is restored, with 128 + the signal's
 /// number: the status a shell shows for a process the signal killed.
 pub fn run(options: TuiOptions) -> Result<(), String> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+    if !std::io::stdout().is_terminal() || !keys_available() {
         return Err(
             "the workbench needs a terminal; in scripts use the commands (pynomaly --help)".into(),
         );
+    }
+    if options.source == Source::Stdin && std::io::stdin().is_terminal() {
+        return Err("standard input is the terminal, not data: pipe a file in \
+             (cat data.csv | pynomaly tui -) or give its path"
+            .into());
     }
     let store_label = options
         .store

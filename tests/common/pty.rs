@@ -26,6 +26,21 @@ impl Pty {
 
     /// As [`Pty::spawn`], with extra environment variables.
     pub fn spawn_with_env(bin: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Pty {
+        Pty::spawn_full(bin, args, env, None)
+    }
+
+    /// As [`Pty::spawn`], with standard input a pipe (the terminal stays the controlling one,
+    /// as for `cat data.csv | pynomaly`): write to `child.stdin`, then drop it.
+    pub fn spawn_piped(bin: &std::path::Path, args: &[&str]) -> Pty {
+        Pty::spawn_full(bin, args, &[], Some(Stdio::piped()))
+    }
+
+    fn spawn_full(
+        bin: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<Stdio>,
+    ) -> Pty {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize {
             ws_row: 40,
@@ -57,14 +72,15 @@ impl Pty {
             .env_remove("NO_COLOR")
             .env_remove("PYNOMALY_TEST_PANIC")
             .envs(env.iter().copied())
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdin(stdin.unwrap_or_else(|| Stdio::from(slave.try_clone().unwrap())))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave.try_clone().unwrap()));
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                // Standard output is always the terminal; standard input may be a pipe.
+                libc::ioctl(1, libc::TIOCSCTTY as _, 0);
                 Ok(())
             });
         }

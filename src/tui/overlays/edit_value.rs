@@ -175,19 +175,7 @@ impl Dialog for EditValue {
                     if text.trim().is_empty() {
                         return Step::close();
                     }
-                    if panes.data.search(&text, cx) {
-                        let row = panes.data.row_at(panes.data.row_offset);
-                        cx.set_status(
-                            Level::Info,
-                            format!(
-                                "Row {row} has {:?} (/ and Enter: the next)",
-                                sanitize(&text)
-                            ),
-                        );
-                    } else {
-                        cx.set_status(Level::Warn, format!("No row has {:?}", sanitize(&text)));
-                    }
-                    return Step::close();
+                    return Step::Close(panes.data.search(&text, cx));
                 }
                 self.input.handle_event(&Event::Key(key));
                 Step::Stay

@@ -13,7 +13,6 @@ use ratatui::Frame;
 use super::{Dialog, Step};
 use crate::data::Loaded;
 use crate::text::{sanitize, truncate};
-use crate::tui::app::RunResult;
 use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
@@ -35,8 +34,9 @@ pub struct Frequency {
 }
 
 impl Frequency {
-    /// Counts `column` of the loaded table; `result` (of the same rows) adds the flagged counts.
-    pub fn of(loaded: &Loaded, column: &str, result: Option<&RunResult>) -> Option<Frequency> {
+    /// Counts `column` of the loaded table; `flagged_rows` (the rows a result of this table
+    /// flagged) adds the flagged counts.
+    pub fn of(loaded: &Loaded, column: &str, flagged_rows: Option<&[u64]>) -> Option<Frequency> {
         let values = loaded
             .df
             .column(column)
@@ -44,21 +44,23 @@ impl Frequency {
             .cast(&DataType::String)
             .ok()?;
         let values = values.str().ok()?.clone();
-        let text = |row: usize| values.get(row).unwrap_or("∅ (missing)").to_string();
-        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        let text = |row: usize| values.get(row).unwrap_or("∅ (missing)");
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
         for row in 0..values.len() {
             counts.entry(text(row)).or_default().0 += 1;
         }
-        let flagged = result.map(|r| {
-            for &i in r.order.iter().take(r.flagged) {
-                counts.entry(text(r.row_ids[i] as usize)).or_default().1 += 1;
+        let flagged = flagged_rows.map(|rows| {
+            for &row in rows {
+                if (row as usize) < values.len() {
+                    counts.entry(text(row as usize)).or_default().1 += 1;
+                }
             }
-            r.flagged
+            rows.len()
         });
         let distinct = counts.len();
         let mut list: Vec<(String, usize, Option<usize>)> = counts
             .into_iter()
-            .map(|(v, (n, f))| (v, n, flagged.map(|_| f)))
+            .map(|(v, (n, f))| (v.to_string(), n, flagged.map(|_| f)))
             .collect();
         list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         list.truncate(SHOWN);

@@ -13,17 +13,22 @@ use ratatui::Frame;
 
 use super::Component;
 use crate::data::prepare::{CategoricalEncoding, ColumnChoice, MissingPolicy, Scaling};
+use crate::service::jobs::JobKind;
 use crate::text::{sanitize, sparkline, truncate};
 use crate::tui::app::Effect;
 use crate::tui::keymap::Action;
 use crate::tui::overlays::edit_value::EditValue;
-use crate::tui::overlays::frequency::Frequency;
 use crate::tui::overlays::open_file::OpenFile;
 use crate::tui::overlays::row_detail::RowDetail;
 use crate::tui::overlays::Overlay;
 use crate::tui::shared::{Level, Shared};
+use crate::tui::table_lookup::{Found, Lookup};
 use crate::tui::theme::{Role, Theme};
 use crate::tui::widgets::{block, fmt_cell, fmt_num};
+
+/// The sort's name when the rows are sorted by the newest result's scores; no column of a
+/// table can have it (names are sanitised text without control characters).
+const SCORE_SORT: &str = "\u{0}score";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataFocus {
@@ -119,29 +124,53 @@ impl Component for DataPane {
                     Some((c, true, _)) if *c == name => None,
                     _ => Some(false),
                 };
-                self.sort = descending.and_then(|d| {
-                    let column = cx.dataset.loaded.as_ref()?.df.column(&name).ok()?;
-                    let order = column.arg_sort(polars::prelude::SortOptions {
-                        descending: d,
-                        nulls_last: true,
-                        maintain_order: true,
-                        ..Default::default()
-                    });
-                    let order: Vec<usize> = order.into_no_null_iter().map(|i| i as usize).collect();
-                    Some((name.clone(), d, std::sync::Arc::new(order)))
+                match descending {
+                    Some(descending) => {
+                        cx.set_status(Level::Info, format!("Sorting by {}…", sanitize(&name)));
+                        return self.lookup(
+                            cx,
+                            Lookup::Sort {
+                                column: name,
+                                descending,
+                            },
+                        );
+                    }
+                    None => self.set_sort(None, cx),
+                }
+            }
+            Action::SortByScore => {
+                let Some(index) = cx.result_of_loaded() else {
+                    cx.set_status(
+                        Level::Info,
+                        "Run a detector first (Detect pane, r): rows are sorted by its scores",
+                    );
+                    return Vec::new();
+                };
+                // Highest first → lowest first → the file's order.
+                let descending = match &self.sort {
+                    Some((c, true, _)) if c == SCORE_SORT => Some(false),
+                    Some((c, false, _)) if c == SCORE_SORT => None,
+                    _ => Some(true),
+                };
+                let sort = descending.map(|d| {
+                    let r = &cx.results[index];
+                    let mut order: Vec<usize> =
+                        r.order.iter().map(|&i| r.row_ids[i] as usize).collect();
+                    if !d {
+                        order.reverse();
+                    }
+                    // Rows the run left out (none unless preparation dropped some) come last.
+                    let mut scored = vec![false; n_rows];
+                    for &row in &order {
+                        if let Some(s) = scored.get_mut(row) {
+                            *s = true;
+                        }
+                    }
+                    order.retain(|&row| row < n_rows);
+                    order.extend((0..n_rows).filter(|&row| !scored[row]));
+                    (SCORE_SORT.to_string(), d, std::sync::Arc::new(order))
                 });
-                self.row_offset = 0;
-                cx.set_status(
-                    Level::Info,
-                    match &self.sort {
-                        Some((c, d, _)) => format!(
-                            "Rows sorted by {} ({})",
-                            sanitize(c),
-                            if *d { "descending" } else { "ascending" }
-                        ),
-                        None => "Rows in the file's order".to_string(),
-                    },
-                );
+                self.set_sort(sort, cx);
             }
             Action::ExpandColumn => {
                 self.expanded = if self.expanded == Some(self.selected_column) {
@@ -164,19 +193,22 @@ impl Component for DataPane {
                 let Some(name) = self.selected_column_name(cx) else {
                     return Vec::new();
                 };
-                let result = cx.result_of_loaded().map(|i| &cx.results[i]);
-                let table = cx
-                    .dataset
-                    .loaded
-                    .as_ref()
-                    .and_then(|l| Frequency::of(l, &name, result));
-                match table {
-                    Some(t) => cx.open(Overlay::Frequency(t)),
-                    None => cx.set_status(
-                        Level::Warn,
-                        format!("{}: its values cannot be counted", sanitize(&name)),
-                    ),
-                }
+                let flagged_rows = cx.result_of_loaded().map(|i| {
+                    let r = &cx.results[i];
+                    r.order
+                        .iter()
+                        .take(r.flagged)
+                        .map(|&p| r.row_ids[p])
+                        .collect()
+                });
+                cx.set_status(Level::Info, format!("Counting {}…", sanitize(&name)));
+                return self.lookup(
+                    cx,
+                    Lookup::Frequency {
+                        column: name,
+                        flagged_rows,
+                    },
+                );
             }
             Action::SetLabel => {
                 let Some(name) = self.selected_column_name(cx) else {
@@ -548,38 +580,106 @@ impl DataPane {
         self.col_offset = 0;
     }
 
-    /// Goes to the next row (in the order shown, after the one at the top) with a cell that
-    /// contains `text` (case-insensitive), wrapping around; false when no row has it.
-    pub fn search(&mut self, text: &str, cx: &Shared) -> bool {
+    /// Asks for the next row (in the order shown, after the one at the top) with a cell that
+    /// contains `text` (case-insensitive), wrapping around; [`DataPane::receive`] goes there.
+    pub fn search(&mut self, text: &str, cx: &mut Shared) -> Vec<Effect> {
         self.last_search = text.to_string();
-        let Some(loaded) = &cx.dataset.loaded else {
-            return false;
+        cx.set_status(Level::Info, format!("Searching for {:?}…", sanitize(text)));
+        let order = self.sort.as_ref().map(|(_, _, order)| order.clone());
+        self.lookup(
+            cx,
+            Lookup::Search {
+                needle: text.to_string(),
+                from: self.row_offset,
+                order,
+            },
+        )
+    }
+
+    /// Starts `lookup` on the loaded table as a job (a newer one replaces an older one).
+    fn lookup(&mut self, cx: &mut Shared, lookup: Lookup) -> Vec<Effect> {
+        let Some(loaded) = cx.dataset.loaded.clone() else {
+            return Vec::new();
         };
-        let needle = text.to_lowercase();
-        let columns: Vec<polars::prelude::Column> = loaded
-            .df
-            .columns()
-            .iter()
-            .filter_map(|c| c.cast(&polars::prelude::DataType::String).ok())
-            .collect();
-        let texts: Vec<&polars::prelude::StringChunked> =
-            columns.iter().filter_map(|c| c.str().ok()).collect();
-        let n = loaded.df.height();
-        let hit = |row: usize| {
-            texts.iter().any(|t| {
-                t.get(row)
-                    .is_some_and(|v| v.to_lowercase().contains(&needle))
-            })
-        };
-        for step in 1..=n {
-            let at = (self.row_offset + step) % n.max(1);
-            if hit(self.row_at(at)) {
+        let ticket = cx.jobs.start(JobKind::Lookup);
+        vec![Effect::Lookup {
+            ticket,
+            loaded,
+            lookup,
+        }]
+    }
+
+    /// Shows what a lookup found.
+    pub fn receive(&mut self, found: Found, cx: &mut Shared) {
+        match found {
+            Found::Row {
+                needle,
+                at: Some(at),
+            } => {
                 self.focus = DataFocus::Table;
                 self.row_offset = at;
-                return true;
+                let row = self.row_at(at);
+                cx.set_status(
+                    Level::Info,
+                    format!(
+                        "Row {row} has {:?} (/ and Enter: the next)",
+                        sanitize(&needle)
+                    ),
+                );
             }
+            Found::Row { needle, at: None } => {
+                cx.set_status(Level::Warn, format!("No row has {:?}", sanitize(&needle)));
+            }
+            Found::Frequency {
+                table: Some(table), ..
+            } => {
+                cx.set_status(Level::Info, "");
+                cx.open(Overlay::Frequency(table));
+            }
+            Found::Frequency {
+                column,
+                table: None,
+            } => cx.set_status(
+                Level::Warn,
+                format!("{}: its values cannot be counted", sanitize(&column)),
+            ),
+            Found::Sort {
+                column,
+                descending,
+                order,
+            } => match order {
+                Some(order) => self.set_sort(Some((column, descending, order)), cx),
+                None => cx.set_status(
+                    Level::Warn,
+                    format!("{}: no such column any more", sanitize(&column)),
+                ),
+            },
         }
-        false
+    }
+
+    /// Shows the rows in `sort`'s order (or the file's), from the first.
+    fn set_sort(
+        &mut self,
+        sort: Option<(String, bool, std::sync::Arc<Vec<usize>>)>,
+        cx: &mut Shared,
+    ) {
+        self.sort = sort;
+        self.row_offset = 0;
+        cx.set_status(
+            Level::Info,
+            match &self.sort {
+                Some((c, d, _)) if c == SCORE_SORT => format!(
+                    "Rows sorted by score ({})",
+                    if *d { "highest first" } else { "lowest first" }
+                ),
+                Some((c, d, _)) => format!(
+                    "Rows sorted by {} ({})",
+                    sanitize(c),
+                    if *d { "descending" } else { "ascending" }
+                ),
+                None => "Rows in the file's order".to_string(),
+            },
+        );
     }
 
     /// Shows row `row` (a row of the file) at the top of the table, the table focused.
