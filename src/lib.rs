@@ -25,6 +25,7 @@ mod replicas;
 pub mod saved_model;
 pub mod service;
 pub mod store;
+pub mod streaming;
 pub mod text;
 pub mod threshold;
 pub mod tui;

@@ -1695,7 +1695,10 @@ fn data_columns_fit_their_values_and_widen_on_request() {
 fn data_rows_sort_by_score_after_a_run() {
     let mut h = Harness::loaded("terminal", demo());
     h.key(KeyCode::Char('O'));
-    assert!(h.app.panes.data.sort.is_none(), "no run yet: nothing to sort by");
+    assert!(
+        h.app.panes.data.sort.is_none(),
+        "no run yet: nothing to sort by"
+    );
     h.key(KeyCode::Char('2'));
     h.key(KeyCode::Char('r'));
     h.key(KeyCode::Char('1'));
@@ -1709,7 +1712,9 @@ fn data_rows_sort_by_score_after_a_run() {
     h.key(KeyCode::Char('O'));
     let data = &h.app.panes.data;
     assert_eq!(score_of(data.row_at(0)), max);
-    let shown: Vec<f64> = (0..row_ids.len()).map(|at| score_of(data.row_at(at))).collect();
+    let shown: Vec<f64> = (0..row_ids.len())
+        .map(|at| score_of(data.row_at(at)))
+        .collect();
     assert!(shown.windows(2).all(|w| w[0] >= w[1]), "not highest first");
     assert!(h.text(120, 40).contains("sorted by score"));
     h.key(KeyCode::Char('O'));

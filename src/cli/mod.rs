@@ -8,6 +8,7 @@ mod explain;
 mod interrupt;
 mod output;
 mod score;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Why rows of a stored run are anomalous: each feature's contribution to the score.
     Explain(explain::ExplainArgs),
+    /// Follow a growing CSV/NDJSON file (or standard input) and score each record as it arrives.
+    Watch(watch::WatchArgs),
     /// Browse, compare, export and delete the runs in the experiment store.
     #[command(subcommand)]
     Experiments(experiments::ExperimentsCommand),
@@ -262,6 +265,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Detect(args)) => detect::detect(args, cli.store.as_deref()),
         Some(Command::Automl(args)) => automl::automl(args, cli.store.as_deref()),
         Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
+        Some(Command::Watch(args)) => watch::watch(args),
         Some(Command::Explain(args)) => explain::explain(args, cli.store.as_deref()),
         Some(Command::Experiments(command)) => experiments::run(command, cli.store.as_deref()),
         Some(Command::Demos) => {

@@ -254,33 +254,7 @@ pub fn find(name: &str) -> DetectResult<&'static DetectorInfo> {
 impl DetectorInfo {
     /// Validates user-given values (unknown names, types, ranges) and fills in the defaults.
     pub fn resolve(&self, given: &BTreeMap<String, ParamValue>) -> DetectResult<Params> {
-        for name in given.keys() {
-            if !self.params.iter().any(|p| p.name == name) {
-                let known = if self.params.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    self.params
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                return Err(DetectError::UnknownParam {
-                    detector: self.name.into(),
-                    param: name.clone(),
-                    known,
-                });
-            }
-        }
-        let mut resolved = BTreeMap::new();
-        for spec in self.params {
-            let value = match given.get(spec.name) {
-                Some(v) => spec.check(self.name, v)?,
-                None => spec.default.to_value(),
-            };
-            resolved.insert(spec.name.to_string(), value);
-        }
-        let params = Params(resolved);
+        let params = resolve_params(self.name, self.params, given)?;
         if let Some(check) = self.cross_check {
             check(&params)?;
         }
@@ -292,36 +266,77 @@ impl DetectorInfo {
         &self,
         assignments: &[String],
     ) -> DetectResult<BTreeMap<String, ParamValue>> {
-        let mut out = BTreeMap::new();
-        for a in assignments {
-            let Some((key, value)) = a.split_once('=') else {
-                return Err(DetectError::InvalidParam {
-                    detector: self.name.into(),
-                    param: a.clone(),
-                    message: "expected key=value".into(),
-                });
-            };
-            let key = key.trim();
-            let spec = self.params.iter().find(|p| p.name == key).ok_or_else(|| {
-                DetectError::UnknownParam {
-                    detector: self.name.into(),
-                    param: key.to_string(),
-                    known: self
-                        .params
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            })?;
-            out.insert(key.to_string(), spec.parse(self.name, value)?);
-        }
-        Ok(out)
+        parse_assignments(self.name, self.params, assignments)
     }
 
     pub fn build(&self, params: &Params) -> Box<dyn Detector> {
         (self.construct)(params)
     }
+}
+
+fn known_names(specs: &[ParamSpec]) -> String {
+    if specs.is_empty() {
+        "(none)".to_string()
+    } else {
+        specs.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Validates user-given values of `detector`'s parameters `specs` (unknown names, types,
+/// ranges) and fills in the defaults. Shared by the batch and the streaming registries.
+pub fn resolve_params(
+    detector: &str,
+    specs: &[ParamSpec],
+    given: &BTreeMap<String, ParamValue>,
+) -> DetectResult<Params> {
+    for name in given.keys() {
+        if !specs.iter().any(|p| p.name == name) {
+            return Err(DetectError::UnknownParam {
+                detector: detector.into(),
+                param: name.clone(),
+                known: known_names(specs),
+            });
+        }
+    }
+    let mut resolved = BTreeMap::new();
+    for spec in specs {
+        let value = match given.get(spec.name) {
+            Some(v) => spec.check(detector, v)?,
+            None => spec.default.to_value(),
+        };
+        resolved.insert(spec.name.to_string(), value);
+    }
+    Ok(Params(resolved))
+}
+
+/// Parses `key=value` strings from the command line against `specs`.
+pub fn parse_assignments(
+    detector: &str,
+    specs: &[ParamSpec],
+    assignments: &[String],
+) -> DetectResult<BTreeMap<String, ParamValue>> {
+    let mut out = BTreeMap::new();
+    for a in assignments {
+        let Some((key, value)) = a.split_once('=') else {
+            return Err(DetectError::InvalidParam {
+                detector: detector.into(),
+                param: a.clone(),
+                message: "expected key=value".into(),
+            });
+        };
+        let key = key.trim();
+        let spec =
+            specs
+                .iter()
+                .find(|p| p.name == key)
+                .ok_or_else(|| DetectError::UnknownParam {
+                    detector: detector.into(),
+                    param: key.to_string(),
+                    known: known_names(specs),
+                })?;
+        out.insert(key.to_string(), spec.parse(detector, value)?);
+    }
+    Ok(out)
 }
 
 /// Looks a detector up, validates the parameters and builds it: everything that can be checked

@@ -25,6 +25,8 @@ pub enum JobKind {
     Explain,
     /// Searching, counting or sorting the rows of the loaded table for the Data pane.
     Lookup,
+    /// Following a growing source until stopped.
+    Watch,
 }
 
 impl JobKind {

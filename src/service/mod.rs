@@ -7,6 +7,7 @@
 //! - [`automl`]: plan and run a search, refit and record the best.
 //! - [`score`]: read a saved model and apply it to new data.
 //! - [`explain`]: why rows are anomalous, per feature and per source column.
+//! - [`watch`]: follow a growing source and score each record as it arrives.
 //! - [`run_view`]: finished and stored runs as the views draw them.
 //! - [`run_guard`]: a stored run that always ends (`done`, `failed` or `cancelled`).
 //! - [`error`]: one error policy (whose fault, which exit code) for every layer.
@@ -20,5 +21,6 @@ pub mod jobs;
 pub mod run_guard;
 pub mod run_view;
 pub mod score;
+pub mod watch;
 
 pub use error::{Blame, Fault, ServiceError, ServiceResult};

@@ -1,0 +1,229 @@
+//! `pynomaly watch SOURCE`: score every record of a growing source as it arrives (see
+//! `service::watch`). `--ndjson` writes one object per record, flushed per line; otherwise a
+//! live table of the alerts. Ctrl-C, SIGTERM and SIGHUP stop it cleanly with a summary.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use super::interrupt::StopOnInterrupt;
+use super::{CliError, CliResult};
+use crate::service::jobs::JobKind;
+use crate::service::watch::{
+    ScoredRecord, Watch, WatchSpec, WatchStep, DEFAULT_PROBABILITY, DEFAULT_WARMUP,
+};
+use crate::streaming::records::Selection;
+use crate::text::sanitize;
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A CSV (with a header) or NDJSON file, followed as it grows; `-` for standard input;
+    /// `demo:NAME` replays a bundled dataset (see --rate).
+    pub source: String,
+    /// Streaming detector (`pynomaly detectors` lists the `streaming` family).
+    #[arg(long, short = 'd', default_value = crate::streaming::DEFAULT_DETECTOR)]
+    pub detector: String,
+    /// A detector parameter, `name=value`; repeat for several.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The time column (default: one named timestamp, time, date, datetime or ts).
+    #[arg(long, value_name = "COL")]
+    pub time: Option<String>,
+    /// The columns to watch (default: every numeric column but the time).
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// The detector's window (its `window` parameter).
+    #[arg(long, value_name = "N")]
+    pub window: Option<usize>,
+    /// Records scored 0 (probability 0.5) while the detector learns.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WARMUP)]
+    pub warmup: usize,
+    /// Alert when a record's anomaly probability reaches this.
+    #[arg(long, value_name = "P", default_value_t = DEFAULT_PROBABILITY)]
+    pub probability: f64,
+    /// Read to the current end and stop (the streaming path, evaluated on a file).
+    #[arg(long)]
+    pub once: bool,
+    /// One JSON object per record (and per event), in input order, flushed per line.
+    #[arg(long)]
+    pub ndjson: bool,
+    /// Replay speed of a demo source, e.g. `200/s` (default 100/s; all at once with --once).
+    #[arg(long, value_name = "N/s")]
+    pub rate: Option<String>,
+    /// Seed of the randomised detectors.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Record nothing in the experiment store.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+/// How long one wait for new lines lasts: the bound on the latency from an appended line to its
+/// score, and on how late a stop request is seen.
+const POLL_WAIT: Duration = Duration::from_millis(10);
+
+pub fn watch(args: WatchArgs) -> CliResult {
+    let rate = match &args.rate {
+        Some(text) => Some(parse_rate(text)?),
+        None if args.once => None,
+        None => Some(100.0),
+    };
+    let mut watch = Watch::open(WatchSpec {
+        source: args.source.clone(),
+        once: args.once,
+        rate,
+        detector: args.detector.clone(),
+        params: args.params.clone(),
+        window: args.window,
+        warmup: args.warmup,
+        probability: args.probability,
+        seed: args.seed,
+        selection: Selection {
+            features: args.features.clone(),
+            time: args.time.clone(),
+        },
+    })?;
+    let stop = StopOnInterrupt::start(JobKind::Watch);
+    let started = Instant::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut header_done = false;
+    let outcome = loop {
+        if stop.ticket().cancel.is_cancelled() {
+            break Ok(());
+        }
+        let step = match watch.step(POLL_WAIT) {
+            Ok(step) => step,
+            Err(e) => break Err(CliError::from(e)),
+        };
+        let records = match step {
+            WatchStep::Records(records) => records,
+            WatchStep::Restarted => {
+                if !args.ndjson {
+                    eprintln!(
+                        "pynomaly: {} started again (rotated or truncated)",
+                        sanitize(&watch.source_name())
+                    );
+                }
+                continue;
+            }
+            WatchStep::Ended => break Ok(()),
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let written = if args.ndjson {
+            write_ndjson(&mut out, &records)
+        } else {
+            if !header_done {
+                header_done = true;
+                writeln!(
+                    out,
+                    "Watching {} · {} on {} · alerts at probability ≥ {}",
+                    sanitize(&watch.source_name()),
+                    sanitize(&args.detector),
+                    sanitize(&watch.features().join(", ")),
+                    args.probability
+                )
+                .and_then(|()| {
+                    writeln!(
+                        out,
+                        "{:>8}  {:<20} {:>10} {:>11}  values",
+                        "row", "time", "score", "probability"
+                    )
+                })
+            } else {
+                Ok(())
+            }
+            .and_then(|()| write_alerts(&mut out, &records, watch.features()))
+        };
+        // Followers read the output live: every batch goes out at once.
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break Ok(());
+            }
+            break Err(CliError::internal(format!("cannot write the output: {e}")));
+        }
+    };
+    let interrupted = stop.finish();
+    drop(out);
+    outcome?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut summary = format!(
+        "{} records, {} alerts in {:.1} s ({:.0} records/s){}",
+        watch.rows,
+        watch.alerts,
+        elapsed,
+        watch.rows as f64 / elapsed.max(1e-9),
+        if interrupted { "; stopped" } else { "" }
+    );
+    if watch.malformed > 0 {
+        summary.push_str(&format!(
+            "; {} lines could not be read (scored as missing)",
+            watch.malformed
+        ));
+    }
+    if let Some(w) = watch.shingle_len().filter(|&w| w > 1) {
+        summary.push_str(&format!("; shingle of {w} records"));
+    }
+    eprintln!("pynomaly watch: {summary}");
+    Ok(())
+}
+
+fn parse_rate(text: &str) -> CliResult<f64> {
+    let number = text.trim().trim_end_matches("/s");
+    match number.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(CliError::bad_input(format!(
+            "--rate: expected records per second such as 200/s, got {:?}",
+            sanitize(text)
+        ))),
+    }
+}
+
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+fn write_ndjson(out: &mut impl Write, records: &[ScoredRecord]) -> std::io::Result<()> {
+    for r in records {
+        let mut object = Map::new();
+        object.insert("row".into(), json!(r.row));
+        if let Some(t) = &r.time {
+            object.insert("time".into(), json!(t));
+        }
+        object.insert("score".into(), number(r.score));
+        object.insert("probability".into(), number(r.probability));
+        object.insert("is_anomaly".into(), json!(r.is_anomaly));
+        serde_json::to_writer(&mut *out, &Value::Object(object))?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_alerts(
+    out: &mut impl Write,
+    records: &[ScoredRecord],
+    features: &[String],
+) -> std::io::Result<()> {
+    for r in records.iter().filter(|r| r.is_anomaly) {
+        let values: Vec<String> = features
+            .iter()
+            .zip(&r.values)
+            .take(4)
+            .map(|(f, v)| format!("{}={}", sanitize(f), crate::tui::widgets::fmt_cell(*v)))
+            .collect();
+        writeln!(
+            out,
+            "{:>8}  {:<20} {:>10.4} {:>11.6}  {}",
+            r.row,
+            sanitize(r.time.as_deref().unwrap_or("")),
+            r.score,
+            r.probability,
+            values.join(" ")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! `watch`, end to end: the real binary on files, growing files and standard input. The
+//! test-then-train property (a record's score does not change when more records follow), the
+//! NDJSON contract, following through rotation and truncation, stopping on SIGTERM with a
+//! summary, and hostile input ending in exit 2.
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use common::bin;
+use serde_json::Value;
+
+/// A two-feature series with a daily-like cycle, noise and a few jumps.
+fn series(n: usize) -> String {
+    let mut text = String::from("timestamp,cpu,latency,label\n");
+    let mut state = 12345u64;
+    for t in 0..n {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = (state >> 33) as f64 / (1u64 << 31) as f64 - 0.5;
+        let cycle = (t as f64 * std::f64::consts::TAU / 48.0).sin();
+        let jump = if t % 700 == 650 { 8.0 } else { 0.0 };
+        text.push_str(&format!(
+            "2026-01-01 {:02}:{:02}:00,{:.4},{:.4},{}\n",
+            (t / 60) % 24,
+            t % 60,
+            50.0 + 10.0 * cycle + noise + jump,
+            20.0 + noise * 2.0,
+            (jump > 0.0) as u8
+        ));
+    }
+    text
+}
+
+fn watch_once(path: &Path, extra: &[&str]) -> Vec<Value> {
+    let out = Command::new(bin())
+        .arg("watch")
+        .arg(path)
+        .args(["--once", "--ndjson", "--no-store"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn scores_of_the_first_rows_do_not_change_when_more_rows_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = series(3000);
+    let lines: Vec<&str> = text.lines().collect();
+    let full = dir.path().join("full.csv");
+    let part = dir.path().join("part.csv");
+    std::fs::write(&full, &text).unwrap();
+    std::fs::write(&part, lines[..1801].join("\n") + "\n").unwrap();
+    for extra in [
+        &["--detector", "hst"][..],
+        &["--detector", "hst", "--param", "shingle=0"][..],
+        &["--detector", "zscore", "--param", "robust=true"][..],
+    ] {
+        let all = watch_once(&full, extra);
+        let first = watch_once(&part, extra);
+        assert_eq!(all.len(), 3000, "{extra:?}");
+        assert_eq!(first.len(), 1800, "{extra:?}");
+        assert_eq!(
+            &all[..1800],
+            &first[..],
+            "{extra:?}: scores depend on later rows"
+        );
+        // The same seed gives the same scores.
+        assert_eq!(all, watch_once(&full, extra), "{extra:?}");
+    }
+}
+
+#[test]
+fn ndjson_follows_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.csv");
+    std::fs::write(&path, series(1500)).unwrap();
+    let rows = watch_once(&path, &[]);
+    for (i, r) in rows.iter().enumerate() {
+        let o = r.as_object().unwrap();
+        assert_eq!(o["row"].as_u64(), Some(i as u64));
+        assert!(o["time"].as_str().unwrap().starts_with("2026-01-01"));
+        let p = o["probability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        assert!(o["score"].as_f64().unwrap().is_finite());
+        assert_eq!(o["is_anomaly"].as_bool(), Some(p >= 0.999));
+    }
+    // The label is not a feature: a constant-0 label column would change nothing, so check the
+    // header line of the table instead.
+    let out = Command::new(bin())
+        .args(["watch", path.to_str().unwrap(), "--once", "--no-store"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("on cpu, latency ·"), "{text}");
+}
+
+/// Lines of a child's stdout, as they come.
+fn line_reader(stdout: std::process::ChildStdout) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_rows(rx: &Receiver<String>, seen: &mut Vec<Value>, until: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < until {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("only {} of {until} rows came", seen.len()));
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_followed_file_is_read_through_appends_rotation_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.csv");
+    let text = series(900);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0];
+    std::fs::write(&path, lines[..301].join("\n") + "\n").unwrap();
+    let mut child = Command::new(bin())
+        .args(["watch", path.to_str().unwrap(), "--ndjson", "--no-store"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = line_reader(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    wait_rows(&rx, &mut seen, 300);
+    // Appended, the last line in two writes.
+    append(&path, &(lines[301..400].join("\n") + "\n"));
+    append(&path, &lines[400][..5]);
+    std::thread::sleep(Duration::from_millis(100));
+    append(&path, &(lines[400][5..].to_string() + "\n"));
+    wait_rows(&rx, &mut seen, 400);
+    assert_eq!(seen[399]["row"].as_u64(), Some(399));
+    // Rotated: renamed away, a new file with its header under the same name.
+    std::fs::rename(&path, dir.path().join("live.csv.1")).unwrap();
+    std::fs::write(&path, format!("{header}\n{}\n", lines[401..600].join("\n"))).unwrap();
+    wait_rows(&rx, &mut seen, 599);
+    // Truncated in place and written again.
+    std::fs::write(&path, format!("{header}\n{}\n", lines[600..650].join("\n"))).unwrap();
+    wait_rows(&rx, &mut seen, 649);
+    let times: Vec<&str> = seen.iter().map(|r| r["time"].as_str().unwrap()).collect();
+    let expected: Vec<String> = lines[1..=400]
+        .iter()
+        .chain(&lines[401..650])
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(times, expected, "records lost, repeated or out of order");
+    // SIGTERM: a clean stop with a summary.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("649 records") && err.contains("stopped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn standard_input_is_watched_until_it_closes() {
+    let mut child = Command::new(bin())
+        .args(["watch", "-", "--ndjson", "--no-store"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(series(500).as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 500);
+}
+
+#[test]
+fn ndjson_sources_and_named_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.ndjson");
+    let mut text = String::new();
+    for t in 0..400 {
+        text.push_str(&format!(
+            "{{\"ts\": \"t{t}\", \"a\": {}, \"b\": {}, \"host\": \"web\"}}\n",
+            t % 5,
+            (t % 3) as f64 * 0.5
+        ));
+    }
+    text.push_str("not json\n");
+    std::fs::write(&path, text).unwrap();
+    let rows = watch_once(&path, &["--features", "a"]);
+    assert_eq!(rows.len(), 401);
+    assert_eq!(rows[7]["time"], "t7");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_header = dir.path().join("n.csv");
+    std::fs::write(&no_header, "1,2\n3,4\n").unwrap();
+    let long = dir.path().join("long.csv");
+    std::fs::write(&long, format!("a,b\n1,{}\n", "9".repeat(2 << 20))).unwrap();
+    let text_only = dir.path().join("t.csv");
+    std::fs::write(&text_only, "name,host\nx,y\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["watch".into(), "/no/such/file.csv".into()],
+            "no/such/file",
+        ),
+        (
+            vec!["watch".into(), no_header.display().to_string()],
+            "header",
+        ),
+        (
+            vec!["watch".into(), long.display().to_string()],
+            "longer than",
+        ),
+        (
+            vec!["watch".into(), text_only.display().to_string()],
+            "no numeric column",
+        ),
+        (
+            vec![
+                "watch".into(),
+                "demo:cardio".into(),
+                "-d".into(),
+                "lof".into(),
+            ],
+            "unknown streaming detector",
+        ),
+        (
+            vec![
+                "watch".into(),
+                "demo:cardio".into(),
+                "-p".into(),
+                "height=99".into(),
+            ],
+            "height",
+        ),
+        (
+            vec![
+                "watch".into(),
+                "demo:cardio".into(),
+                "--probability".into(),
+                "2".into(),
+            ],
+            "--probability",
+        ),
+        (
+            vec![
+                "watch".into(),
+                "demo:cardio".into(),
+                "--rate".into(),
+                "fast".into(),
+            ],
+            "--rate",
+        ),
+        (vec!["watch".into(), "demo:nope".into()], "no demo"),
+    ];
+    for (args, needle) in cases {
+        let out = Command::new(bin())
+            .args(&args)
+            .args(["--once", "--no-store"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
