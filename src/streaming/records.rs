@@ -269,7 +269,7 @@ mod tests {
             split_fields(r#"a,"b,c","d""e""#, b','),
             ["a", "b,c", "d\"e"]
         );
-        let r = RecordReader::from_lines("x;y", Some("1;2"), &Selection::default()).unwrap();
+        let r = RecordReader::from_lines("p;q", Some("1;2"), &Selection::default()).unwrap();
         assert_eq!(r.parse("3;4").unwrap().unwrap().values, [3.0, 4.0]);
     }
 
