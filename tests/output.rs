@@ -175,6 +175,31 @@ fn output_refuses_unknown_and_clashing_columns() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A label named like the flag column (`is_anomaly` in demo:server_metrics) is kept beside it
+/// as `input_is_anomaly`.
+#[test]
+fn an_original_column_named_like_a_scores_column_is_kept_renamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all.csv");
+    let o = run(&[
+        "detect",
+        "demo:server_metrics",
+        "-d",
+        "hbos",
+        "--no-store",
+        "-o",
+        out.to_str().unwrap(),
+        "--output-columns",
+        "all",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.first(), Some(&"row_id"));
+    assert!(header.contains(&"input_is_anomaly"), "{header:?}");
+    assert_eq!(&header[header.len() - 2..], ["score", "is_anomaly"]);
+}
+
 /// `prepare --output` writes `row_id` first; `detect` on that file must not score it.
 #[test]
 fn a_written_row_index_is_not_a_feature() {

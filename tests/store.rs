@@ -384,6 +384,19 @@ fn detect_records_runs_and_score_reuses_their_models() {
     let report2 = detect_json(&no_store, &["-d", "knn", "--no-store"]);
     assert!(report2.get("run_id").is_none());
     assert!(!no_store.exists(), "--no-store created a store");
+    // Before the command, as for the workbench, it means the same.
+    let glass = shared_dataset("glass");
+    let out = Command::new(bin())
+        .args(["--no-store", "--store"])
+        .arg(&no_store)
+        .args(["detect", glass.to_str().unwrap(), "-d", "hbos"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !no_store.exists(),
+        "pynomaly --no-store detect created a store"
+    );
 
     // Scoring the training file with the stored model flags rows with the training threshold.
     let out = run_cli(

@@ -32,40 +32,71 @@ pub struct DetectorsArgs {
 pub fn list_detectors(args: DetectorsArgs) -> CliResult {
     let mut out = std::io::stdout().lock();
     let written = if args.json {
-        output::write_json(&mut out, &registry())
+        // One list: the batch detectors, then the streaming ones (family `streaming`).
+        let mut all: Vec<serde_json::Value> = Vec::new();
+        for d in registry() {
+            all.push(serde_json::to_value(d).map_err(|e| CliError::internal(e.to_string()))?);
+        }
+        for d in crate::streaming::streaming_registry() {
+            all.push(serde_json::to_value(d).map_err(|e| CliError::internal(e.to_string()))?);
+        }
+        output::write_json(&mut out, &all)
     } else {
         write_registry_table(&mut out)
     };
     written.map_err(output_error)
 }
 
+/// One row of the detectors table, batch or streaming.
+struct Listed {
+    name: &'static str,
+    family: &'static str,
+    complexity: &'static str,
+    summary: &'static str,
+    params: &'static [crate::detectors::ParamSpec],
+}
+
 fn write_registry_table(out: &mut impl Write) -> std::io::Result<()> {
-    // Columns as wide as their longest entry: a long complexity never runs into the summary.
-    let width = |f: &dyn Fn(&crate::detectors::DetectorInfo) -> usize, title: &str| {
-        registry()
-            .iter()
-            .map(f)
-            .chain([title.len()])
-            .max()
-            .unwrap_or(0)
+    let rows: Vec<Listed> = registry()
+        .iter()
+        .map(|d| Listed {
+            name: d.name,
+            family: d.family.name(),
+            complexity: d.complexity,
+            summary: d.summary,
+            params: d.params,
+        })
+        .chain(
+            crate::streaming::streaming_registry()
+                .iter()
+                .map(|d| Listed {
+                    name: d.name,
+                    family: d.family,
+                    complexity: d.complexity,
+                    summary: d.summary,
+                    params: d.params,
+                }),
+        )
+        .collect();
+    // Columns as wide as their longest entry and two spaces apart: a long complexity never
+    // runs into the summary.
+    let width = |f: &dyn Fn(&Listed) -> usize, title: &str| {
+        rows.iter().map(f).chain([title.len()]).max().unwrap_or(0)
     };
     let name_w = width(&|d| d.name.len(), "name");
-    let family_w = width(&|d| d.family.name().len(), "family");
+    let family_w = width(&|d| d.family.len(), "family");
     let complexity_w = width(&|d| d.complexity.chars().count(), "complexity");
-    let indent = name_w + family_w + complexity_w + 3;
+    let indent = name_w + family_w + complexity_w + 6;
     writeln!(
         out,
-        "{:<name_w$} {:<family_w$} {:<complexity_w$} summary / parameters (default, range)",
+        "{:<name_w$}  {:<family_w$}  {:<complexity_w$}  summary / parameters (default, range)",
         "name", "family", "complexity"
     )?;
-    for d in registry() {
+    for d in &rows {
         writeln!(
             out,
-            "{:<name_w$} {:<family_w$} {:<complexity_w$} {}",
-            d.name,
-            d.family.name(),
-            d.complexity,
-            d.summary
+            "{:<name_w$}  {:<family_w$}  {:<complexity_w$}  {}",
+            d.name, d.family, d.complexity, d.summary
         )?;
         for p in d.params {
             let log = match p.kind {

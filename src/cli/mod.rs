@@ -262,10 +262,20 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Profile(args)) => profile(args),
         Some(Command::Prepare(args)) => prepare(args),
         Some(Command::Detectors(args)) => detect::list_detectors(args),
-        Some(Command::Detect(args)) => detect::detect(args, cli.store.as_deref()),
-        Some(Command::Automl(args)) => automl::automl(args, cli.store.as_deref()),
+        // `pynomaly --no-store detect …` means what it says, as `detect --no-store` does.
+        Some(Command::Detect(mut args)) => {
+            args.no_store |= cli.tui.no_store;
+            detect::detect(args, cli.store.as_deref())
+        }
+        Some(Command::Automl(mut args)) => {
+            args.no_store |= cli.tui.no_store;
+            automl::automl(args, cli.store.as_deref())
+        }
         Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
-        Some(Command::Watch(args)) => watch::watch(args),
+        Some(Command::Watch(mut args)) => {
+            args.no_store |= cli.tui.no_store;
+            watch::watch(args)
+        }
         Some(Command::Explain(args)) => explain::explain(args, cli.store.as_deref()),
         Some(Command::Experiments(command)) => experiments::run(command, cli.store.as_deref()),
         Some(Command::Demos) => {

@@ -12,7 +12,8 @@ use super::interrupt::StopOnInterrupt;
 use super::{CliError, CliResult};
 use crate::service::jobs::JobKind;
 use crate::service::watch::{
-    ScoredRecord, Watch, WatchSpec, WatchStep, DEFAULT_PROBABILITY, DEFAULT_WARMUP,
+    ScoredRecord, Watch, WatchSpec, WatchStep, DEFAULT_COOLDOWN, DEFAULT_PROBABILITY,
+    DEFAULT_WARMUP,
 };
 use crate::streaming::records::Selection;
 use crate::text::sanitize;
@@ -37,12 +38,17 @@ pub struct WatchArgs {
     /// The detector's window (its `window` parameter).
     #[arg(long, value_name = "N")]
     pub window: Option<usize>,
-    /// Records scored 0 (probability 0.5) while the detector learns.
+    /// Records at the start that raise no alert (probability 0) while the detector learns.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WARMUP)]
     pub warmup: usize,
-    /// Alert when a record's anomaly probability reaches this.
+    /// Alert when a record's anomaly probability reaches this (default: Numenta's "red"
+    /// likelihood, a Gaussian tail of 1e-5).
     #[arg(long, value_name = "P", default_value_t = DEFAULT_PROBABILITY)]
     pub probability: f64,
+    /// After an alert, this many records have their probability held at 0, so that one event
+    /// raises one alert (0: no cooldown).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_COOLDOWN)]
+    pub cooldown: usize,
     /// Read to the current end and stop (the streaming path, evaluated on a file).
     #[arg(long)]
     pub once: bool,
@@ -79,6 +85,7 @@ pub fn watch(args: WatchArgs) -> CliResult {
         window: args.window,
         warmup: args.warmup,
         probability: args.probability,
+        cooldown: args.cooldown,
         seed: args.seed,
         selection: Selection {
             features: args.features.clone(),
@@ -165,8 +172,14 @@ pub fn watch(args: WatchArgs) -> CliResult {
             watch.malformed
         ));
     }
-    if let Some(w) = watch.shingle_len().filter(|&w| w > 1) {
-        summary.push_str(&format!("; shingle of {w} records"));
+    let shingles: Vec<String> = watch
+        .shingle_lens()
+        .iter()
+        .filter(|&&w| w > 1)
+        .map(|w| w.to_string())
+        .collect();
+    if !shingles.is_empty() {
+        summary.push_str(&format!("; patterns of {} records", shingles.join(", ")));
     }
     eprintln!("pynomaly watch: {summary}");
     Ok(())

@@ -97,12 +97,6 @@ impl ScoresTable<'_> {
                 names.clone()
             }
         };
-        if let Some(clash) = names.iter().find(|n| SCORE_COLUMNS.contains(&n.as_str())) {
-            return Err(ServiceError::input(format!(
-                "the column {clash:?} of {} has the name of a scores column (row_id, score, is_anomaly); choose the columns to keep without it",
-                self.loaded.source
-            )));
-        }
         let ids: Vec<u64> = keep.iter().map(|&i| self.row_ids[i]).collect();
         let mut columns: Vec<Column> = vec![Column::new("row_id".into(), &ids)];
         if !names.is_empty() {
@@ -118,7 +112,19 @@ impl ScoresTable<'_> {
                     .take(&take)
                     .map_err(|e| ServiceError::internal(e.to_string()))
             })?;
-            columns.extend(originals.into_columns());
+            // An original column named like a scores column (a label called `is_anomaly`) is
+            // kept as `input_<name>`, so that both are in the file.
+            let taken = |n: &str| SCORE_COLUMNS.contains(&n) || names.iter().any(|o| o == n);
+            columns.extend(originals.into_columns().into_iter().map(|mut c| {
+                if SCORE_COLUMNS.contains(&c.name().as_str()) {
+                    let mut name = format!("input_{}", c.name());
+                    while taken(&name) {
+                        name = format!("input_{name}");
+                    }
+                    c.rename(name.into());
+                }
+                c
+            }));
         }
         let scores: Vec<f64> = keep.iter().map(|&i| self.scores[i]).collect();
         columns.push(Column::new("score".into(), &scores));

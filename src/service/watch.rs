@@ -9,7 +9,7 @@ use crate::data::demo::Demo;
 use crate::streaming::follow::{LineSource, Poll, Replay};
 use crate::streaming::probability::LikelihoodConfig;
 use crate::streaming::records::{RecordReader, Selection};
-use crate::streaming::{self, AlertRule, StreamConfig, StreamScorer};
+use crate::streaming::{self, StreamConfig, StreamScorer};
 use crate::text::sanitize;
 
 use super::{ServiceError, ServiceResult};
@@ -31,14 +31,15 @@ pub struct WatchSpec {
     pub warmup: usize,
     /// Alert at this probability or above.
     pub probability: f64,
+    /// After an alert, records with the probability held at 0.
+    pub cooldown: usize,
     pub seed: u64,
     pub selection: Selection,
 }
 
-/// Records scored 0 while the pipeline learns, unless told otherwise.
+/// Records without alerts at the start, unless told otherwise.
 pub const DEFAULT_WARMUP: usize = 250;
-/// The alert level of the probability, unless told otherwise.
-pub const DEFAULT_PROBABILITY: f64 = 0.999;
+pub use crate::streaming::{DEFAULT_ALERT_PROBABILITY as DEFAULT_PROBABILITY, DEFAULT_COOLDOWN};
 
 /// One record and what it got.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,9 +145,12 @@ impl Watch {
         self.source.name()
     }
 
-    /// The shingle length in use, once the warm-up chose it.
-    pub fn shingle_len(&self) -> Option<usize> {
-        self.scorer.as_ref().and_then(|s| s.shingle_len())
+    /// The shingle lengths in use (one per member detector), once known.
+    pub fn shingle_lens(&self) -> Vec<usize> {
+        self.scorer
+            .as_ref()
+            .map(|s| s.shingle_lens())
+            .unwrap_or_default()
     }
 
     /// Waits up to about `wait` for new lines and scores the records among them.
@@ -209,7 +213,9 @@ impl Watch {
             seed: self.spec.seed,
             n_features: reader.features.len(),
             warmup: self.spec.warmup,
-            alert: AlertRule::Probability(self.spec.probability),
+            alert_probability: self.spec.probability,
+            cooldown: self.spec.cooldown,
+            range_tolerance: Some(streaming::DEFAULT_RANGE_TOLERANCE),
             likelihood: LikelihoodConfig::default(),
         }));
         self.reader = Some(reader);

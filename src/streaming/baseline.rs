@@ -1,11 +1,16 @@
 //! The windowed baseline: each feature's distance from the recent past, in units of its spread.
 //! `z-score` uses the window's mean and standard deviation, `mad` its median and median absolute
 //! deviation (robust to the outliers the window holds). The score is the largest distance over
-//! the features, computed before the record joins the window.
+//! the features (as erf(z/√2), in [0, 1]), computed before the record joins the window.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
+
+use super::probability::erf;
+
+/// Records the window must hold before it scores.
+const MIN_HISTORY: usize = 10;
 
 /// MAD × this estimates the standard deviation of a normal distribution.
 const MAD_TO_SD: f64 = 1.4826;
@@ -28,14 +33,15 @@ impl WindowedBaseline {
     }
 
     /// Scores `x` against the window, then adds it (dropping the oldest record when full).
-    pub fn score_learn(&mut self, x: &[f64]) -> f64 {
-        let score = if self.rows.len() < 2 {
-            0.0
-        } else {
-            (0..x.len())
+    /// The score is erf(z/√2) of the largest distance z: the share of a normal distribution
+    /// nearer the centre, in [0, 1]. No score before the window holds `MIN_HISTORY` records.
+    pub fn score_learn(&mut self, x: &[f64]) -> Option<f64> {
+        let score = (self.rows.len() >= MIN_HISTORY).then(|| {
+            let z = (0..x.len())
                 .map(|j| self.distance(j, x[j]))
-                .fold(0.0, f64::max)
-        };
+                .fold(0.0, f64::max);
+            erf(z / std::f64::consts::SQRT_2)
+        });
         if self.rows.len() == self.window {
             self.rows.pop_front();
         }
@@ -63,7 +69,7 @@ impl WindowedBaseline {
         } else {
             let n = values.len() as f64;
             let mean = values.iter().sum::<f64>() / n;
-            let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+            let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
             (mean, var.sqrt())
         };
         // A flat window: any change is as far as the smallest spread we can tell apart.
@@ -98,10 +104,10 @@ mod tests {
             for i in 0..100 {
                 b.score_learn(&[10.0 + (i % 2) as f64]);
             }
-            let jump = b.score_learn(&[30.0]);
-            assert!(jump > 10.0, "robust={robust}: {jump}");
-            let normal = b.score_learn(&[10.5]);
-            assert!(normal < 2.0, "robust={robust}: {normal}");
+            let jump = b.score_learn(&[30.0]).unwrap();
+            assert!(jump > 0.999_999, "robust={robust}: {jump}");
+            let normal = b.score_learn(&[10.5]).unwrap();
+            assert!(normal < 0.9, "robust={robust}: {normal}");
         }
     }
 }

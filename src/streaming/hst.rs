@@ -56,18 +56,18 @@ impl HalfSpaceTrees {
         }
     }
 
-    /// Scores `x`, then learns it. 0 during the first window (nothing to compare with yet).
-    pub fn score_learn(&mut self, x: &[f64]) -> f64 {
+    /// Scores `x`, then learns it. No score during the first window (nothing to compare with).
+    pub fn score_learn(&mut self, x: &[f64]) -> Option<f64> {
         if self.trees.is_empty() {
             self.warm.push(x.to_vec());
             if self.warm.len() == self.window {
                 self.build();
             }
-            return 0.0;
+            return None;
         }
         let score = self.score(x);
         self.learn(x);
-        score
+        Some(score)
     }
 
     fn build(&mut self) {
@@ -206,23 +206,26 @@ mod tests {
         let mut normal = 0.0f64;
         for i in 0..1000 {
             let x = [rng.gen_range(0.4..0.6), rng.gen_range(0.4..0.6)];
-            let s = hst.score_learn(&x);
+            let s = hst.score_learn(&x).unwrap_or(0.0);
             if i >= 750 {
                 normal = normal.max(s);
             }
         }
         // Far outside the region the trees were grown in: no mass below the root's children.
-        let outlier = hst.score_learn(&[0.05, 0.95]);
-        assert!(outlier > normal, "outlier {outlier} vs normal at most {normal}");
+        let outlier = hst.score_learn(&[0.05, 0.95]).unwrap();
+        assert!(
+            outlier > normal,
+            "outlier {outlier} vs normal at most {normal}"
+        );
         assert!((0.0..=1.0).contains(&outlier));
     }
 
     #[test]
-    fn the_first_window_scores_zero() {
+    fn the_first_window_has_no_score() {
         let mut hst = HalfSpaceTrees::new(3, 4, 10, 0);
         for i in 0..10 {
-            assert_eq!(hst.score_learn(&[i as f64]), 0.0);
+            assert_eq!(hst.score_learn(&[i as f64]), None);
         }
-        assert!(hst.score_learn(&[100.0]) > 0.0);
+        assert!(hst.score_learn(&[100.0]).unwrap() > 0.0);
     }
 }

@@ -1,9 +1,10 @@
 //! From raw scores to an anomaly probability in [0, 1], the number alerting wants: Numenta's
-//! "anomaly likelihood" (Ahmad et al. 2017). The mean of the last few raw scores is compared
-//! with a normal distribution fitted to such means over a long, bounded window; the probability
-//! is one minus the Gaussian tail beyond it. It is 0.5 until enough history exists. A run of
-//! alerts is thinned: after a probability above the red level, the next ones in a row are
-//! lowered to the yellow level, so that one event raises one alert.
+//! "anomaly likelihood" (Ahmad et al. 2017), with nupic's constants. The mean of the last 10 raw
+//! scores is compared with a normal distribution fitted to such means over a long, bounded
+//! window (refitted every 100 records); the probability is one minus the Gaussian tail beyond
+//! it (mirrored: an unusually low mean is as rare as a high one). It is 0 until 400 scores
+//! exist. A run of alerts is thinned: a red tail (≤ 1e-5) right after a red one is shown as
+//! yellow (1e-3), so that one event raises one alert.
 
 use std::collections::VecDeque;
 
@@ -15,18 +16,22 @@ pub struct LikelihoodConfig {
     pub short_window: usize,
     /// Short-term means the distribution is fitted to (the newest ones).
     pub long_window: usize,
-    /// Records before any probability (0.5 until then).
+    /// Scored records before any mean is kept (the detector's own start is noisy).
     pub learning: usize,
+    /// Means kept before the first fit; 0 is the probability until then.
+    pub estimation: usize,
     /// Records between two fits of the distribution.
     pub refit_every: usize,
 }
 
 impl Default for LikelihoodConfig {
+    /// Numenta's (nupic's) defaults.
     fn default() -> Self {
         LikelihoodConfig {
             short_window: 10,
             long_window: 8640,
-            learning: 388,
+            learning: 300,
+            estimation: 100,
             refit_every: 100,
         }
     }
@@ -36,21 +41,21 @@ impl Default for LikelihoodConfig {
 /// the slightest blip an alert.
 const MIN_MEAN: f64 = 0.03;
 const MIN_VARIANCE: f64 = 0.0003;
-/// Tail probabilities below this are red; a red after a red becomes yellow.
-const RED_TAIL: f64 = 1e-5;
+/// Tail probabilities at or below this are red; a red right after a red becomes yellow.
+pub const RED_TAIL: f64 = 1e-5;
 const YELLOW_TAIL: f64 = 1e-3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Likelihood {
     config: LikelihoodConfig,
     short: VecDeque<f64>,
-    short_sum: f64,
     long: VecDeque<f64>,
+    /// Raw scores seen.
     seen: u64,
-    mean: f64,
-    sd: f64,
-    fitted: bool,
-    previous_red: bool,
+    /// Records since the last fit.
+    since_fit: usize,
+    fit: Option<(f64, f64)>,
+    previous_tail: f64,
 }
 
 impl Likelihood {
@@ -59,66 +64,65 @@ impl Likelihood {
             config: LikelihoodConfig {
                 short_window: config.short_window.max(1),
                 long_window: config.long_window.max(2),
-                learning: config.learning,
+                estimation: config.estimation.max(2),
                 refit_every: config.refit_every.max(1),
+                ..config
             },
             short: VecDeque::new(),
-            short_sum: 0.0,
             long: VecDeque::new(),
             seen: 0,
-            mean: 0.0,
-            sd: 1.0,
-            fitted: false,
-            previous_red: false,
+            since_fit: 0,
+            fit: None,
+            previous_tail: 1.0,
         }
     }
 
-    /// The probability for this raw score, given the ones before it; then remembers it.
+    /// The probability for this raw score, given the ones before it (0 until enough history
+    /// exists); then remembers it.
     pub fn update(&mut self, raw: f64) -> f64 {
         let raw = if raw.is_finite() { raw } else { 0.0 };
         self.short.push_back(raw);
-        self.short_sum += raw;
         if self.short.len() > self.config.short_window {
-            self.short_sum -= self.short.pop_front().unwrap_or(0.0);
+            self.short.pop_front();
         }
-        let averaged = self.short_sum / self.short.len() as f64;
+        let averaged = self.short.iter().sum::<f64>() / self.short.len() as f64;
         self.seen += 1;
-        let probability = if self.fitted && self.seen > self.config.learning as u64 {
-            let mut tail = tail_probability(averaged, self.mean, self.sd);
-            let red = tail <= RED_TAIL;
-            if red && self.previous_red {
-                tail = YELLOW_TAIL;
-            }
-            self.previous_red = red;
-            1.0 - tail
-        } else {
-            0.5
-        };
+        if self.seen <= self.config.learning as u64 {
+            return 0.0;
+        }
         self.long.push_back(averaged);
         if self.long.len() > self.config.long_window {
             self.long.pop_front();
         }
-        if self.seen.is_multiple_of(self.config.refit_every as u64) || !self.fitted {
-            self.fit();
+        if self.seen < (self.config.learning + self.config.estimation) as u64 {
+            return 0.0;
         }
-        probability
+        if self.fit.is_none() || self.since_fit >= self.config.refit_every {
+            self.refit();
+        }
+        self.since_fit += 1;
+        let (mean, sd) = self.fit.unwrap_or((MIN_MEAN, MIN_VARIANCE.sqrt()));
+        let tail = tail_probability(averaged, mean, sd);
+        let shown = if tail <= RED_TAIL && self.previous_tail <= RED_TAIL {
+            YELLOW_TAIL
+        } else {
+            tail
+        };
+        self.previous_tail = tail;
+        1.0 - shown
     }
 
-    fn fit(&mut self) {
-        let n = self.long.len();
-        if n < 2 {
-            return;
-        }
-        let mean = self.long.iter().sum::<f64>() / n as f64;
+    fn refit(&mut self) {
+        let n = self.long.len().max(1) as f64;
+        let mean = self.long.iter().sum::<f64>() / n;
         let var = self
             .long
             .iter()
             .map(|x| (x - mean) * (x - mean))
             .sum::<f64>()
-            / n as f64;
-        self.mean = mean.max(MIN_MEAN);
-        self.sd = var.max(MIN_VARIANCE).sqrt();
-        self.fitted = true;
+            / n;
+        self.fit = Some((mean.max(MIN_MEAN), var.max(MIN_VARIANCE).sqrt()));
+        self.since_fit = 0;
     }
 }
 
@@ -126,6 +130,11 @@ impl Likelihood {
 fn tail_probability(x: f64, mean: f64, sd: f64) -> f64 {
     let z = (x - mean).abs() / sd;
     0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// The error function, from [`erfc`].
+pub fn erf(x: f64) -> f64 {
+    1.0 - erfc(x)
 }
 
 /// The complementary error function (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
@@ -178,8 +187,8 @@ mod tests {
         let mut l = Likelihood::new(LikelihoodConfig::default());
         for i in 0..1000 {
             let p = l.update(0.1 + 0.01 * ((i % 7) as f64));
-            if i < 388 {
-                assert_eq!(p, 0.5);
+            if i < 399 {
+                assert_eq!(p, 0.0);
             }
         }
         let first = l.update(1.0);

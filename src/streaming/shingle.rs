@@ -1,6 +1,6 @@
 //! Shingling: the vector a detector sees is the last `w` records of every feature, so that a
-//! pattern (a missing daily peak, a changed rhythm) is as visible as a point. Before `w` records
-//! exist the first record stands in for the missing ones. The length can be estimated from the
+//! pattern (a missing daily peak, a changed rhythm) is as visible as a point. There is no vector
+//! before `w` records. The length can be estimated from the
 //! data: the lag of the first clear peak of the autocorrelation of the warm-up.
 
 use std::collections::VecDeque;
@@ -30,6 +30,7 @@ impl Shingle {
         }
     }
 
+    /// The shingle length.
     pub fn len(&self) -> usize {
         self.w
     }
@@ -38,27 +39,25 @@ impl Shingle {
         false
     }
 
-    /// Adds a record; the vector of the last `w` records, oldest first.
-    pub fn push(&mut self, x: &[f64]) -> &[f64] {
+    /// Adds a record; the vector of the last `w` records, oldest first, once there are `w`.
+    pub fn push(&mut self, x: &[f64]) -> Option<&[f64]> {
         if self.w == 1 {
             self.vector.clear();
             self.vector.extend_from_slice(x);
-            return &self.vector;
-        }
-        if self.history.is_empty() {
-            for _ in 1..self.w {
-                self.history.push_back(x.to_vec());
-            }
+            return Some(&self.vector);
         }
         self.history.push_back(x.to_vec());
         while self.history.len() > self.w {
             self.history.pop_front();
         }
+        if self.history.len() < self.w {
+            return None;
+        }
         self.vector.clear();
         for j in 0..self.d {
             self.vector.extend(self.history.iter().map(|r| r[j]));
         }
-        &self.vector
+        Some(&self.vector)
     }
 }
 
@@ -101,10 +100,16 @@ mod tests {
     #[test]
     fn vectors_hold_the_last_w_records_per_feature() {
         let mut s = Shingle::new(3, 2);
-        assert_eq!(s.push(&[1.0, 10.0]), [1.0, 1.0, 1.0, 10.0, 10.0, 10.0]);
-        s.push(&[2.0, 20.0]);
-        assert_eq!(s.push(&[3.0, 30.0]), [1.0, 2.0, 3.0, 10.0, 20.0, 30.0]);
-        assert_eq!(s.push(&[4.0, 40.0]), [2.0, 3.0, 4.0, 20.0, 30.0, 40.0]);
+        assert_eq!(s.push(&[1.0, 10.0]), None);
+        assert_eq!(s.push(&[2.0, 20.0]), None);
+        assert_eq!(
+            s.push(&[3.0, 30.0]).unwrap(),
+            [1.0, 2.0, 3.0, 10.0, 20.0, 30.0]
+        );
+        assert_eq!(
+            s.push(&[4.0, 40.0]).unwrap(),
+            [2.0, 3.0, 4.0, 20.0, 30.0, 40.0]
+        );
     }
 
     #[test]
