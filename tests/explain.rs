@@ -215,6 +215,45 @@ fn new_rows_are_explained_as_score_scores_them() {
     }
 }
 
+/// ECOD and COPOD rank a batch of new rows together: explaining a few rows of a larger batch
+/// still adds up to the scores the batch got.
+#[test]
+fn a_few_rows_of_a_batch_are_explained_within_their_batch() {
+    let x = planted_data();
+    let batch = ndarray::Array2::from_shape_fn((12, 6), |(i, j)| {
+        if i == 3 && j == 2 {
+            9.0
+        } else {
+            ((i * 7 + j * 3) % 5) as f64 * 0.2 - 0.4
+        }
+    });
+    for name in ["ecod", "copod", "knn", "hbos"] {
+        let (model, _, _) = fit_small(name, &x);
+        let scores = model.score(batch.view()).unwrap();
+        let picks = [3usize, 7];
+        let e = explain(
+            &model,
+            x.view(),
+            Rows::NewIn {
+                batch: batch.view(),
+                picks: &picks,
+            },
+            &ExplainOptions::default(),
+            &JobCtx::new(0),
+        )
+        .unwrap();
+        assert_eq!(top_feature(&e[0].contributions), 2, "{name}");
+        for (r, &i) in picks.iter().enumerate() {
+            let sum: f64 = e[r].contributions.iter().sum();
+            assert!(
+                (sum - scores[i]).abs() < 1e-9 * scores[i].abs().max(1.0),
+                "{name} row {i}: {sum} vs {}",
+                scores[i]
+            );
+        }
+    }
+}
+
 fn cli(store: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(common::bin())
         .args(args)

@@ -324,13 +324,16 @@ pub fn explain_new_rows(
     let m = &prepared.matrix;
     let ranks = ranks(scores);
     let picked: Vec<usize> = ranks.order.iter().take(k).copied().collect();
-    let rows = m.x.select(ndarray::Axis(0), &picked);
     let reference = library::training_data(model).unwrap_or(m.x.view());
+    // The whole batch goes along: ECOD and COPOD scored each row together with the others.
     let explained = catch_panic("explain", || {
         Ok(library::explain(
             model,
             reference,
-            Rows::New(rows.view()),
+            Rows::NewIn {
+                batch: m.x.view(),
+                picks: &picked,
+            },
             options,
             ctx,
         )?)

@@ -75,6 +75,13 @@ pub enum Rows<'a> {
     Training(&'a [usize]),
     /// New rows, explained as [`Model::score`] scores them.
     New(ArrayView2<'a, f64>),
+    /// Rows `picks` of a batch of new rows, explained as [`Model::score`] scores the whole
+    /// batch: ECOD and COPOD rank a batch's rows together with the training rows, so a row's
+    /// score (and its explanation) depends on the rest of its batch.
+    NewIn {
+        batch: ArrayView2<'a, f64>,
+        picks: &'a [usize],
+    },
 }
 
 impl Rows<'_> {
@@ -82,6 +89,7 @@ impl Rows<'_> {
         match self {
             Rows::Training(i) => i.len(),
             Rows::New(x) => x.nrows(),
+            Rows::NewIn { picks, .. } => picks.len(),
         }
     }
 
@@ -90,6 +98,7 @@ impl Rows<'_> {
         match self {
             Rows::Training(i) => (train.row(i[r]).to_vec(), Some(i[r])),
             Rows::New(x) => (x.row(r).to_vec(), None),
+            Rows::NewIn { batch, picks } => (batch.row(picks[r]).to_vec(), None),
         }
     }
 }
@@ -123,7 +132,22 @@ pub fn explain(
             train.ncols()
         )));
     }
-    if let Rows::New(x) = rows {
+    if let Rows::NewIn { batch, picks } = rows {
+        if let Some(&bad) = picks.iter().find(|&&i| i >= batch.nrows()) {
+            return Err(DetectError::InvalidData(format!(
+                "row {bad} is not in the batch ({} rows)",
+                batch.nrows()
+            )));
+        }
+        // Only the ECDF detectors' own explanations see the rest of the batch.
+        let batch_wide =
+            matches!(model, Model::Ecod(_) | Model::Copod(_)) && options.method != Method::Shapley;
+        if !batch_wide {
+            let x = batch.select(ndarray::Axis(0), picks);
+            return explain(model, train, Rows::New(x.view()), options, ctx);
+        }
+    }
+    if let Rows::New(x) | Rows::NewIn { batch: x, .. } = rows {
         if x.ncols() != d {
             return Err(DetectError::InvalidData(format!(
                 "the model was fitted on {d} features, the rows have {}",
@@ -230,6 +254,11 @@ fn tails(
             let all = ndarray::concatenate(ndarray::Axis(0), &[train.view(), x.view()])
                 .map_err(|e| DetectError::InvalidData(e.to_string()))?;
             (all, (train.nrows()..train.nrows() + x.nrows()).collect())
+        }
+        Rows::NewIn { batch, picks } => {
+            let all = ndarray::concatenate(ndarray::Axis(0), &[train.view(), batch.view()])
+                .map_err(|e| DetectError::InvalidData(e.to_string()))?;
+            (all, picks.iter().map(|&i| train.nrows() + i).collect())
         }
     };
     let n = matrix.nrows();

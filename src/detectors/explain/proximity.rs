@@ -38,6 +38,10 @@ pub fn explain(
             indices.iter().map(|&i| Some(i)).collect(),
         ),
         Rows::New(x) => (x.to_owned(), vec![None; x.nrows()]),
+        Rows::NewIn { batch, picks } => (
+            batch.select(ndarray::Axis(0), picks),
+            vec![None; picks.len()],
+        ),
     };
     if queries.nrows() == 0 {
         return Ok(Vec::new());
