@@ -397,3 +397,30 @@ fn explain_refuses_a_changed_dataset_and_unknown_rows() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A run made on a relative path is explained from any folder: the store keeps the absolute one.
+#[test]
+fn a_run_on_a_relative_path_is_explained_from_another_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::shared_dataset("glass"), dir.path().join("g.csv")).unwrap();
+    let store = dir.path().join("s.sqlite");
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .args(args)
+            .env("PYNOMALY_STORE", &store)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = run(dir.path(), &["detect", "g.csv", "-d", "hbos", "--json"]);
+    let id = report["run_id"].as_i64().unwrap().to_string();
+    let elsewhere = std::env::temp_dir();
+    let explained = run(&elsewhere, &["explain", &id, "--top", "1", "--json"]);
+    assert_eq!(explained["explanations"].as_array().unwrap().len(), 1);
+}

@@ -273,7 +273,9 @@ pub fn explain_run(
     let stored = store
         .scores(run_id)?
         .ok_or_else(|| ServiceError::input(format!("run {run_id} has no stored scores")))?;
-    let source_text = &envelope.training.source;
+    // The store keeps the dataset's absolute path; the model has it as it was given.
+    let stored_path = store.run(run_id).ok().and_then(|r| r.summary.dataset);
+    let source_text = stored_path.as_ref().unwrap_or(&envelope.training.source);
     let source = crate::data::Source::parse(source_text)
         .map_err(|e| ServiceError::from(e).context(&format!("run {run_id}'s dataset")))?;
     let (loaded, _) = super::detect::load(&source, load_options)
