@@ -1189,3 +1189,19 @@ fn a_shown_run_can_be_repeated_from_its_reproduce_line() {
         "{md}"
     );
 }
+
+/// Stored runs show `auto` for a 0 that means so, in `show`, `compare` and the reproduce line.
+#[test]
+fn stored_auto_parameters_read_auto() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let report = detect_json(&store, &["-d", "iforest"]);
+    let id = report["run_id"].as_i64().unwrap().to_string();
+    let out = run_cli(&store, &["experiments", "show", &id]);
+    let text = stdout(&out);
+    assert!(text.contains("max_samples=auto"), "{text}");
+    assert!(text.contains("-p max_samples=auto"), "{text}");
+    let out = run_cli(&store, &["experiments", "compare", &id, &id]);
+    let text = stdout(&out);
+    assert!(!text.contains("max_samples 0") && text.contains("auto"), "{text}");
+}

@@ -185,6 +185,14 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// A stored parameter as the faces show it (`auto` for a 0 that means so; see `show_param`).
+fn param_text(name: &str, v: &Value) -> String {
+    match serde_json::from_value::<crate::detectors::ParamValue>(v.clone()) {
+        Ok(p) => crate::detectors::show_param(name, &p),
+        Err(_) => value_text(v),
+    }
+}
+
 fn fields(v: &Value) -> Vec<(String, &Value)> {
     match v {
         Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -254,7 +262,7 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
     )?;
     let params: Vec<String> = fields(&r.params)
         .iter()
-        .map(|(k, v)| format!("{}={}", sanitize(k), value_text(v)))
+        .map(|(k, v)| format!("{}={}", sanitize(k), sanitize(&param_text(k, v))))
         .collect();
     writeln!(
         out,
@@ -380,7 +388,14 @@ fn compare(store: &Store, ids: &[i64], json: bool) -> CliResult {
         for name in names {
             let cells = runs
                 .iter()
-                .map(|r| value_text(get(r).get(&name).unwrap_or(&Value::Null)))
+                .map(|r| {
+                    let v = get(r).get(&name).unwrap_or(&Value::Null);
+                    if section == "param" && !v.is_null() {
+                        param_text(&name, v)
+                    } else {
+                        value_text(v)
+                    }
+                })
                 .collect();
             rows.push((format!("{section} {}", sanitize(&name)), cells));
         }
@@ -604,9 +619,14 @@ fn write_markdown(
         r.seed,
         md_cell(&r.app_version)
     )?;
-    writeln!(out, "## Parameters\n\n| parameter | value |\n|---|---|")?;
-    for (k, v) in fields(&r.params) {
-        writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
+    let params = fields(&r.params);
+    if params.is_empty() {
+        writeln!(out, "## Parameters\n\nNone: the detector has no parameters.")?;
+    } else {
+        writeln!(out, "## Parameters\n\n| parameter | value |\n|---|---|")?;
+    }
+    for (k, v) in params {
+        writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&param_text(&k, v)))?;
     }
     writeln!(out, "\n## Preparation\n\n{}", md_cell(&preparation_text(r)))?;
     if let Some(command) = reproduce_command(r) {
@@ -634,14 +654,14 @@ fn write_markdown(
     if !metrics.is_empty() {
         writeln!(out, "\n## Metrics\n\n| metric | value |\n|---|---|")?;
         for (k, v) in metrics {
-            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&param_text(&k, v)))?;
         }
     }
     let timing = fields(&r.timing);
     if !timing.is_empty() {
         writeln!(out, "\n## Timing\n\n| step | seconds |\n|---|---|")?;
         for (k, v) in timing {
-            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&param_text(&k, v)))?;
         }
     }
     if let Some(sc) = scores {

@@ -636,7 +636,8 @@ pub fn reproduce_command(detail: &crate::store::RunDetail) -> Option<String> {
     ];
     if let Ok(params) = serde_json::from_value::<crate::detectors::Params>(detail.params.clone()) {
         for (k, v) in &params.0 {
-            words.push(format!("-p {}", shell_word(&format!("{k}={v}"))));
+            let value = crate::detectors::form_value(k, v);
+            words.push(format!("-p {}", shell_word(&format!("{k}={value}"))));
         }
     }
     if detail.seed != 0 {
