@@ -35,8 +35,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.message.is_empty() {
-                // Messages quote file names and column names: untrusted text.
-                eprintln!("error: {}", sanitize(&e.message));
+                // Messages quote file names and column names: untrusted text. A stop the user
+                // asked for (exit 130) is not an error.
+                let prefix = if e.code == 130 { "pynomaly" } else { "error" };
+                eprintln!("{prefix}: {}", sanitize(&e.message));
             }
             ExitCode::from(e.code)
         }

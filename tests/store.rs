@@ -1116,7 +1116,7 @@ fn an_interrupted_detect_ends_its_run_as_cancelled() {
         unsafe { libc::kill(child.id() as i32, signal) };
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-        assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("cancelled") && !stderr(&out).contains("error:"), "{}", stderr(&out));
         let runs = Store::open(&store_path)
             .unwrap()
             .list_runs(&RunFilter::default())

@@ -503,20 +503,26 @@ impl App {
                             .run_id
                             .map(|id| format!(" (run {id})"))
                             .unwrap_or_default();
-                        self.shared.set_status(
-                            Level::Ok,
-                            format!(
-                                "{} finished in {:.2} s: {} flagged{auc}{run}",
-                                r.detector, r.fit_s, r.flagged
-                            ),
+                        let done = format!(
+                            "{} finished in {:.2} s: {} flagged{auc}{run}",
+                            r.detector, r.fit_s, r.flagged
                         );
+                        match self.shared.fit_note.take() {
+                            Some(note) => self
+                                .shared
+                                .set_status(Level::Warn, format!("{done} · {note}")),
+                            None => self.shared.set_status(Level::Ok, done),
+                        }
                         self.shared.results.push(*r);
                         self.panes
                             .charts
                             .show(self.shared.results.len() - 1, &self.shared.results);
                         effects.push(self.list_runs());
                     }
-                    Err(e) => self.shared.report_job_error(e),
+                    Err(e) => {
+                        self.shared.fit_note = None;
+                        self.shared.report_job_error(e)
+                    }
                 }
                 if let Some((name, params)) = self.shared.queue.pop_front() {
                     effects.extend(self.shared.start_fit(name, params));

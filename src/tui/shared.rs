@@ -90,6 +90,9 @@ pub struct Shared {
     pub startup_warnings: Vec<String>,
     /// Said with the next "Matrix ready" (what a data choice did beyond the obvious).
     pub ready_note: Option<String>,
+    /// Said with the next finished fit (a re-run on other data than its own), so that the
+    /// "finished" message does not hide it.
+    pub fit_note: Option<String>,
     requests: Vec<Request>,
 }
 
@@ -126,6 +129,7 @@ impl Shared {
             store_label,
             startup_warnings: Vec::new(),
             ready_note: None,
+            fit_note: None,
             requests: Vec::new(),
         }
     }

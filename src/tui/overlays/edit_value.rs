@@ -55,6 +55,9 @@ pub enum ExportKind {
 pub struct EditValue {
     pub target: Target,
     pub input: Input,
+    /// The proposed text is untouched: typing a character replaces it (as a selected field
+    /// does); Backspace and the arrows edit it instead.
+    pub fresh: bool,
 }
 
 impl EditValue {
@@ -62,6 +65,7 @@ impl EditValue {
         EditValue {
             target: Target::Param { detector, index },
             input: Input::new(value),
+            fresh: true,
         }
     }
 
@@ -69,6 +73,7 @@ impl EditValue {
         EditValue {
             target: Target::Seed,
             input: Input::new(seed.to_string()),
+            fresh: true,
         }
     }
 
@@ -76,6 +81,7 @@ impl EditValue {
         EditValue {
             target: Target::Export { result, kind },
             input: Input::new(path),
+            fresh: true,
         }
     }
 
@@ -83,6 +89,7 @@ impl EditValue {
         EditValue {
             target: Target::SearchRows,
             input: Input::new(last),
+            fresh: true,
         }
     }
 
@@ -90,6 +97,7 @@ impl EditValue {
         EditValue {
             target: Target::GoToRow,
             input: Input::default(),
+            fresh: false,
         }
     }
 
@@ -97,6 +105,7 @@ impl EditValue {
         EditValue {
             target: Target::Threshold { result },
             input: Input::new(current),
+            fresh: true,
         }
     }
 
@@ -104,6 +113,7 @@ impl EditValue {
         EditValue {
             target: Target::Filter,
             input: Input::new(text),
+            fresh: true,
         }
     }
 }
@@ -118,6 +128,12 @@ impl Dialog for EditValue {
     ) -> Step {
         if key.code == KeyCode::Esc {
             return Step::close();
+        }
+        if std::mem::take(&mut self.fresh)
+            && matches!(key.code, KeyCode::Char(_))
+            && !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+        {
+            self.input = Input::default();
         }
         let enter = key.code == KeyCode::Enter;
         match self.target {

@@ -383,15 +383,14 @@ impl DetectPane {
             .is_some_and(|l| detail.dataset_fingerprint.as_deref() == Some(l.fingerprint.as_str()));
         if !effects.is_empty() && !same_data {
             let on = loaded.map_or("the loaded data".to_string(), |l| l.source.clone());
-            cx.set_status(
-                Level::Warn,
-                format!(
-                    "Re-running run {}'s {} on {on}, not on its own data ({}); open that file to repeat it exactly",
-                    detail.summary.id,
-                    detail.summary.detector,
-                    detail.summary.dataset.as_deref().unwrap_or("unknown")
-                ),
+            let note = format!(
+                "re-ran run {}'s {} on {on}, not on its own data ({}); open that file to repeat it exactly",
+                detail.summary.id,
+                detail.summary.detector,
+                detail.summary.dataset.as_deref().unwrap_or("unknown")
             );
+            cx.set_status(Level::Warn, format!("Re-running: {note}"));
+            cx.fit_note = Some(note);
         }
         effects
     }
