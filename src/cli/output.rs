@@ -353,6 +353,23 @@ pub fn write_explanations(
                 r.contributions.len() - EXPLAINED_FEATURES_SHOWN
             )?;
         }
+        // Encoded columns (one-hot, ordinal, frequency) summed back into the file's columns.
+        if r.columns.len() != r.contributions.len() {
+            writeln!(
+                out,
+                "  {:<28} {:>12} {:>33}",
+                "by column", "value", "contribution"
+            )?;
+            for c in r.columns.iter().take(EXPLAINED_FEATURES_SHOWN) {
+                writeln!(
+                    out,
+                    "  {:<28} {:>12} {:>33}",
+                    cell(&c.column, 28),
+                    cell(&c.value, 12),
+                    num(c.contribution)
+                )?;
+            }
+        }
     }
     Ok(())
 }
