@@ -60,38 +60,54 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// then the dataset and the theme.
 fn draw_tabs(frame: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     let cx = &app.shared;
-    let mut spans = vec![Span::styled(" Pynomaly ", theme.style(Role::Title))];
-    for pane in Pane::ALL {
-        let style = if pane == app.pane {
-            theme.style(Role::Focus).add_modifier(Modifier::REVERSED)
-        } else {
-            theme.style(Role::Muted)
-        };
-        let label = match cx.keymap.key_for(Context::Global, pane.go_action()) {
-            Some(key) => format!(" {key} {} ", pane.title()),
-            None => format!(" {} ", pane.title()),
-        };
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(label, style));
-    }
-    let left = Line::from(spans);
-    let left_width = left.width() as u16;
     let source = cx
         .dataset
         .loaded
         .as_ref()
         .map(|l| sanitize(&l.source).into_owned())
         .unwrap_or_else(|| "no data".into());
+    let tabs = |compact: bool| {
+        let mut spans = Vec::new();
+        if !compact {
+            spans.push(Span::styled(" Pynomaly ", theme.style(Role::Title)));
+        }
+        for pane in Pane::ALL {
+            let style = if pane == app.pane {
+                theme.style(Role::Focus).add_modifier(Modifier::REVERSED)
+            } else {
+                theme.style(Role::Muted)
+            };
+            let label = match cx.keymap.key_for(Context::Global, pane.go_action()) {
+                Some(key) => format!(" {key} {} ", pane.title()),
+                None => format!(" {} ", pane.title()),
+            };
+            if !compact {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(label, style));
+        }
+        Line::from(spans)
+    };
+    // In a narrow terminal the name and the gaps go, so that the file name stays whole.
+    let wide = tabs(false);
+    let wanted = source.chars().count().min(24) as u16 + 2;
+    let left = if area.width >= wide.width() as u16 + wanted {
+        wide
+    } else {
+        tabs(true)
+    };
+    let left_width = left.width() as u16;
     frame.render_widget(Paragraph::new(left), area);
     // The dataset and theme go in whatever room the tabs leave, never over them.
     let room = area.width.saturating_sub(left_width + 1) as usize;
     let theme_part = format!(" · theme {} ", cx.theme_name);
-    // The theme goes first when room is short; the source is cut once, at its end.
-    let right = if room >= theme_part.chars().count() + 8 {
-        let source_room = (room - theme_part.chars().count()).min(30);
-        format!("{}{theme_part}", name_in(&source, source_room))
+    // The data's name (its file name when the path does not fit) comes first; the theme only
+    // where room is left after it.
+    let name = name_in(&source, room.saturating_sub(1).min(40));
+    let right = if room >= name.chars().count() + theme_part.chars().count() {
+        format!("{name}{theme_part}")
     } else {
-        format!("{} ", name_in(&source, room.saturating_sub(1)))
+        format!("{name} ")
     };
     let [_, right_area] =
         Layout::horizontal([Constraint::Length(left_width + 1), Constraint::Min(0)]).areas(area);

@@ -177,7 +177,7 @@ impl Component for ChartsPane {
 
 impl ChartsPane {
     /// The result's title in `width` cells: the flagged count always whole; then, as room
-    /// allows, the threshold, the file name, the method, ROC-AUC and the run id.
+    /// allows, the threshold, ROC-AUC, the file name, the run id and the method.
     fn title_line(&self, cx: &Shared, r: &RunResult, width: usize) -> Line<'static> {
         let theme = cx.theme();
         let counter = format!(" {}/{} ", self.selected + 1, cx.results.len());
@@ -192,13 +192,22 @@ impl ChartsPane {
         let method = sanitize(&r.threshold_method()).into_owned();
         let auc = r.roc_auc.map(|a| format!(" · ROC-AUC {a:.4}"));
         let run = r.run_id.map(|id| format!(" · run {id}"));
-        let value = fmt_num(r.threshold());
+        // A threshold at rounding distance from 0 (iForest's scores centre on 0) reads as 0.
+        let spread = r.sorted_desc.first().copied().unwrap_or(0.0)
+            - r.sorted_desc.last().copied().unwrap_or(0.0);
+        let threshold = r.threshold();
+        let value = if threshold.abs() <= 1e-9 * spread.abs() {
+            "0".to_string()
+        } else {
+            fmt_num(threshold)
+        };
         // From the most detailed to the least: the first that fits is drawn.
+        // The file name is also in the tab bar: ROC-AUC outlasts it.
         let middles = [
             (Some(24), true, true, true),
-            (Some(24), true, true, false),
-            (Some(24), true, false, false),
-            (Some(16), false, false, false),
+            (Some(24), false, true, true),
+            (Some(16), false, true, false),
+            (None, false, true, false),
             (None, false, false, false),
         ];
         let mut middle = format!(" · {value} → ");
@@ -432,14 +441,14 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
     let (points, title, x_name, y_name) = if roc {
         (
             &r.roc,
-            "ROC curve (c: next chart)",
+            "ROC curve",
             "false positive rate",
             "true positive rate",
         )
     } else {
         (
             &r.pr,
-            "Precision–recall (c: next chart)",
+            "Precision–recall",
             "recall",
             "precision",
         )
@@ -502,19 +511,21 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
                 .data(&diagonal),
         );
     }
-    let axis = |name: &'static str| {
+    // The axes are named in the title: drawn inside the plot, a name would hide the curve's
+    // corner, where the operating point ◆ usually is.
+    let axis = || {
         Axis::default()
-            .title(name)
             .bounds([0.0, 1.0])
             .labels(vec![Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
             .style(theme.style(Role::Muted))
     };
+    let title = format!("{title}: {y_name} ↑ by {x_name} → (c: next chart)");
     frame.render_widget(
         Chart::new(datasets)
             .style(theme.style(Role::Base))
-            .block(block(title, false, theme))
-            .x_axis(axis(x_name))
-            .y_axis(axis(y_name)),
+            .block(block(&title, false, theme))
+            .x_axis(axis())
+            .y_axis(axis()),
         area,
     );
 }

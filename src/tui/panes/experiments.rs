@@ -181,6 +181,10 @@ impl Component for ExperimentsPane {
         let visible = area.height.saturating_sub(3) as usize;
         let first = e.selected.saturating_sub(visible.saturating_sub(1));
         let narrow = area.width < 100;
+        // What the table leaves for the dataset column (borders, the other columns and the
+        // gaps between all nine): a longer name is cut there with an ellipsis.
+        let fixed = 1 + 4 + if narrow { 11 } else { 19 } + 8 + 9 + 6 + 7 + 7;
+        let dataset_width = (area.width as usize).saturating_sub(2 + fixed + 8).clamp(7, 40);
         let rows: Vec<Row> = runs
             .iter()
             .enumerate()
@@ -211,7 +215,7 @@ impl Component for ExperimentsPane {
                     Cell::from(r.id.to_string()),
                     Cell::from(started),
                     Cell::from(truncate(&sanitize(&r.detector), 8).into_owned()),
-                    Cell::from(truncate(&sanitize(&dataset), 40).into_owned()),
+                    Cell::from(truncate(&sanitize(&dataset), dataset_width).into_owned()),
                     Cell::from(r.status.clone()),
                     Cell::from(r.n_rows.map(|n| n.to_string()).unwrap_or_default()),
                     Cell::from(r.n_anomalies.map(|n| n.to_string()).unwrap_or_default()),
@@ -233,7 +237,7 @@ impl Component for ExperimentsPane {
                     Constraint::Length(if narrow { 11 } else { 19 }),
                     Constraint::Length(8),
                     Constraint::Min(7),
-                    Constraint::Length(11),
+                    Constraint::Length(9),
                     Constraint::Length(6),
                     Constraint::Length(7),
                     Constraint::Length(7),
