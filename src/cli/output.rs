@@ -254,19 +254,23 @@ pub fn write_missing_values(
     imputed: &[(String, usize)],
     infinite: &[(String, usize)],
 ) -> io::Result<()> {
+    // "1 row", "2 rows": the noun agrees with the count.
+    let counted = |n: usize, one: &str, many: &str| {
+        format!("{} {}", thousands(n), if n == 1 { one } else { many })
+    };
     if dropped_rows > 0 {
-        let n = thousands(dropped_rows);
-        writeln!(out, "{:<width$}{n} rows with missing values", "Dropped")?;
+        let rows = counted(dropped_rows, "row", "rows");
+        writeln!(out, "{:<width$}{rows} with missing values", "Dropped")?;
     }
     for (c, n) in imputed {
-        let (n, c) = (thousands(*n), cell(c, 40));
-        writeln!(out, "{:<width$}{n} missing values in {c}", "Imputed")?;
+        let (values, c) = (counted(*n, "missing value", "missing values"), cell(c, 40));
+        writeln!(out, "{:<width$}{values} in {c}", "Imputed")?;
     }
     for (c, n) in infinite {
-        let (n, c) = (thousands(*n), cell(c, 40));
+        let (values, c) = (counted(*n, "value", "values"), cell(c, 40));
         writeln!(
             out,
-            "{:<width$}{n} values in {c} treated as missing",
+            "{:<width$}{values} in {c} treated as missing",
             "Infinite"
         )?;
     }

@@ -173,7 +173,7 @@ pub fn validate_matrix(x: ArrayView2<f64>, min_rows: usize) -> DetectResult<()> 
     }
     if x.nrows() < min_rows.max(2) {
         return Err(DetectError::InvalidData(format!(
-            "the matrix has {} row(s); at least {} are needed",
+            "too few rows in the matrix ({}); at least {} are needed",
             x.nrows(),
             min_rows.max(2)
         )));
