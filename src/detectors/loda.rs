@@ -356,6 +356,22 @@ impl LodaModel {
         self.score_rows(&row_major(x), &JobCtx::default())
     }
 
+    /// Each projection's term of `row`'s score, `−ln q(bin) / n²` for n projections: they
+    /// add up to the score (up to rounding).
+    pub fn projection_terms(&self, row: &[f64]) -> Vec<f64> {
+        let n_cuts = self.projections.len() as f64;
+        self.projections
+            .iter()
+            .map(|p| {
+                let bins = p.probabilities.len();
+                let v: f64 = p.features.iter().zip(&p.weights).map(|(&f, &w)| w * row[f]).sum();
+                let norm = bins as f64 / (p.edges[bins] - p.edges[0]);
+                let bin = lookup_bin(v, p.edges[0], norm, &p.edges, self.bin_lookup);
+                -p.probabilities[bin].ln() / n_cuts / n_cuts
+            })
+            .collect()
+    }
+
     pub(super) fn validate(&self) -> Check {
         let d = self.n_features;
         if d == 0 {

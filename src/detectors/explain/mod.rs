@@ -233,10 +233,57 @@ pub fn explain(
         }),
         Model::Cblof(m) => each("cblof-centre-distance", &|row| cblof_terms(m, row)),
         Model::IForest(m) => forest::explain(m, train, rows, options, ctx),
-        Model::Kde(_) | Model::Loda(_) | Model::Inne(_) | Model::Ocsvm(_) | Model::Ensemble(_) => {
+        Model::Loda(m) => {
+            let centre = column_means(train);
+            each("loda-projections", &|row| loda_terms(m, row, &centre))
+        }
+        Model::Kde(_) | Model::Inne(_) | Model::Ocsvm(_) | Model::Ensemble(_) => {
             shapley::explain(model, train, rows, options, ctx)
         }
     }
+}
+
+/// Each column's mean (non-finite values left out).
+fn column_means(x: ArrayView2<f64>) -> Vec<f64> {
+    x.columns()
+        .into_iter()
+        .map(|c| {
+            let (sum, n) = c
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0usize), |(s, n), &v| (s + v, n + 1));
+            if n == 0 {
+                0.0
+            } else {
+                sum / n as f64
+            }
+        })
+        .collect()
+}
+
+/// LODA: each projection's term of the score, split among the features the projection uses
+/// in proportion to `|wⱼ·(xⱼ − μⱼ)|`, how far each moves the projected value from that of the
+/// training mean μ (evenly when the row sits at the mean). Adds up to the score.
+fn loda_terms(m: &super::loda::LodaModel, row: &[f64], centre: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; row.len()];
+    for (p, term) in m.projections.iter().zip(m.projection_terms(row)) {
+        let pushes: Vec<f64> = p
+            .features
+            .iter()
+            .zip(&p.weights)
+            .map(|(&f, &w)| (w * (row[f] - centre.get(f).copied().unwrap_or(0.0))).abs())
+            .collect();
+        let total: f64 = pushes.iter().sum();
+        for (&f, push) in p.features.iter().zip(&pushes) {
+            let share = if total > 0.0 {
+                push / total
+            } else {
+                1.0 / p.features.len() as f64
+            };
+            out[f] += term * share;
+        }
+    }
+    out
 }
 
 /// ECOD/COPOD: the cells of the tail-probability matrix the score adds up. Training rows are
