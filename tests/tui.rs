@@ -1713,3 +1713,21 @@ fn data_rows_sort_by_score_after_a_run() {
     h.key(KeyCode::Char('O'));
     assert!(h.app.panes.data.sort.is_none());
 }
+
+/// `:` and a number goes to that row of the Data pane's table, from any pane.
+#[test]
+fn the_palette_goes_to_a_row_by_its_number() {
+    let mut h = Harness::loaded("terminal", demo());
+    h.key(KeyCode::Char('3'));
+    h.key(KeyCode::Char(':'));
+    h.keys("1713");
+    assert!(h.text(120, 40).contains("go to row 1713"));
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.pane, Pane::Data);
+    let data = &h.app.panes.data;
+    assert_eq!(data.row_at(data.row_offset), 1713);
+    h.key(KeyCode::Char(':'));
+    h.keys("99999");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.shared.status.level, Level::Error);
+}

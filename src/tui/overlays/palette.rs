@@ -1,5 +1,6 @@
 //! The command palette: every action whose name or help contains the words typed; Enter runs
-//! it as if its key had been pressed in the current pane.
+//! it as if its key had been pressed in the current pane. A number goes to that row of the
+//! Data pane's table.
 
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::layout::Rect;
@@ -13,7 +14,7 @@ use tui_input::Input;
 use super::{Dialog, Step};
 use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
-use crate::tui::shared::Shared;
+use crate::tui::shared::{Level, Shared};
 use crate::tui::theme::Role;
 use crate::tui::widgets::{block, centered};
 
@@ -30,14 +31,28 @@ impl Dialog for Palette {
         &mut self,
         key: KeyEvent,
         _action: Option<Action>,
-        _cx: &mut Shared,
-        _panes: &mut Panes,
+        cx: &mut Shared,
+        panes: &mut Panes,
     ) -> Step {
         if key.code == KeyCode::Esc {
             return Step::close();
         }
         let matches = palette_matches(self.input.value());
         if key.code == KeyCode::Enter {
+            // `:` and a number goes to that row of the table (as in VisiData).
+            if let Some(row) = row_number(self.input.value()) {
+                let rows = cx.dataset.loaded.as_ref().map_or(0, |l| l.df.height());
+                if row < rows {
+                    panes.data.go_to_row(row);
+                    cx.go(crate::tui::panes::Pane::Data);
+                } else {
+                    cx.set_status(
+                        Level::Error,
+                        format!("no row {row}: the table has rows 0 to {}", rows.saturating_sub(1)),
+                    );
+                }
+                return Step::close();
+            }
             // Nothing typed and nothing chosen: Enter only closes (it never quits by accident).
             if self.input.value().trim().is_empty() && !self.moved {
                 return Step::close();
@@ -72,6 +87,12 @@ impl Dialog for Palette {
             Line::from(format!("> {}", self.input.value())),
             Line::raw(""),
         ];
+        if let Some(row) = row_number(self.input.value()) {
+            lines.push(Line::styled(
+                format!("▸ Enter: go to row {row} of the table"),
+                theme.style(Role::Selection),
+            ));
+        }
         for (i, a) in matches
             .iter()
             .enumerate()
@@ -93,6 +114,14 @@ impl Dialog for Palette {
             area,
         );
     }
+}
+
+/// A row number typed in the palette.
+fn row_number(text: &str) -> Option<usize> {
+    let text = text.trim();
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// Actions whose name or help contains every word typed: those whose name is the query first,
