@@ -122,18 +122,35 @@ impl Dialog for RowDetail {
                 "Explaining the row…",
                 theme.style(Role::Muted),
             )),
-            (Some(e), None) => lines.extend(explanation_lines(e, cx, area.width)),
+            (Some(e), None) => {
+                // The rows the result flags: the side-by-side neighbours are normal ones.
+                let flagged: std::collections::HashSet<u64> = cx
+                    .results
+                    .get(self.result)
+                    .map(|r| r.order.iter().take(r.flagged).map(|&i| r.row_ids[i]).collect())
+                    .unwrap_or_default();
+                lines.extend(explanation_lines(e, cx, area.width, &flagged))
+            }
         }
         frame.render_widget(Paragraph::new(lines).block(block(title, true, theme)), area);
     }
 }
 
-fn explanation_lines<'a>(e: &ExplainedRow, cx: &Shared, width: u16) -> Vec<Line<'a>> {
+fn explanation_lines<'a>(
+    e: &ExplainedRow,
+    cx: &Shared,
+    width: u16,
+    flagged: &std::collections::HashSet<u64>,
+) -> Vec<Line<'a>> {
     let theme = cx.theme();
     let loaded = cx.dataset.loaded.as_deref();
+    // Side by side: the score's neighbours the result does not flag first (what "normal"
+    // looks like near this row), then flagged ones, marked ▲.
     let neighbours: Vec<u64> = e
         .neighbours
         .iter()
+        .filter(|id| !flagged.contains(id))
+        .chain(e.neighbours.iter().filter(|id| flagged.contains(id)))
         .take(NEIGHBOURS_SHOWN)
         .copied()
         .collect();
@@ -161,7 +178,8 @@ fn explanation_lines<'a>(e: &ExplainedRow, cx: &Shared, width: u16) -> Vec<Line<
         "column", "value", "contribution", "", "pct"
     );
     for id in &neighbours[..shown_neighbours] {
-        header.push_str(&format!(" {:>neighbour_width$}", format!("row {id}")));
+        let mark = if flagged.contains(id) { "▲" } else { "" };
+        header.push_str(&format!(" {:>neighbour_width$}", format!("{mark}row {id}")));
     }
     lines.push(Line::styled(header, theme.style(Role::Muted)));
     let largest = e
@@ -218,17 +236,23 @@ fn explanation_lines<'a>(e: &ExplainedRow, cx: &Shared, width: u16) -> Vec<Line<
         lines.push(Line::from(spans));
     }
     if !e.neighbours.is_empty() {
-        lines.push(Line::styled(
-            format!(
-                "  nearest rows (the score's neighbours): {}",
-                e.neighbours
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            theme.style(Role::Muted),
-        ));
+        // All the score's neighbours, ▲ on flagged ones, cut with an ellipsis to the width.
+        let mut text = String::from("  the score's neighbours (▲ flagged; unflagged ones first beside):");
+        let room = (width as usize).saturating_sub(4);
+        for (i, id) in e.neighbours.iter().enumerate() {
+            let word = if flagged.contains(id) {
+                format!(" ▲{id}")
+            } else {
+                format!(" {id}")
+            };
+            let rest = e.neighbours.len() - i;
+            if text.chars().count() + word.chars().count() + if rest > 1 { 2 } else { 0 } > room {
+                text.push_str(" …");
+                break;
+            }
+            text.push_str(&word);
+        }
+        lines.push(Line::styled(text, theme.style(Role::Muted)));
     }
     lines
 }
