@@ -84,7 +84,9 @@ fn every_detector_names_the_planted_feature() {
 fn exact_decompositions_add_up_to_the_score() {
     let x = planted_data();
     let rows: Vec<usize> = (0..300).step_by(7).chain(PLANTED.map(|p| p.0)).collect();
-    for name in ["ecod", "copod", "hbos", "knn", "pca", "mcd", "cblof", "loda"] {
+    for name in [
+        "ecod", "copod", "hbos", "knn", "pca", "mcd", "cblof", "loda",
+    ] {
         let (model, _, training_scores) = fit_small(name, &x);
         let explained = explain(
             &model,

@@ -1116,7 +1116,11 @@ fn an_interrupted_detect_ends_its_run_as_cancelled() {
         unsafe { libc::kill(child.id() as i32, signal) };
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-        assert!(stderr(&out).contains("cancelled") && !stderr(&out).contains("error:"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cancelled") && !stderr(&out).contains("error:"),
+            "{}",
+            stderr(&out)
+        );
         let runs = Store::open(&store_path)
             .unwrap()
             .list_runs(&RunFilter::default())
@@ -1203,5 +1207,8 @@ fn stored_auto_parameters_read_auto() {
     assert!(text.contains("-p max_samples=auto"), "{text}");
     let out = run_cli(&store, &["experiments", "compare", &id, &id]);
     let text = stdout(&out);
-    assert!(!text.contains("max_samples 0") && text.contains("auto"), "{text}");
+    assert!(
+        !text.contains("max_samples 0") && text.contains("auto"),
+        "{text}"
+    );
 }

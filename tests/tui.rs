@@ -1226,6 +1226,34 @@ fn charts_export_flagged_rows_all_rows_and_a_report() {
     assert_eq!(md.matches("\n## #").count(), 10, "{md}");
     assert!(md.contains("| column | value | contribution | percentile |"));
 
+    // Tab chooses the columns kept (all → the feature columns → none) and the report's rows.
+    let with_tabs = |h: &mut Harness, key: char, tabs: usize, name: &str| {
+        h.key(KeyCode::Char(key));
+        for _ in 0..tabs {
+            h.key(KeyCode::Tab);
+        }
+        let path = dir.path().join(name);
+        h.keys(path.to_str().unwrap());
+        h.key(KeyCode::Enter);
+        assert_eq!(
+            h.app.shared.status.level,
+            Level::Ok,
+            "{}",
+            h.app.shared.status.text
+        );
+        std::fs::read_to_string(path).unwrap()
+    };
+    let features = with_tabs(&mut h, 'E', 1, "features.csv");
+    let header = features.lines().next().unwrap();
+    assert!(
+        header.starts_with("row_id,f0,") && !header.contains("label,"),
+        "{header}"
+    );
+    let none = with_tabs(&mut h, 'E', 2, "none.csv");
+    assert_eq!(none.lines().next().unwrap(), "row_id,score,is_anomaly");
+    let report = with_tabs(&mut h, 'm', 1, "report25.md");
+    assert_eq!(report.matches("\n## #").count(), 25);
+
     // A name that is not a scores file is refused in the dialog, which stays open.
     h.key(KeyCode::Char('e'));
     for _ in 0..60 {

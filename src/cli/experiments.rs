@@ -621,7 +621,10 @@ fn write_markdown(
     )?;
     let params = fields(&r.params);
     if params.is_empty() {
-        writeln!(out, "## Parameters\n\nNone: the detector has no parameters.")?;
+        writeln!(
+            out,
+            "## Parameters\n\nNone: the detector has no parameters."
+        )?;
     } else {
         writeln!(out, "## Parameters\n\n| parameter | value |\n|---|---|")?;
     }

@@ -364,7 +364,12 @@ impl LodaModel {
             .iter()
             .map(|p| {
                 let bins = p.probabilities.len();
-                let v: f64 = p.features.iter().zip(&p.weights).map(|(&f, &w)| w * row[f]).sum();
+                let v: f64 = p
+                    .features
+                    .iter()
+                    .zip(&p.weights)
+                    .map(|(&f, &w)| w * row[f])
+                    .sum();
                 let norm = bins as f64 / (p.edges[bins] - p.edges[0]);
                 let bin = lookup_bin(v, p.edges[0], norm, &p.edges, self.bin_lookup);
                 -p.probabilities[bin].ln() / n_cuts / n_cuts

@@ -82,6 +82,10 @@ pub enum Effect {
 pub struct ExportRequest {
     pub kind: super::overlays::edit_value::ExportKind,
     pub path: std::path::PathBuf,
+    /// The original columns kept beside the scores.
+    pub columns: crate::service::export::OriginalColumns,
+    /// The report's rows.
+    pub top: usize,
     pub loaded: Arc<Loaded>,
     pub prepared: Arc<crate::data::Prepared>,
     pub row_ids: Vec<u64>,

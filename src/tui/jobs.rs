@@ -20,7 +20,7 @@ use crate::service::automl as automl_service;
 use crate::service::detect;
 use crate::service::error::catch_panic;
 use crate::service::explain::{explain_training_rows, write_report, ExplainedRow, Selection};
-use crate::service::export::{write_scores_file, OriginalColumns, ScoresTable};
+use crate::service::export::{write_scores_file, ScoresTable};
 use crate::service::jobs::throttled;
 use crate::service::run_view::{pca_2d, RunInput, RunResult};
 use crate::service::{Fault, ServiceError, ServiceResult};
@@ -331,9 +331,6 @@ fn model_of(
     }
 }
 
-/// Rows explained in the Markdown report.
-const REPORT_ROWS: usize = 10;
-
 /// Writes an export; returns what was written, for the status line.
 fn export(req: &ExportRequest, env: &JobEnv) -> ServiceResult<String> {
     let shown = req.path.display().to_string();
@@ -345,7 +342,7 @@ fn export(req: &ExportRequest, env: &JobEnv) -> ServiceResult<String> {
             &req.prepared,
             &model,
             &req.scores,
-            REPORT_ROWS,
+            req.top,
             &req.context,
             &ExplainOptions {
                 seed: req.seed,
@@ -364,7 +361,7 @@ fn export(req: &ExportRequest, env: &JobEnv) -> ServiceResult<String> {
             row_ids: &req.row_ids,
             scores: &req.scores,
             flags: &req.flags,
-            columns: &OriginalColumns::All,
+            columns: &req.columns,
             flagged_only: req.kind == ExportKind::Flagged,
         },
     )?;

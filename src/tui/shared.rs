@@ -315,7 +315,15 @@ impl Shared {
     /// Starts writing result `index` to `path`: its flagged rows or every row with the original
     /// columns, or the Markdown report of its top rows. The flags are those at the threshold
     /// shown (moved with +/-), as the charts draw them.
-    pub fn export(&mut self, index: usize, kind: ExportKind, path: &str) -> Result<Effect, String> {
+    pub fn export(
+        &mut self,
+        index: usize,
+        kind: ExportKind,
+        path: &str,
+        option: crate::tui::overlays::edit_value::ExportOption,
+    ) -> Result<Effect, String> {
+        use crate::service::export::OriginalColumns;
+        use crate::tui::overlays::edit_value::{ColumnChoice, ExportOption};
         if path.is_empty() {
             return Err("type a file name to write to".into());
         }
@@ -355,9 +363,22 @@ impl Shared {
         if let Some(id) = r.run_id {
             context.push(("run".to_string(), id.to_string()));
         }
+        let (columns, top) = match option {
+            ExportOption::Columns(ColumnChoice::All) => (OriginalColumns::All, 0),
+            ExportOption::Columns(ColumnChoice::None) => (OriginalColumns::None, 0),
+            ExportOption::Columns(ColumnChoice::Features) => {
+                let mut sources = crate::service::explain::feature_columns(&prepared);
+                let mut seen = std::collections::HashSet::new();
+                sources.retain(|c| seen.insert(c.clone()));
+                (OriginalColumns::These(sources), 0)
+            }
+            ExportOption::TopRows(k) => (OriginalColumns::None, k),
+        };
         Ok(Effect::Export(Box::new(ExportRequest {
             kind,
             path,
+            columns,
+            top,
             loaded,
             prepared,
             row_ids: r.row_ids.clone(),

@@ -18,6 +18,49 @@ use crate::tui::shared::{Level, Shared};
 use crate::tui::theme::Role;
 use crate::tui::widgets::{block, centered};
 
+/// What Tab chooses in an export dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportOption {
+    Columns(ColumnChoice),
+    TopRows(usize),
+}
+
+/// The original columns an export keeps beside the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnChoice {
+    All,
+    /// The columns the features were prepared from.
+    Features,
+    None,
+}
+
+impl ColumnChoice {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ColumnChoice::All => "all",
+            ColumnChoice::Features => "the feature columns",
+            ColumnChoice::None => "none (row id, score and flag only)",
+        }
+    }
+}
+
+/// The choices Tab cycles through, the default first.
+pub fn export_options(kind: ExportKind) -> &'static [ExportOption] {
+    match kind {
+        ExportKind::Report => &[
+            ExportOption::TopRows(10),
+            ExportOption::TopRows(25),
+            ExportOption::TopRows(50),
+            ExportOption::TopRows(100),
+        ],
+        _ => &[
+            ExportOption::Columns(ColumnChoice::All),
+            ExportOption::Columns(ColumnChoice::Features),
+            ExportOption::Columns(ColumnChoice::None),
+        ],
+    }
+}
+
 /// What the typed value is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
@@ -30,8 +73,13 @@ pub enum Target {
     Seed,
     /// The Experiments pane's filter.
     Filter,
-    /// Where to export result `result`.
-    Export { result: usize, kind: ExportKind },
+    /// Where to export result `result`; `option` is what Tab cycles: the original columns kept
+    /// (scores) or the rows explained (report), an index into [`export_options`].
+    Export {
+        result: usize,
+        kind: ExportKind,
+        option: usize,
+    },
     /// The threshold method for result `result`.
     Threshold { result: usize },
     /// A row of the Data pane's table to go to.
@@ -79,7 +127,11 @@ impl EditValue {
 
     pub fn export(result: usize, kind: ExportKind, path: String) -> EditValue {
         EditValue {
-            target: Target::Export { result, kind },
+            target: Target::Export {
+                result,
+                kind,
+                option: 0,
+            },
             input: Input::new(path),
             fresh: true,
         }
@@ -129,9 +181,13 @@ impl Dialog for EditValue {
         if key.code == KeyCode::Esc {
             return Step::close();
         }
-        if std::mem::take(&mut self.fresh)
+        // Tab changes an option of the dialog, not its text.
+        if key.code != KeyCode::Tab
+            && std::mem::take(&mut self.fresh)
             && matches!(key.code, KeyCode::Char(_))
-            && !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+            && !key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL)
         {
             self.input = Input::default();
         }
@@ -171,10 +227,23 @@ impl Dialog for EditValue {
                 self.input.handle_event(&Event::Key(key));
                 Step::Stay
             }
-            Target::Export { result, kind } => {
+            Target::Export {
+                result,
+                kind,
+                option,
+            } => {
+                if key.code == KeyCode::Tab {
+                    let n = export_options(kind).len();
+                    self.target = Target::Export {
+                        result,
+                        kind,
+                        option: (option + 1) % n,
+                    };
+                    return Step::Stay;
+                }
                 if enter {
                     let path = self.input.value().trim();
-                    return match cx.export(result, kind, path) {
+                    return match cx.export(result, kind, path, export_options(kind)[option]) {
                         Ok(effect) => Step::Close(vec![effect]),
                         Err(e) => {
                             cx.set_status(Level::Error, e);
@@ -301,11 +370,21 @@ impl Dialog for EditValue {
                     area,
                 );
             }
-            Target::Export { kind, .. } => {
+            Target::Export { kind, option, .. } => {
                 let (title, what) = match kind {
-                    ExportKind::Flagged => ("Export the flagged rows", "original columns, score and flag of the rows flagged at the threshold shown"),
-                    ExportKind::AllRows => ("Export every row", "original columns, score and flag of every row"),
-                    ExportKind::Report => ("Explanation report", "Markdown: what was run, and the top 10 rows explained"),
+                    ExportKind::Flagged => (
+                        "Export the flagged rows",
+                        "score and flag of the rows flagged at the threshold shown",
+                    ),
+                    ExportKind::AllRows => ("Export every row", "score and flag of every row"),
+                    ExportKind::Report => (
+                        "Explanation report",
+                        "Markdown: what was run, and the top rows explained",
+                    ),
+                };
+                let choice = match export_options(kind)[option] {
+                    ExportOption::Columns(c) => format!("original columns: {}", c.describe()),
+                    ExportOption::TopRows(k) => format!("rows explained: the top {k}"),
                 };
                 let formats = if kind == ExportKind::Report {
                     ".md"
@@ -315,6 +394,7 @@ impl Dialog for EditValue {
                 frame.render_widget(
                     Paragraph::new(vec![
                         Line::from(format!("file: {}▏", sanitize(self.input.value()))),
+                        Line::from(format!("{choice}  (Tab: change)")),
                         Line::styled(
                             format!("{what} · {formats} · Enter writes · Esc discards"),
                             theme.style(Role::Muted),

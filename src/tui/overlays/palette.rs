@@ -48,7 +48,10 @@ impl Dialog for Palette {
                 } else {
                     cx.set_status(
                         Level::Error,
-                        format!("no row {row}: the table has rows 0 to {}", rows.saturating_sub(1)),
+                        format!(
+                            "no row {row}: the table has rows 0 to {}",
+                            rows.saturating_sub(1)
+                        ),
                     );
                 }
                 return Step::close();

@@ -127,7 +127,13 @@ impl Dialog for RowDetail {
                 let flagged: std::collections::HashSet<u64> = cx
                     .results
                     .get(self.result)
-                    .map(|r| r.order.iter().take(r.flagged).map(|&i| r.row_ids[i]).collect())
+                    .map(|r| {
+                        r.order
+                            .iter()
+                            .take(r.flagged)
+                            .map(|&i| r.row_ids[i])
+                            .collect()
+                    })
                     .unwrap_or_default();
                 lines.extend(explanation_lines(e, cx, area.width, &flagged))
             }
@@ -237,7 +243,8 @@ fn explanation_lines<'a>(
     }
     if !e.neighbours.is_empty() {
         // All the score's neighbours, ▲ on flagged ones, cut with an ellipsis to the width.
-        let mut text = String::from("  the score's neighbours (▲ flagged; unflagged ones first beside):");
+        let mut text =
+            String::from("  the score's neighbours (▲ flagged; unflagged ones first beside):");
         let room = (width as usize).saturating_sub(4);
         for (i, id) in e.neighbours.iter().enumerate() {
             let word = if flagged.contains(id) {

@@ -446,12 +446,7 @@ fn draw_curve(frame: &mut Frame, r: &RunResult, roc: bool, area: Rect, theme: &T
             "true positive rate",
         )
     } else {
-        (
-            &r.pr,
-            "Precision–recall",
-            "recall",
-            "precision",
-        )
+        (&r.pr, "Precision–recall", "recall", "precision")
     };
     if points.is_empty() {
         frame.render_widget(

@@ -184,7 +184,9 @@ impl Component for ExperimentsPane {
         // What the table leaves for the dataset column (borders, the other columns and the
         // gaps between all nine): a longer name is cut there with an ellipsis.
         let fixed = 1 + 4 + if narrow { 11 } else { 19 } + 8 + 9 + 6 + 7 + 7;
-        let dataset_width = (area.width as usize).saturating_sub(2 + fixed + 8).clamp(7, 40);
+        let dataset_width = (area.width as usize)
+            .saturating_sub(2 + fixed + 8)
+            .clamp(7, 40);
         let rows: Vec<Row> = runs
             .iter()
             .enumerate()
