@@ -1759,3 +1759,18 @@ fn the_palette_goes_to_a_row_by_its_number() {
     h.key(KeyCode::Enter);
     assert_eq!(h.app.shared.status.level, Level::Error);
 }
+
+/// A float column is drawn with one format for the rows in view: "42.00" beside "41.30".
+#[test]
+fn float_columns_share_one_format_in_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.csv");
+    std::fs::write(&path, "id,value\na,42\nb,41.3\nc,40.25\n").unwrap();
+    let mut h = Harness::loaded("terminal", Source::Path(path));
+    h.app.panes.data.focus = pynomaly::tui::panes::data::DataFocus::Table;
+    let screen = h.text(120, 40);
+    assert!(
+        screen.contains("42.00") && screen.contains("41.30") && screen.contains("40.25"),
+        "{screen}"
+    );
+}

@@ -276,6 +276,12 @@ pub fn explain_run(
     // The store keeps the dataset's absolute path; the model has it as it was given.
     let stored_path = store.run(run_id).ok().and_then(|r| r.summary.dataset);
     let source_text = stored_path.as_ref().unwrap_or(&envelope.training.source);
+    if source_text == "<stdin>" {
+        return Err(ServiceError::input(format!(
+            "run {run_id} was made on data from standard input: its rows cannot be read again \
+             (explain new data with `pynomaly score --model {run_id} FILE --explain K`)"
+        )));
+    }
     let source = crate::data::Source::parse(source_text)
         .map_err(|e| ServiceError::from(e).context(&format!("run {run_id}'s dataset")))?;
     let (loaded, _) = super::detect::load(&source, load_options)

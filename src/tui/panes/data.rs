@@ -392,6 +392,27 @@ impl Component for DataPane {
             .take(body_rows)
             .map(|at| self.row_at(at))
             .collect();
+        // One format per float column for the rows in view: "41.30" beside "42.00".
+        let decimals: Vec<Option<usize>> = df
+            .columns()
+            .iter()
+            .map(|col| {
+                let floats: Vec<f64> = in_view
+                    .iter()
+                    .filter_map(|&r| match col.get(r) {
+                        Ok(AnyValue::Float64(f)) => Some(f),
+                        Ok(AnyValue::Float32(f)) => Some(f as f64),
+                        _ => None,
+                    })
+                    .collect();
+                shared_decimals(&floats)
+            })
+            .collect();
+        let text_at = |c: usize, v: AnyValue| match (decimals[c], v) {
+            (Some(k), AnyValue::Float64(f)) => format!("{f:.k$}"),
+            (Some(k), AnyValue::Float32(f)) => format!("{:.k$}", f as f64),
+            (_, v) => shown_text(v),
+        };
         let width_of = |c: usize| -> u16 {
             let cap = if self.expanded == Some(c) { 60 } else { 24 };
             let name = names[c].chars().count();
@@ -400,7 +421,7 @@ impl Component for DataPane {
                 .map(|&r| {
                     df.columns()[c]
                         .get(r)
-                        .map_or(0, |v| shown_text(v).chars().count())
+                        .map_or(0, |v| text_at(c, v).chars().count())
                 })
                 .max()
                 .unwrap_or(0);
@@ -481,7 +502,7 @@ impl Component for DataPane {
                 }
                 cells.extend(shown.iter().map(|&c| match columns[c].get(row) {
                     Ok(AnyValue::Null) => Cell::from("∅").style(theme.style(Role::Muted)),
-                    Ok(v) => Cell::from(truncate(&shown_text(v), width_at(c)).into_owned()),
+                    Ok(v) => Cell::from(truncate(&text_at(c, v), width_at(c)).into_owned()),
                     Err(_) => Cell::from(""),
                 }));
                 Row::new(cells).style(style)
@@ -633,7 +654,10 @@ impl DataPane {
             Found::Frequency {
                 table: Some(table), ..
             } => {
-                cx.set_status(Level::Info, "");
+                cx.set_status(
+                    Level::Info,
+                    format!("Frequency of {}", sanitize(&table.column)),
+                );
                 cx.open(Overlay::Frequency(table));
             }
             Found::Frequency {
@@ -824,6 +848,28 @@ impl DataPane {
             area,
         );
     }
+}
+
+/// The decimals (0–4) that show every one of `values` as the table would alone, so that a
+/// column is drawn with one format; `None` when there are none or one needs an exponent.
+fn shared_decimals(values: &[f64]) -> Option<usize> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty()
+        || finite
+            .iter()
+            .any(|v| v.abs() >= 1e6 || (*v != 0.0 && v.abs() < 1e-3))
+    {
+        return None;
+    }
+    let needed = |v: f64| {
+        (0..4)
+            .find(|&k| {
+                let scaled = v * 10f64.powi(k as i32);
+                (scaled - scaled.round()).abs() < 1e-9 * scaled.abs().max(1.0)
+            })
+            .unwrap_or(4)
+    };
+    finite.iter().map(|&v| needed(v)).max()
 }
 
 /// A cell as the table shows it: `∅` for a missing value.

@@ -170,6 +170,8 @@ impl Component for ExperimentsPane {
         if runs.is_empty() {
             let msg = if e.loading {
                 "Loading…"
+            } else if e.runs.is_empty() && cx.store_label.starts_with("no store") {
+                "Nothing is recorded in this session (--no-store)."
             } else if e.runs.is_empty() {
                 "No runs stored yet. Runs from the Detect pane and from `pynomaly detect` appear here."
             } else {
@@ -328,9 +330,18 @@ impl ExperimentsPane {
     /// The list read from the store; the selection and marks stay on runs that still exist.
     pub fn set_runs(&mut self, runs: Vec<RunSummary>) {
         self.loading = false;
+        // The selection stays on the run it was on when the list changes around it; on the
+        // first row it stays there (the newest run, with the default order).
+        let was = (self.selected > 0)
+            .then(|| self.visible().get(self.selected).map(|r| r.id))
+            .flatten();
         self.runs = runs;
-        let n = self.visible().len();
-        self.selected = self.selected.min(n.saturating_sub(1));
+        let visible = self.visible();
+        let n = visible.len();
+        self.selected = was
+            .and_then(|id| visible.iter().position(|r| r.id == id))
+            .unwrap_or(self.selected)
+            .min(n.saturating_sub(1));
         let ids: BTreeSet<i64> = self.runs.iter().map(|r| r.id).collect();
         self.marked.retain(|id| ids.contains(id));
     }
