@@ -272,27 +272,40 @@ impl ChartsPane {
         let selected = self.top_selected.min(order.len().saturating_sub(1));
         let offset = selected.saturating_sub(visible.saturating_sub(1));
         let prepared = cx.dataset.prepared.as_ref().map(|p| &p.prepared);
-        // Feature values come from the loaded matrix when it is the one this run used.
-        let matrix = prepared
-            .filter(|p| p.matrix.row_ids.len() == r.row_ids.len())
-            .map(|p| &p.matrix);
-        let n_feat = matrix.map_or(0, |m| {
-            m.x.ncols()
-                .min(((area.width as usize).saturating_sub(26)) / 9)
-        });
+        // Beside each row: the file's values of the first feature columns (`host`, not its
+        // one-hot `host=web-2`), when the loaded data is the data this run used.
+        let loaded = cx.dataset.loaded.as_deref();
+        let sources: Vec<String> = match (prepared, loaded) {
+            (Some(p), Some(_)) if p.matrix.row_ids == r.row_ids => {
+                let mut seen = std::collections::HashSet::new();
+                crate::service::explain::feature_columns(p)
+                    .into_iter()
+                    .filter(|c| seen.insert(c.clone()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        const VALUE_WIDTH: usize = 10;
+        let n_feat = sources
+            .len()
+            .min((area.width as usize).saturating_sub(26) / (VALUE_WIDTH + 1));
+        let value_text = |column: &str, row_id: u64| {
+            let text = loaded.map_or(String::new(), |l| {
+                crate::service::explain::original_value(l, column, row_id)
+            });
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => fmt_cell(v),
+                _ => sanitize(&text).into_owned(),
+            }
+        };
         let header = Row::new(
             ["#", "row", "score", ""]
                 .iter()
                 .map(|s| s.to_string())
                 .chain(
-                    matrix
-                        .map(|m| {
-                            m.feature_names[..n_feat]
-                                .iter()
-                                .map(|n| truncate(&sanitize(n), 8).into_owned())
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default(),
+                    sources[..n_feat]
+                        .iter()
+                        .map(|n| truncate(&sanitize(n), VALUE_WIDTH).into_owned()),
                 )
                 .map(Cell::from)
                 .collect::<Vec<_>>(),
@@ -311,10 +324,9 @@ impl ChartsPane {
                     Cell::from(fmt_num(r.scores[i])),
                     Cell::from(if is_flagged { "▲" } else { " " }),
                 ];
-                if let Some(m) = matrix {
-                    for j in 0..n_feat {
-                        cells.push(Cell::from(fmt_cell(m.x[[i, j]])));
-                    }
+                for column in &sources[..n_feat] {
+                    let text = value_text(column, r.row_ids[i]);
+                    cells.push(Cell::from(truncate(&text, VALUE_WIDTH).into_owned()));
                 }
                 let style = if is_flagged {
                     theme.style(Role::Anomaly)
@@ -331,7 +343,7 @@ impl ChartsPane {
         let widths: Vec<Constraint> = [4u16, 7, 9, 1]
             .iter()
             .map(|&w| Constraint::Length(w))
-            .chain((0..n_feat).map(|_| Constraint::Length(8)))
+            .chain((0..n_feat).map(|_| Constraint::Length(VALUE_WIDTH as u16)))
             .collect();
         frame.render_widget(
             Table::new(rows, widths).header(header).block(block(
