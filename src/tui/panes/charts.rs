@@ -285,7 +285,7 @@ impl ChartsPane {
             }
             _ => Vec::new(),
         };
-        const VALUE_WIDTH: usize = 10;
+        const VALUE_WIDTH: usize = 8;
         let n_feat = sources
             .len()
             .min((area.width as usize).saturating_sub(26) / (VALUE_WIDTH + 1));
