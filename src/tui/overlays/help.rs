@@ -12,7 +12,7 @@ use crate::tui::keymap::{Action, Context};
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
 use crate::tui::theme::Role;
-use crate::tui::widgets::{block, centered};
+use crate::tui::widgets::{block, centered, wrap_words};
 
 #[derive(Debug, Clone, Default)]
 pub struct Help {
@@ -58,13 +58,19 @@ impl Dialog for Help {
             ));
             for (action, keys) in cx.keymap.bindings(ctx) {
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("  {:<18}", keys.join(" ")),
-                        theme.style(Role::Focus),
-                    ),
-                    Span::raw(action.help()),
-                ]));
+                // Long descriptions wrap under themselves, never cut.
+                let room = (area.width as usize).saturating_sub(2 + 20);
+                for (i, part) in wrap_words(action.help(), room).into_iter().enumerate() {
+                    let key_text = if i == 0 {
+                        format!("  {:<18}", keys.join(" "))
+                    } else {
+                        " ".repeat(20)
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(key_text, theme.style(Role::Focus)),
+                        Span::raw(part),
+                    ]));
+                }
             }
         }
         frame.render_widget(

@@ -107,8 +107,14 @@ impl Dialog for Palette {
                 Style::default()
             };
             let marker = if i == self.selected { "▸ " } else { "  " };
+            // One line per action: a long description ends in an ellipsis.
+            let room = (area.width as usize).saturating_sub(2 + 2 + 17);
             lines.push(Line::styled(
-                format!("{marker}{:<16} {}", a.name(), a.help()),
+                format!(
+                    "{marker}{:<16} {}",
+                    a.name(),
+                    crate::text::truncate(a.help(), room)
+                ),
                 style,
             ));
         }
