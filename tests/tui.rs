@@ -1523,6 +1523,9 @@ fn compare_overlays_the_curves_of_marked_runs() {
         "metric roc_auc",
         "time fit_s",
         "run 1 ",
+        // The legend says which curve is which run.
+        "run 1 iforest",
+        "run 2 hbos",
     ] {
         assert!(screen.contains(text), "{text:?} missing:\n{screen}");
     }

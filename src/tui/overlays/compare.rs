@@ -5,7 +5,9 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{
+    Axis, Cell, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Table, Wrap,
+};
 use ratatui::Frame;
 
 use super::{Dialog, Step};
@@ -112,19 +114,28 @@ impl Compare {
         } else {
             ("false positive rate", "true positive rate")
         };
-        let axis = |name: &'static str| {
+        // Axis names in the title, the legend (which run is which) in the corner the curves
+        // leave empty: bottom right for ROC, bottom left for precision–recall.
+        let axis = || {
             Axis::default()
-                .title(name)
                 .bounds([0.0, 1.0])
                 .labels(vec![Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
                 .style(theme.style(Role::Muted))
         };
+        let title = format!("{title} · {y_name} ↑ by {x_name} →");
+        let corner = if self.pr {
+            LegendPosition::BottomLeft
+        } else {
+            LegendPosition::BottomRight
+        };
         frame.render_widget(
             Chart::new(datasets)
                 .style(theme.style(Role::Base))
-                .block(block(title, false, theme))
-                .x_axis(axis(x_name))
-                .y_axis(axis(y_name)),
+                .block(block(&title, false, theme))
+                .legend_position(Some(corner))
+                .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
+                .x_axis(axis())
+                .y_axis(axis()),
             area,
         );
     }
