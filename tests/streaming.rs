@@ -308,3 +308,124 @@ fn bad_input_is_a_clear_error_with_exit_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(common::fixture("drift/expected.json")).unwrap())
+        .unwrap()
+}
+
+fn sample(name: &str) -> Vec<f64> {
+    std::fs::read_to_string(common::fixture(&format!("drift/{name}")))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs().max(1e-300)
+}
+
+/// Drift statistics against scipy's for fixed samples (tests/fixtures/drift/make.py).
+#[test]
+fn drift_tests_agree_with_scipy() {
+    use pynomaly::streaming::drift::{chi2_contingency, chi2_sf, kolmogorov_sf, numeric_drift};
+    let want = expected();
+    let d = numeric_drift("x", &sample("ref.txt"), &sample("cur.txt")).unwrap();
+    assert!(close(
+        d.statistic,
+        want["ks_statistic"].as_f64().unwrap(),
+        1e-12
+    ));
+    assert!(
+        close(d.p_value, want["ks_p_kstwobign"].as_f64().unwrap(), 1e-9),
+        "{} vs {}",
+        d.p_value,
+        want["ks_p_kstwobign"]
+    );
+    assert!(close(
+        d.wasserstein.unwrap(),
+        want["wasserstein"].as_f64().unwrap(),
+        1e-12
+    ));
+    for (x, w) in want["kstwobign_sf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+    {
+        assert!(close(kolmogorov_sf(x), w, 1e-9), "kstwobign.sf({x})");
+    }
+    for p in want["chi2_sf"].as_array().unwrap() {
+        let (x, k, w) = (
+            p[0].as_f64().unwrap(),
+            p[1].as_f64().unwrap(),
+            p[2].as_f64().unwrap(),
+        );
+        assert!(
+            close(chi2_sf(x, k), w, 1e-9),
+            "chi2.sf({x}, {k}) = {}",
+            chi2_sf(x, k)
+        );
+    }
+    let (s, p) = chi2_contingency(&[[30.0, 45.0], [50.0, 40.0], [20.0, 15.0]]);
+    let w = &want["chi2_2x3"];
+    assert!(close(s, w[0].as_f64().unwrap(), 1e-12) && close(p, w[1].as_f64().unwrap(), 1e-9));
+    let (s, p) = chi2_contingency(&[[30.0, 45.0], [50.0, 40.0]]);
+    let w = &want["chi2_2x2_yates"];
+    assert!(close(s, w[0].as_f64().unwrap(), 1e-12) && close(p, w[1].as_f64().unwrap(), 1e-9));
+}
+
+/// `pynomaly drift REF CURRENT --json`: a shifted column drifts, an unchanged one does not.
+#[test]
+fn the_drift_command_flags_the_changed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, current) = (dir.path().join("ref.csv"), dir.path().join("cur.csv"));
+    let mut a = String::from("stable,shifted,host\n");
+    let mut b = a.clone();
+    for i in 0..600 {
+        let v = ((i * 37) % 101) as f64 / 10.0;
+        a.push_str(&format!("{v},{v},web-{}\n", i % 3));
+        b.push_str(&format!(
+            "{v},{},web-{}\n",
+            v + 3.0,
+            if i % 2 == 0 { 9 } else { i % 3 }
+        ));
+    }
+    std::fs::write(&reference, a).unwrap();
+    std::fs::write(&current, b).unwrap();
+    let out = Command::new(bin())
+        .args([
+            "drift",
+            reference.to_str().unwrap(),
+            current.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drifted = |name: &str| {
+        report["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["feature"] == name)
+            .unwrap()["drifted"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(
+        !drifted("stable") && drifted("shifted") && drifted("host"),
+        "{report}"
+    );
+    let out = Command::new(bin())
+        .args(["drift", reference.to_str().unwrap(), "/no/such.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

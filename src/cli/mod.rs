@@ -3,6 +3,7 @@
 
 mod automl;
 mod detect;
+mod drift;
 mod experiments;
 mod explain;
 mod interrupt;
@@ -56,6 +57,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Why rows of a stored run are anomalous: each feature's contribution to the score.
     Explain(explain::ExplainArgs),
+    /// Has the data changed? Per-feature drift tests between a reference file and a current one.
+    Drift(drift::DriftArgs),
     /// Follow a growing CSV/NDJSON file (or standard input) and score each record as it arrives.
     Watch(watch::WatchArgs),
     /// Browse, compare, export and delete the runs in the experiment store.
@@ -272,6 +275,7 @@ pub fn run(cli: Cli) -> CliResult {
             automl::automl(args, cli.store.as_deref())
         }
         Some(Command::Score(args)) => score::score(args, cli.store.as_deref()),
+        Some(Command::Drift(args)) => drift::drift(args),
         Some(Command::Watch(mut args)) => {
             args.no_store |= cli.tui.no_store;
             watch::watch(args)

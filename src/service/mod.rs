@@ -7,6 +7,7 @@
 //! - [`automl`]: plan and run a search, refit and record the best.
 //! - [`score`]: read a saved model and apply it to new data.
 //! - [`explain`]: why rows are anomalous, per feature and per source column.
+//! - [`drift`]: per-feature drift between two files.
 //! - [`watch`]: follow a growing source and score each record as it arrives.
 //! - [`run_view`]: finished and stored runs as the views draw them.
 //! - [`run_guard`]: a stored run that always ends (`done`, `failed` or `cancelled`).
@@ -14,6 +15,7 @@
 
 pub mod automl;
 pub mod detect;
+pub mod drift;
 pub mod error;
 pub mod explain;
 pub mod export;

@@ -10,6 +10,7 @@
 //! resumes where it was.
 
 pub mod baseline;
+pub mod drift;
 pub mod follow;
 pub mod hst;
 pub mod knn_cad;
