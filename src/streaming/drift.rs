@@ -277,6 +277,123 @@ fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
+/// Drift while watching: each feature's first `window` records (after the warm-up) are the
+/// reference; the last `window` records are compared with it every `window / 4` records with
+/// the KS test. A feature whose p-value falls below the level raises one event, and another
+/// only after it has come back above it. O(features · window) memory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DriftMonitor {
+    window: usize,
+    level: f64,
+    reference: Vec<Vec<f64>>,
+    current: Vec<std::collections::VecDeque<f64>>,
+    drifting: Vec<bool>,
+    seen: u64,
+}
+
+/// A drift found while watching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftEvent {
+    pub feature: usize,
+    pub statistic: f64,
+    pub p_value: f64,
+}
+
+impl DriftMonitor {
+    /// `alpha` is the false-alarm rate over all `n_features` (each is tested at alpha / n).
+    pub fn new(n_features: usize, window: usize, alpha: f64) -> DriftMonitor {
+        DriftMonitor {
+            window: window.max(20),
+            level: alpha / n_features.max(1) as f64,
+            reference: vec![Vec::new(); n_features],
+            current: vec![std::collections::VecDeque::new(); n_features],
+            drifting: vec![false; n_features],
+            seen: 0,
+        }
+    }
+
+    /// Adds a record; the drifts it reveals.
+    pub fn push(&mut self, x: &[f64]) -> Vec<DriftEvent> {
+        self.seen += 1;
+        let mut events = Vec::new();
+        let check = self.seen.is_multiple_of((self.window / 4).max(1) as u64);
+        for (j, &v) in x.iter().enumerate().take(self.reference.len()) {
+            if self.reference[j].len() < self.window {
+                self.reference[j].push(v);
+                continue;
+            }
+            let current = &mut self.current[j];
+            current.push_back(v);
+            if current.len() > self.window {
+                current.pop_front();
+            }
+            if !check || current.len() < self.window {
+                continue;
+            }
+            let now: Vec<f64> = current.iter().copied().collect();
+            let Some(d) = numeric_drift("", &self.reference[j], &now) else {
+                continue;
+            };
+            let drifted = d.p_value < self.level;
+            if drifted && !self.drifting[j] {
+                events.push(DriftEvent {
+                    feature: j,
+                    statistic: d.statistic,
+                    p_value: d.p_value,
+                });
+            }
+            self.drifting[j] = drifted;
+        }
+        events
+    }
+}
+
+/// Page–Hinkley change detection on a stream (river's defaults: 30 records before any
+/// verdict, δ = 0.005, λ = 50, forgetting factor 0.9999), for a rise in the mean: after a
+/// change it starts again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PageHinkley {
+    n: u64,
+    mean: f64,
+    sum: f64,
+    min_sum: f64,
+}
+
+const PH_MIN_RECORDS: u64 = 30;
+const PH_DELTA: f64 = 0.005;
+const PH_THRESHOLD: f64 = 50.0;
+const PH_ALPHA: f64 = 0.9999;
+
+impl Default for PageHinkley {
+    fn default() -> Self {
+        PageHinkley {
+            n: 0,
+            mean: 0.0,
+            sum: 0.0,
+            min_sum: 0.0,
+        }
+    }
+}
+
+impl PageHinkley {
+    /// Adds a value; `Some(statistic)` when the mean has risen.
+    pub fn push(&mut self, x: f64) -> Option<f64> {
+        if !x.is_finite() {
+            return None;
+        }
+        self.n += 1;
+        self.mean += (x - self.mean) / self.n as f64;
+        self.sum = PH_ALPHA * self.sum + (x - self.mean - PH_DELTA);
+        self.min_sum = self.min_sum.min(self.sum);
+        let statistic = self.sum - self.min_sum;
+        if self.n >= PH_MIN_RECORDS && statistic > PH_THRESHOLD {
+            *self = PageHinkley::default();
+            return Some(statistic);
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +406,28 @@ mod tests {
         assert_eq!(d.p_value, 1.0);
         assert!(d.psi.unwrap().abs() < 1e-12);
         assert!(d.wasserstein.unwrap().abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_monitor_raises_one_event_per_drift() {
+        let mut m = DriftMonitor::new(2, 200, 0.01);
+        let mut events = Vec::new();
+        for i in 0..2000 {
+            let v = ((i * 37) % 101) as f64;
+            let shifted = if i >= 1000 { v + 60.0 } else { v };
+            events.extend(m.push(&[v, shifted]));
+        }
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].feature, 1);
+    }
+
+    #[test]
+    fn page_hinkley_sees_a_rise() {
+        let mut ph = PageHinkley::default();
+        let before: Vec<_> = (0..500).filter_map(|i| ph.push((i % 3) as f64 * 0.1)).collect();
+        assert!(before.is_empty());
+        let after = (0..500).find(|&i| ph.push(5.0 + (i % 3) as f64 * 0.1).is_some());
+        assert!(after.is_some_and(|i| i < 30));
     }
 
     #[test]
