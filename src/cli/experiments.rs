@@ -282,7 +282,7 @@ fn write_show(out: &mut impl Write, r: &RunDetail, top: &[(u64, f64)]) -> std::i
             out,
             "Threshold   {} = {} → {} anomalies",
             sanitize(m),
-            output::num(v),
+            output::num(crate::service::run_view::threshold_value(v)),
             s.n_anomalies.unwrap_or(0)
         )?;
     }
@@ -404,7 +404,11 @@ fn compare(store: &Store, ids: &[i64], json: bool) -> CliResult {
                 "threshold".into(),
                 runs.iter()
                     .map(|r| match (&r.threshold_method, r.threshold_value) {
-                        (Some(m), Some(v)) => format!("{}={}", sanitize(m), output::num(v)),
+                        (Some(m), Some(v)) => format!(
+                            "{} = {}",
+                            sanitize(m),
+                            output::num(crate::service::run_view::threshold_value(v))
+                        ),
                         _ => "-".into(),
                     })
                     .collect(),
@@ -650,21 +654,21 @@ fn write_markdown(
             out,
             "\n## Threshold\n\n{} = {} → **{n} anomalies**{share}",
             md_cell(m),
-            output::num(v)
+            output::num(crate::service::run_view::threshold_value(v))
         )?;
     }
     let metrics = fields(&r.metrics);
     if !metrics.is_empty() {
         writeln!(out, "\n## Metrics\n\n| metric | value |\n|---|---|")?;
         for (k, v) in metrics {
-            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&param_text(&k, v)))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
         }
     }
     let timing = fields(&r.timing);
     if !timing.is_empty() {
         writeln!(out, "\n## Timing\n\n| step | seconds |\n|---|---|")?;
         for (k, v) in timing {
-            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&param_text(&k, v)))?;
+            writeln!(out, "| {} | {} |", md_cell(&k), md_cell(&value_text(v)))?;
         }
     }
     if let Some(sc) = scores {

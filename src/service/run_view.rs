@@ -677,3 +677,13 @@ pub fn preparation_text(detail: &crate::store::RunDetail) -> String {
         Err(_) => "unreadable in the store".into(),
     }
 }
+
+/// A stored threshold for reading: a value within rounding of 0 (iForest's scores centre on 0,
+/// so its thresholds come out as ±1e-17) reads `0`. The stored and JSON values are exact.
+pub fn threshold_value(v: f64) -> f64 {
+    if v.abs() < 1e-12 {
+        0.0
+    } else {
+        v
+    }
+}

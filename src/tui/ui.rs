@@ -174,26 +174,37 @@ fn status_lines(cx: &Shared, width: u16) -> Vec<String> {
         Level::Warn => "!",
         Level::Error => "✗ error:",
     };
-    let text = format!(" {tag} {}", sanitize(&cx.status.text));
+    let text = format!("{tag} {}", sanitize(&cx.status.text));
     let width = usize::from(width.max(2));
-    let mut lines = vec![String::new()];
-    let mut used = 0;
-    for c in text.chars() {
-        let w = Span::raw(c.to_string()).width();
-        if used + w > width {
-            if lines.len() == MAX_STATUS_LINES {
-                let last = lines.last_mut().expect("one line at least");
-                while Span::raw(last.as_str()).width() + 1 > width {
-                    last.pop();
-                }
-                last.push('…');
-                break;
+    let cells = |t: &str| Span::raw(t).width();
+    // Broken at spaces; a word wider than the line is broken where the line ends.
+    let mut lines = vec![String::from(" ")];
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let last = lines.last_mut().expect("one line at least");
+        let gap = usize::from(!last.trim().is_empty());
+        if cells(last) + gap + cells(word) <= width {
+            if gap == 1 {
+                last.push(' ');
             }
-            lines.push(String::new());
-            used = 0;
+            last.push_str(word);
+            continue;
         }
-        lines.last_mut().expect("one line at least").push(c);
-        used += w;
+        let mut line = String::new();
+        for c in word.chars() {
+            if cells(&line) + cells(&c.to_string()) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+        lines.push(line);
+    }
+    if lines.len() > MAX_STATUS_LINES {
+        lines.truncate(MAX_STATUS_LINES);
+        let last = lines.last_mut().expect("one line at least");
+        while cells(last) + 1 > width {
+            last.pop();
+        }
+        last.push('…');
     }
     lines
 }

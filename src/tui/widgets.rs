@@ -74,6 +74,15 @@ pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
     }
 }
 
+/// A stored parameter as the faces show it: `auto` for a 0 that means so, numbers as
+/// `show_param` writes them (the same text as `experiments show`).
+pub fn param_text(name: &str, v: &serde_json::Value) -> String {
+    match serde_json::from_value::<crate::detectors::ParamValue>(v.clone()) {
+        Ok(p) => sanitize(&crate::detectors::show_param(name, &p)).into_owned(),
+        Err(_) => json_text(v),
+    }
+}
+
 /// A stored JSON value (parameter, metric) as text.
 pub fn json_text(v: &serde_json::Value) -> String {
     match v {

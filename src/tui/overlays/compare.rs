@@ -18,7 +18,7 @@ use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, centered, fmt_num, json_text, series_style};
+use crate::tui::widgets::{block, centered, fmt_num, json_text, param_text, series_style};
 
 #[derive(Debug, Clone)]
 pub struct Compare {
@@ -207,7 +207,11 @@ fn draw_table(frame: &mut Frame, runs: &[&RunDetail], area: Rect, theme: &Theme)
                     "metric" => &r.metrics,
                     _ => &r.timing,
                 };
-                v.get(&key).map(json_text).unwrap_or_else(|| "-".into())
+                match v.get(&key) {
+                    Some(v) if section == "param" => param_text(&key, v),
+                    Some(v) => json_text(v),
+                    None => "-".into(),
+                }
             }),
         ));
     }

@@ -13,7 +13,7 @@ use crate::tui::keymap::Action;
 use crate::tui::panes::Panes;
 use crate::tui::shared::Shared;
 use crate::tui::theme::{Role, Theme};
-use crate::tui::widgets::{block, centered, fmt_num, json_text};
+use crate::tui::widgets::{block, centered, fmt_num, json_text, param_text};
 
 #[derive(Debug, Clone)]
 pub struct RunDetailView {
@@ -84,7 +84,7 @@ fn detail_lines<'a>(d: &RunDetail, theme: &Theme) -> Vec<Line<'a>> {
     lines.push(Line::styled("parameters", theme.style(Role::Title)));
     if let Some(map) = d.params.as_object() {
         for (k, v) in map {
-            lines.push(Line::raw(format!("  {k:<16} {}", json_text(v))));
+            lines.push(Line::raw(format!("  {k:<16} {}", param_text(k, v))));
         }
     }
     lines.push(Line::styled("metrics", theme.style(Role::Title)));
@@ -100,7 +100,7 @@ fn detail_lines<'a>(d: &RunDetail, theme: &Theme) -> Vec<Line<'a>> {
     if let (Some(m), Some(v)) = (&d.threshold_method, d.threshold_value) {
         lines.push(Line::raw(format!(
             "threshold {m} = {} → {} flagged",
-            fmt_num(v),
+            fmt_num(crate::service::run_view::threshold_value(v)),
             s.n_anomalies.unwrap_or(0)
         )));
     }

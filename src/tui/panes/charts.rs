@@ -188,7 +188,8 @@ impl ChartsPane {
             + detector.chars().count()
             + flagged.chars().count()
             + of.chars().count();
-        let source = sanitize(&r.source).into_owned();
+        // The file's name: its folder is in the tab bar's path and the run detail.
+        let source = sanitize(r.source.rsplit(['/', '\\']).next().unwrap_or(&r.source)).into_owned();
         let method = sanitize(&r.threshold_method()).into_owned();
         let auc = r.roc_auc.map(|a| format!(" · ROC-AUC {a:.4}"));
         let run = r.run_id.map(|id| format!(" · run {id}"));
@@ -223,7 +224,7 @@ impl ChartsPane {
                 text.push_str(run.as_deref().unwrap_or(""));
             }
             if with_method {
-                text.push_str(&format!(" · {} {value} → ", truncate(&method, 18)));
+                text.push_str(&format!(" · {} = {value} → ", truncate(&method, 18)));
             } else {
                 text.push_str(&format!(" · {value} → "));
             }
