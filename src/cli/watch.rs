@@ -225,7 +225,7 @@ fn write_alerts(
         let values: Vec<String> = features
             .iter()
             .zip(&r.values)
-            .take(4)
+            .take(8)
             .map(|(f, v)| format!("{}={}", sanitize(f), crate::tui::widgets::fmt_cell(*v)))
             .collect();
         writeln!(

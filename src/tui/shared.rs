@@ -349,12 +349,22 @@ impl Shared {
         let mut context = vec![
             ("dataset".to_string(), r.source.clone()),
             ("detector".to_string(), r.detector.clone()),
-            ("parameters".to_string(), params.join(", ")),
+            (
+                "parameters".to_string(),
+                if params.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    params.join(", ")
+                },
+            ),
             (
                 "threshold".to_string(),
                 format!(
-                    "{} → {} of {} rows flagged",
-                    r.threshold(),
+                    "{} = {} → {} of {} rows flagged",
+                    r.threshold_method(),
+                    crate::tui::widgets::fmt_num(crate::service::run_view::threshold_value(
+                        r.threshold()
+                    )),
                     r.flagged,
                     r.scores.len()
                 ),

@@ -313,6 +313,13 @@ impl Component for DataPane {
             .unwrap_or_default();
         let names = loaded.df.get_column_names();
         let visible = cols_area.height.saturating_sub(3) as usize;
+        // The name column takes what the fixed columns and a short histogram leave (names are
+        // cut with an ellipsis there, never by the table).
+        let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let name_width = (cols_area.width as usize)
+            .saturating_sub(2 + 4 + 6 + 5 + 5 + 8)
+            .clamp(6, 20)
+            .min(longest.max(6));
         let first = self
             .selected_column
             .saturating_sub(visible.saturating_sub(1));
@@ -345,7 +352,7 @@ impl Component for DataPane {
                     Style::default()
                 };
                 Row::new(vec![
-                    Cell::from(truncate(&sanitize(name), 14).into_owned()),
+                    Cell::from(truncate(&sanitize(name), name_width).into_owned()),
                     Cell::from(truncate(&dtype, 6).into_owned()),
                     Cell::from(role),
                     Cell::from(missing.to_string()),
@@ -357,11 +364,11 @@ impl Component for DataPane {
         let table = Table::new(
             rows,
             [
-                Constraint::Length(14),
+                Constraint::Length(name_width as u16),
                 Constraint::Length(6),
                 Constraint::Length(5),
                 Constraint::Length(5),
-                Constraint::Length(16),
+                Constraint::Min(4),
             ],
         )
         .header(
