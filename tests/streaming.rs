@@ -54,8 +54,54 @@ fn watch_once(path: &Path, extra: &[&str]) -> Vec<Value> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        // Drift and change events are lines of their own.
+        .filter(|v| v.get("event").is_none())
         .collect()
+}
+
+/// A level shift in one feature: a drift event for it (on a line of its own, after the record
+/// that revealed it), none for the steady feature.
+#[test]
+fn drift_events_name_the_feature_that_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shift.csv");
+    let mut text = String::from("steady,moving\n");
+    for i in 0..3000 {
+        let v = ((i * 37) % 101) as f64;
+        let moved = if i >= 1500 { v + 40.0 } else { v };
+        text.push_str(&format!("{v},{moved}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(bin())
+        .args([
+            "watch",
+            path.to_str().unwrap(),
+            "--once",
+            "--ndjson",
+            "--drift-window",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let drifts: Vec<&Value> = lines.iter().filter(|v| v["event"] == "drift").collect();
+    assert_eq!(drifts.len(), 1, "{drifts:?}");
+    let d = drifts[0];
+    assert_eq!(d["feature"], "moving");
+    assert_eq!(d["test"], "ks");
+    assert!(d["p_value"].as_f64().unwrap() < 1e-3 && d["statistic"].as_f64().unwrap() > 0.0);
+    let row = d["row"].as_u64().unwrap();
+    assert!((1500..2100).contains(&row), "{row}");
+    // The event follows its record's line.
+    let at = lines.iter().position(|v| v["event"] == "drift").unwrap();
+    assert_eq!(lines[at - 1]["row"].as_u64(), Some(row));
+    assert!(lines[at - 1].get("event").is_none());
 }
 
 #[test]

@@ -12,8 +12,8 @@ use super::interrupt::StopOnInterrupt;
 use super::{CliError, CliResult};
 use crate::service::jobs::JobKind;
 use crate::service::watch::{
-    ScoredRecord, Watch, WatchSpec, WatchStep, DEFAULT_COOLDOWN, DEFAULT_PROBABILITY,
-    DEFAULT_WARMUP,
+    ScoredRecord, Watch, WatchEvent, WatchSpec, WatchStep, DEFAULT_COOLDOWN, DEFAULT_DRIFT_WINDOW,
+    DEFAULT_PROBABILITY, DEFAULT_WARMUP,
 };
 use crate::streaming::records::Selection;
 use crate::text::sanitize;
@@ -49,6 +49,10 @@ pub struct WatchArgs {
     /// raises one alert (0: no cooldown).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_COOLDOWN)]
     pub cooldown: usize,
+    /// Records per drift window: each feature's first ones are its reference, the last ones are
+    /// tested against it (KS) every quarter window; 0 turns drift detection off.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_DRIFT_WINDOW)]
+    pub drift_window: usize,
     /// Read to the current end and stop (the streaming path, evaluated on a file).
     #[arg(long)]
     pub once: bool,
@@ -86,6 +90,7 @@ pub fn watch(args: WatchArgs) -> CliResult {
         warmup: args.warmup,
         probability: args.probability,
         cooldown: args.cooldown,
+        drift_window: args.drift_window,
         seed: args.seed,
         selection: Selection {
             features: args.features.clone(),
@@ -212,6 +217,21 @@ fn write_ndjson(out: &mut impl Write, records: &[ScoredRecord]) -> std::io::Resu
         object.insert("is_anomaly".into(), json!(r.is_anomaly));
         serde_json::to_writer(&mut *out, &Value::Object(object))?;
         out.write_all(b"\n")?;
+        // Events on lines of their own, after the record that revealed them.
+        for e in &r.events {
+            let event = match e {
+                WatchEvent::Drift {
+                    feature,
+                    statistic,
+                    p_value,
+                } => json!({"event": "drift", "row": r.row, "feature": feature, "test": "ks",
+                            "statistic": number(*statistic), "p_value": number(*p_value)}),
+                WatchEvent::Change { statistic } => json!({"event": "change", "row": r.row,
+                            "test": "page_hinkley", "statistic": number(*statistic)}),
+            };
+            serde_json::to_writer(&mut *out, &event)?;
+            out.write_all(b"\n")?;
+        }
     }
     Ok(())
 }
@@ -221,7 +241,34 @@ fn write_alerts(
     records: &[ScoredRecord],
     features: &[String],
 ) -> std::io::Result<()> {
-    for r in records.iter().filter(|r| r.is_anomaly) {
+    for r in records {
+        for e in &r.events {
+            match e {
+                WatchEvent::Drift {
+                    feature,
+                    statistic,
+                    p_value,
+                } => writeln!(
+                    out,
+                    "{:>8}  {:<20} drift in {} (KS {:.3}, p {:.1e})",
+                    r.row,
+                    sanitize(r.time.as_deref().unwrap_or("")),
+                    sanitize(feature),
+                    statistic,
+                    p_value
+                )?,
+                WatchEvent::Change { statistic } => writeln!(
+                    out,
+                    "{:>8}  {:<20} the scores' level rose (Page–Hinkley {:.1})",
+                    r.row,
+                    sanitize(r.time.as_deref().unwrap_or("")),
+                    statistic
+                )?,
+            }
+        }
+        if !r.is_anomaly {
+            continue;
+        }
         let values: Vec<String> = features
             .iter()
             .zip(&r.values)

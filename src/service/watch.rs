@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::data::demo::Demo;
+use crate::streaming::drift::{DriftMonitor, PageHinkley};
 use crate::streaming::follow::{LineSource, Poll, Replay};
 use crate::streaming::probability::LikelihoodConfig;
 use crate::streaming::records::{RecordReader, Selection};
@@ -33,12 +34,18 @@ pub struct WatchSpec {
     pub probability: f64,
     /// After an alert, records with the probability held at 0.
     pub cooldown: usize,
+    /// Records in each drift window (the first ones are the reference); 0 turns drift off.
+    pub drift_window: usize,
     pub seed: u64,
     pub selection: Selection,
 }
 
 /// Records without alerts at the start, unless told otherwise.
 pub const DEFAULT_WARMUP: usize = 250;
+/// Records in a drift window, unless told otherwise.
+pub const DEFAULT_DRIFT_WINDOW: usize = 1000;
+/// The false-alarm rate of the drift tests over all features.
+const DRIFT_ALPHA: f64 = 0.001;
 pub use crate::streaming::{DEFAULT_ALERT_PROBABILITY as DEFAULT_PROBABILITY, DEFAULT_COOLDOWN};
 
 /// One record and what it got.
@@ -51,6 +58,21 @@ pub struct ScoredRecord {
     pub score: f64,
     pub probability: f64,
     pub is_anomaly: bool,
+    /// What this record revealed beyond its own score.
+    pub events: Vec<WatchEvent>,
+}
+
+/// A finding about the stream rather than one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// A feature's recent values no longer look like its first ones (KS test).
+    Drift {
+        feature: String,
+        statistic: f64,
+        p_value: f64,
+    },
+    /// The scores' level has risen (Page–Hinkley).
+    Change { statistic: f64 },
 }
 
 #[derive(Debug)]
@@ -71,6 +93,8 @@ pub struct Watch {
     /// The first line, kept until the second one shows which columns are numbers.
     first: Option<String>,
     scorer: Option<StreamScorer>,
+    drift: Option<DriftMonitor>,
+    change: PageHinkley,
     lines: Vec<String>,
     pub rows: u64,
     pub alerts: u64,
@@ -125,6 +149,8 @@ impl Watch {
             reader: None,
             first: None,
             scorer: None,
+            drift: None,
+            change: PageHinkley::default(),
             lines: Vec::new(),
             rows: 0,
             alerts: 0,
@@ -218,6 +244,8 @@ impl Watch {
             range_tolerance: Some(streaming::DEFAULT_RANGE_TOLERANCE),
             likelihood: LikelihoodConfig::default(),
         }));
+        self.drift = (self.spec.drift_window > 0)
+            .then(|| DriftMonitor::new(reader.features.len(), self.spec.drift_window, DRIFT_ALPHA));
         self.reader = Some(reader);
         Ok(())
     }
@@ -241,6 +269,24 @@ impl Watch {
         if scored.is_anomaly {
             self.alerts += 1;
         }
+        let mut events = Vec::new();
+        if let Some(drift) = &mut self.drift {
+            events.extend(
+                drift
+                    .push(&record.values)
+                    .into_iter()
+                    .map(|d| WatchEvent::Drift {
+                        feature: reader.features[d.feature].clone(),
+                        statistic: d.statistic,
+                        p_value: d.p_value,
+                    }),
+            );
+        }
+        if self.rows >= self.spec.warmup as u64 {
+            if let Some(statistic) = self.change.push(scored.score) {
+                events.push(WatchEvent::Change { statistic });
+            }
+        }
         out.push(ScoredRecord {
             row: self.rows,
             time: record.time,
@@ -248,6 +294,7 @@ impl Watch {
             score: scored.score,
             probability: scored.probability,
             is_anomaly: scored.is_anomaly,
+            events,
         });
         self.rows += 1;
     }

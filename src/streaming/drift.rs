@@ -424,7 +424,9 @@ mod tests {
     #[test]
     fn page_hinkley_sees_a_rise() {
         let mut ph = PageHinkley::default();
-        let before: Vec<_> = (0..500).filter_map(|i| ph.push((i % 3) as f64 * 0.1)).collect();
+        let before: Vec<_> = (0..500)
+            .filter_map(|i| ph.push((i % 3) as f64 * 0.1))
+            .collect();
         assert!(before.is_empty());
         let after = (0..500).find(|&i| ph.push(5.0 + (i % 3) as f64 * 0.1).is_some());
         assert!(after.is_some_and(|i| i < 30));

@@ -189,7 +189,8 @@ impl ChartsPane {
             + flagged.chars().count()
             + of.chars().count();
         // The file's name: its folder is in the tab bar's path and the run detail.
-        let source = sanitize(r.source.rsplit(['/', '\\']).next().unwrap_or(&r.source)).into_owned();
+        let source =
+            sanitize(r.source.rsplit(['/', '\\']).next().unwrap_or(&r.source)).into_owned();
         let method = sanitize(&r.threshold_method()).into_owned();
         let auc = r.roc_auc.map(|a| format!(" · ROC-AUC {a:.4}"));
         let run = r.run_id.map(|id| format!(" · run {id}"));
