@@ -265,7 +265,7 @@ fn detect_reports_skipped_columns() {
         "{human}"
     );
     assert!(
-        human.contains("Infinite    1 values in y treated as missing"),
+        human.contains("Infinite    1 value in y treated as missing"),
         "{human}"
     );
     let report: serde_json::Value = serde_json::from_str(&run(true)).unwrap();

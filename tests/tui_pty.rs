@@ -26,7 +26,7 @@ fn open_run_chart_theme_and_quit() {
     pty.wait_for("Score histogram");
     pty.wait_for("ROC curve");
     pty.send("t");
-    pty.wait_for("theme dark");
+    pty.wait_for("Theme: dark");
     pty.send("q");
     let status = pty.wait_exit();
     assert!(status.success(), "exit status {status}");
