@@ -11,6 +11,7 @@
 //! * [`simd`]: running a body compiled for AVX2+FMA or AVX-512 when the CPU has them.
 //! * [`kmeans`]: scikit-learn's k-means (k-means++ and Lloyd), in CBLOF's blocked and GMM's
 //!   sequential summation orders.
+//! * [`special`]: ln Γ and the regularised incomplete gamma functions (the χ² distribution).
 //! * [`rows`]: row-major matrices, rows as slices, and the row-parallel driver that checks a
 //!   job's cancellation and reports its progress.
 //!
@@ -21,5 +22,6 @@ pub(crate) mod kmeans;
 pub(crate) mod linalg;
 pub(crate) mod rows;
 pub(crate) mod simd;
+pub(crate) mod special;
 pub(crate) mod sums;
 pub(crate) mod vexp;

@@ -203,78 +203,7 @@ pub fn chi2_sf(x: f64, k: f64) -> f64 {
     if x <= 0.0 {
         return 1.0;
     }
-    gamma_q(k / 2.0, x / 2.0)
-}
-
-/// The regularised upper incomplete gamma function Q(a, x) (Numerical Recipes: a series below
-/// a + 1, a continued fraction above).
-fn gamma_q(a: f64, x: f64) -> f64 {
-    let ln_prefix = -x + a * x.ln() - ln_gamma(a);
-    if x < a + 1.0 {
-        let (mut sum, mut term, mut ap) = (1.0 / a, 1.0 / a, a);
-        for _ in 0..1000 {
-            ap += 1.0;
-            term *= x / ap;
-            sum += term;
-            if term.abs() < sum.abs() * 1e-16 {
-                break;
-            }
-        }
-        (1.0 - sum * ln_prefix.exp()).clamp(0.0, 1.0)
-    } else {
-        // Lentz's method.
-        let tiny = 1e-300;
-        let mut b = x + 1.0 - a;
-        let mut c = 1.0 / tiny;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..1000 {
-            let an = -(i as f64) * (i as f64 - a);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = b + an / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            let delta = d * c;
-            h *= delta;
-            if (delta - 1.0).abs() < 1e-16 {
-                break;
-            }
-        }
-        (ln_prefix.exp() * h).clamp(0.0, 1.0)
-    }
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: ~1e-15 relative).
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection: Γ(x)Γ(1 − x) = π / sin(πx).
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = G[0];
-    for (i, &g) in G.iter().enumerate().skip(1) {
-        sum += g / (x + i as f64);
-    }
-    let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+    crate::numeric::special::gamma_q(k / 2.0, x / 2.0)
 }
 
 /// Drift while watching: each feature's first `window` records (after the warm-up) are the
