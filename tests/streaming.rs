@@ -119,6 +119,7 @@ fn scores_of_the_first_rows_do_not_change_when_more_rows_follow() {
         &["--detector", "hst"][..],
         &["--detector", "hst", "--param", "shingle=0"][..],
         &["--detector", "zscore", "--param", "robust=true"][..],
+        &["--threshold", "contamination=0.02", "--cooldown", "0"][..],
     ] {
         let all = watch_once(&full, extra);
         let first = watch_once(&part, extra);
@@ -342,6 +343,15 @@ fn bad_input_is_a_clear_error_with_exit_2() {
             "--rate",
         ),
         (vec!["watch".into(), "demo:nope".into()], "no demo"),
+        (
+            vec![
+                "watch".into(),
+                "demo:cardio".into(),
+                "--threshold".into(),
+                "bogus".into(),
+            ],
+            "--threshold",
+        ),
     ];
     for (args, needle) in cases {
         let out = Command::new(bin())

@@ -45,6 +45,10 @@ pub struct WatchArgs {
     /// likelihood, a Gaussian tail of 1e-5).
     #[arg(long, value_name = "P", default_value_t = DEFAULT_PROBABILITY)]
     pub probability: f64,
+    /// Alert instead when the raw score exceeds this threshold of the last 1000 raw scores:
+    /// contamination=C, iqr, mad, zscore, otsu, knee or gap (as `detect --threshold`).
+    #[arg(long, value_name = "METHOD", conflicts_with = "probability")]
+    pub threshold: Option<String>,
     /// After an alert, this many records have their probability held at 0, so that one event
     /// raises one alert (0: no cooldown).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_COOLDOWN)]
@@ -80,6 +84,13 @@ pub fn watch(args: WatchArgs) -> CliResult {
         None if args.once => None,
         None => Some(100.0),
     };
+    let threshold = match &args.threshold {
+        Some(m) => Some(
+            m.parse::<crate::threshold::ThresholdMethod>()
+                .map_err(|e| CliError::bad_input(format!("--threshold: {e}")))?,
+        ),
+        None => None,
+    };
     let mut watch = Watch::open(WatchSpec {
         source: args.source.clone(),
         once: args.once,
@@ -89,6 +100,7 @@ pub fn watch(args: WatchArgs) -> CliResult {
         window: args.window,
         warmup: args.warmup,
         probability: args.probability,
+        threshold,
         cooldown: args.cooldown,
         drift_window: args.drift_window,
         seed: args.seed,
@@ -133,11 +145,14 @@ pub fn watch(args: WatchArgs) -> CliResult {
                 header_done = true;
                 writeln!(
                     out,
-                    "Watching {} · {} on {} · alerts at probability ≥ {}",
+                    "Watching {} · {} on {} · alerts {}",
                     sanitize(&watch.source_name()),
                     sanitize(&args.detector),
                     sanitize(&watch.features().join(", ")),
-                    args.probability
+                    match &args.threshold {
+                        Some(m) => format!("above {} of the recent scores", sanitize(m)),
+                        None => format!("at probability ≥ {}", args.probability),
+                    }
                 )
                 .and_then(|()| {
                     writeln!(

@@ -30,8 +30,10 @@ pub struct WatchSpec {
     /// Sets the detector's `window` parameter (when it has one and `params` does not).
     pub window: Option<usize>,
     pub warmup: usize,
-    /// Alert at this probability or above.
+    /// Alert at this probability or above…
     pub probability: f64,
+    /// …or, when set, when the raw score exceeds this threshold of the recent raw scores.
+    pub threshold: Option<crate::threshold::ThresholdMethod>,
     /// After an alert, records with the probability held at 0.
     pub cooldown: usize,
     /// Records in each drift window (the first ones are the reference); 0 turns drift off.
@@ -240,6 +242,7 @@ impl Watch {
             n_features: reader.features.len(),
             warmup: self.spec.warmup,
             alert_probability: self.spec.probability,
+            score_threshold: self.spec.threshold,
             cooldown: self.spec.cooldown,
             range_tolerance: Some(streaming::DEFAULT_RANGE_TOLERANCE),
             likelihood: LikelihoodConfig::default(),

@@ -290,8 +290,11 @@ pub struct StreamConfig {
     /// Records before any alert. Also the records an automatic shingle length is estimated
     /// from (they are then scored 0 and replayed into the detector).
     pub warmup: usize,
-    /// Alert at this probability or above.
+    /// Alert at this probability or above…
     pub alert_probability: f64,
+    /// …or, when set, when the raw score exceeds this label-free threshold of the last
+    /// [`SCORE_WINDOW`] raw scores (the batch thresholds: contamination, IQR, MAD, …).
+    pub score_threshold: Option<crate::threshold::ThresholdMethod>,
     /// After an alert, records whose probability is held at 0 (the event is raised once).
     pub cooldown: usize,
     /// A value beyond the range seen so far, widened by this fraction of it on each side, is an
@@ -299,6 +302,12 @@ pub struct StreamConfig {
     pub range_tolerance: Option<f64>,
     pub likelihood: LikelihoodConfig,
 }
+
+/// Raw scores a `score_threshold` is computed from (the newest), and how often it is computed.
+pub const SCORE_WINDOW: usize = 1000;
+const SCORE_REFIT_EVERY: u64 = 100;
+/// Raw scores needed before a `score_threshold` alerts.
+const SCORE_MIN: usize = 200;
 
 /// Records after an alert with the probability held at 0, unless told otherwise.
 pub const DEFAULT_COOLDOWN: usize = 300;
@@ -327,6 +336,9 @@ pub struct StreamScorer {
     /// The range of each feature so far.
     range: Vec<(f64, f64)>,
     cooldown_left: usize,
+    /// The last raw scores and the cut computed from them (`score_threshold` only).
+    recent: std::collections::VecDeque<f64>,
+    cut: Option<f64>,
     pub rows: u64,
 }
 
@@ -338,6 +350,8 @@ impl StreamScorer {
             warm: Vec::new(),
             branches: None,
             cooldown_left: 0,
+            recent: std::collections::VecDeque::new(),
+            cut: None,
             rows: 0,
             config,
         };
@@ -385,6 +399,7 @@ impl StreamScorer {
             })
             .collect();
         self.rows += 1;
+        let mut raw_scored = false;
         let (score, mut probability) = match &mut self.branches {
             Some(branches) => {
                 let mut score = 0.0f64;
@@ -392,6 +407,7 @@ impl StreamScorer {
                 for b in branches.iter_mut() {
                     let raw = b.shingle.push(&x).and_then(|v| b.detector.score_learn(v));
                     if let Some(raw) = raw {
+                        raw_scored = true;
                         score = score.max(raw);
                         probability = probability.max(b.likelihood.update(raw));
                     }
@@ -434,11 +450,32 @@ impl StreamScorer {
         if warming {
             probability = 0.0;
         }
+        let alarming = match self.config.score_threshold {
+            None => probability >= self.config.alert_probability,
+            Some(method) => {
+                // The cut comes from earlier scores only; this score joins them after.
+                let over = raw_scored && !warming && self.cut.is_some_and(|c| score > c);
+                if raw_scored && score.is_finite() {
+                    self.recent.push_back(score);
+                    if self.recent.len() > SCORE_WINDOW {
+                        self.recent.pop_front();
+                    }
+                    if self.recent.len() >= SCORE_MIN && self.rows.is_multiple_of(SCORE_REFIT_EVERY)
+                    {
+                        let recent: Vec<f64> = self.recent.iter().copied().collect();
+                        self.cut = crate::threshold::apply(&recent, method)
+                            .ok()
+                            .map(|t| t.value);
+                    }
+                }
+                over
+            }
+        };
         let mut is_anomaly = false;
         if self.cooldown_left > 0 {
             self.cooldown_left -= 1;
             probability = 0.0;
-        } else if probability >= self.config.alert_probability {
+        } else if alarming {
             is_anomaly = true;
             self.cooldown_left = self.config.cooldown;
         }
