@@ -188,9 +188,9 @@ fn value_text(v: &Value) -> String {
 /// A stored parameter as the faces show it (`auto` for a 0 that means so; see `show_param`),
 /// sanitised: the store is untrusted.
 fn param_text(name: &str, v: &Value) -> String {
-    match serde_json::from_value::<crate::detectors::ParamValue>(v.clone()) {
-        Ok(p) => sanitize(&crate::detectors::show_param(name, &p)).into_owned(),
-        Err(_) => value_text(v),
+    match crate::detectors::params::show_stored_param(name, v) {
+        Some(text) => sanitize(&text).into_owned(),
+        None => value_text(v),
     }
 }
 

@@ -179,9 +179,11 @@ pub fn watch(args: WatchArgs) -> CliResult {
     outcome?;
     let elapsed = started.elapsed().as_secs_f64();
     let mut summary = format!(
-        "{} records, {} alerts in {:.1} s ({:.0} records/s){}",
+        "{} record{}, {} alert{} in {:.1} s ({:.0} records/s){}",
         watch.rows,
+        if watch.rows == 1 { "" } else { "s" },
         watch.alerts,
+        if watch.alerts == 1 { "" } else { "s" },
         elapsed,
         watch.rows as f64 / elapsed.max(1e-9),
         if interrupted { "; stopped" } else { "" }
@@ -220,6 +222,14 @@ fn number(v: f64) -> Value {
     serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
 }
 
+/// One JSON line; text from the source (times, feature names) may hold C1 controls or bidi
+/// overrides that serde leaves as raw UTF-8.
+fn write_line(out: &mut impl Write, value: &Value) -> std::io::Result<()> {
+    let text = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    out.write_all(crate::text::sanitize_json_text(&text).as_bytes())?;
+    out.write_all(b"\n")
+}
+
 fn write_ndjson(out: &mut impl Write, records: &[ScoredRecord]) -> std::io::Result<()> {
     for r in records {
         let mut object = Map::new();
@@ -230,8 +240,7 @@ fn write_ndjson(out: &mut impl Write, records: &[ScoredRecord]) -> std::io::Resu
         object.insert("score".into(), number(r.score));
         object.insert("probability".into(), number(r.probability));
         object.insert("is_anomaly".into(), json!(r.is_anomaly));
-        serde_json::to_writer(&mut *out, &Value::Object(object))?;
-        out.write_all(b"\n")?;
+        write_line(out, &Value::Object(object))?;
         // Events on lines of their own, after the record that revealed them.
         for e in &r.events {
             let event = match e {
@@ -244,8 +253,7 @@ fn write_ndjson(out: &mut impl Write, records: &[ScoredRecord]) -> std::io::Resu
                 WatchEvent::Change { statistic } => json!({"event": "change", "row": r.row,
                             "test": "page_hinkley", "statistic": number(*statistic)}),
             };
-            serde_json::to_writer(&mut *out, &event)?;
-            out.write_all(b"\n")?;
+            write_line(out, &event)?;
         }
     }
     Ok(())
@@ -288,7 +296,7 @@ fn write_alerts(
             .iter()
             .zip(&r.values)
             .take(8)
-            .map(|(f, v)| format!("{}={}", sanitize(f), crate::tui::widgets::fmt_cell(*v)))
+            .map(|(f, v)| format!("{}={}", sanitize(f), super::output::num(*v)))
             .collect();
         writeln!(
             out,

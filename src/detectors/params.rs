@@ -268,6 +268,14 @@ pub fn form_value(name: &str, value: &ParamValue) -> String {
     }
 }
 
+/// A parameter as the store keeps it (JSON) shown as [`show_param`] does; `None` when it is
+/// not a parameter value. Not sanitised: the faces do that (the store is untrusted).
+pub fn show_stored_param(name: &str, value: &serde_json::Value) -> Option<String> {
+    serde_json::from_value::<ParamValue>(value.clone())
+        .ok()
+        .map(|p| show_param(name, &p))
+}
+
 /// A parameter's value as the faces show it: `auto` (or `all`) for a 0 that means so, floats
 /// with at most 4 significant digits past the point, the rest as they are.
 pub fn show_param(name: &str, value: &ParamValue) -> String {

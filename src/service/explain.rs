@@ -144,6 +144,15 @@ fn ranks(scores: &[f64]) -> Ranks {
 
 /// The source column of each feature, from the fitted preparation (a one-hot column gives one
 /// feature per category); the feature's own name where the preparation does not say.
+/// The file columns the features were prepared from, each once, in feature order.
+pub fn source_columns(prepared: &Prepared) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    feature_columns(prepared)
+        .into_iter()
+        .filter(|c| seen.insert(c.clone()))
+        .collect()
+}
+
 pub fn feature_columns(prepared: &Prepared) -> Vec<String> {
     let names = &prepared.matrix.feature_names;
     let Some(fitted) = &prepared.spec.fitted else {

@@ -236,6 +236,14 @@ impl RunResult {
 impl RunResult {
     /// The method behind the threshold in force: the one applied in the view or stored with the
     /// run while its cut holds, else `moved` (stepped with +/-).
+    /// The row ids the threshold in force flags, highest score first.
+    pub fn flagged_row_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.order
+            .iter()
+            .take(self.flagged)
+            .map(|&i| self.row_ids[i])
+    }
+
     pub fn threshold_method(&self) -> String {
         [&self.view_threshold, &self.stored_threshold]
             .into_iter()

@@ -165,10 +165,6 @@ impl Watch {
         self.reader.as_ref().map_or(&[], |r| &r.features)
     }
 
-    pub fn time_column(&self) -> Option<&str> {
-        self.reader.as_ref().and_then(|r| r.time.as_deref())
-    }
-
     pub fn source_name(&self) -> String {
         self.source.name()
     }

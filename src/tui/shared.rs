@@ -377,9 +377,7 @@ impl Shared {
             ExportOption::Columns(ColumnChoice::All) => (OriginalColumns::All, 0),
             ExportOption::Columns(ColumnChoice::None) => (OriginalColumns::None, 0),
             ExportOption::Columns(ColumnChoice::Features) => {
-                let mut sources = crate::service::explain::feature_columns(&prepared);
-                let mut seen = std::collections::HashSet::new();
-                sources.retain(|c| seen.insert(c.clone()));
+                let sources = crate::service::explain::source_columns(&prepared);
                 (OriginalColumns::These(sources), 0)
             }
             ExportOption::TopRows(k) => (OriginalColumns::None, k),

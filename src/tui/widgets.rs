@@ -77,9 +77,9 @@ pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
 /// A stored parameter as the faces show it: `auto` for a 0 that means so, numbers as
 /// `show_param` writes them (the same text as `experiments show`).
 pub fn param_text(name: &str, v: &serde_json::Value) -> String {
-    match serde_json::from_value::<crate::detectors::ParamValue>(v.clone()) {
-        Ok(p) => sanitize(&crate::detectors::show_param(name, &p)).into_owned(),
-        Err(_) => json_text(v),
+    match crate::detectors::params::show_stored_param(name, v) {
+        Some(text) => sanitize(&text).into_owned(),
+        None => json_text(v),
     }
 }
 

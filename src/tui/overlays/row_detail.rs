@@ -127,13 +127,7 @@ impl Dialog for RowDetail {
                 let flagged: std::collections::HashSet<u64> = cx
                     .results
                     .get(self.result)
-                    .map(|r| {
-                        r.order
-                            .iter()
-                            .take(r.flagged)
-                            .map(|&i| r.row_ids[i])
-                            .collect()
-                    })
+                    .map(|r| r.flagged_row_ids().collect())
                     .unwrap_or_default();
                 lines.extend(explanation_lines(e, cx, area.width, &flagged))
             }

@@ -194,15 +194,7 @@ impl ChartsPane {
         let method = sanitize(&r.threshold_method()).into_owned();
         let auc = r.roc_auc.map(|a| format!(" · ROC-AUC {a:.4}"));
         let run = r.run_id.map(|id| format!(" · run {id}"));
-        // A threshold at rounding distance from 0 (iForest's scores centre on 0) reads as 0.
-        let spread = r.sorted_desc.first().copied().unwrap_or(0.0)
-            - r.sorted_desc.last().copied().unwrap_or(0.0);
-        let threshold = r.threshold();
-        let value = if threshold.abs() <= 1e-9 * spread.abs() {
-            "0".to_string()
-        } else {
-            fmt_num(threshold)
-        };
+        let value = fmt_num(crate::service::run_view::threshold_value(r.threshold()));
         // From the most detailed to the least: the first that fits is drawn.
         // The file name is also in the tab bar: ROC-AUC outlasts it.
         let middles = [
@@ -279,11 +271,7 @@ impl ChartsPane {
         let loaded = cx.dataset.loaded.as_deref();
         let sources: Vec<String> = match (prepared, loaded) {
             (Some(p), Some(_)) if p.matrix.row_ids == r.row_ids => {
-                let mut seen = std::collections::HashSet::new();
-                crate::service::explain::feature_columns(p)
-                    .into_iter()
-                    .filter(|c| seen.insert(c.clone()))
-                    .collect()
+                crate::service::explain::source_columns(p)
             }
             _ => Vec::new(),
         };

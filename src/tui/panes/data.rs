@@ -193,14 +193,9 @@ impl Component for DataPane {
                 let Some(name) = self.selected_column_name(cx) else {
                     return Vec::new();
                 };
-                let flagged_rows = cx.result_of_loaded().map(|i| {
-                    let r = &cx.results[i];
-                    r.order
-                        .iter()
-                        .take(r.flagged)
-                        .map(|&p| r.row_ids[p])
-                        .collect()
-                });
+                let flagged_rows = cx
+                    .result_of_loaded()
+                    .map(|i| cx.results[i].flagged_row_ids().collect());
                 cx.set_status(Level::Info, format!("Counting {}…", sanitize(&name)));
                 return self.lookup(
                     cx,
