@@ -485,3 +485,32 @@ fn the_drift_command_flags_the_changed_columns() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Text from the source (times, column names) reaches the terminal without escape sequences,
+/// in the NDJSON and in the alert table.
+#[test]
+fn escape_sequences_in_a_watched_file_never_reach_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.csv");
+    let mut text = String::from("timestamp,\u{1b}]52;c;eA==\u{7}value\n");
+    for i in 0..600 {
+        let v = if i == 550 { 1e6 } else { (i % 7) as f64 };
+        text.push_str(&format!("t{i}\u{1b}[31m\u{9b}2J,{v}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    for extra in [&["--ndjson"][..], &[][..]] {
+        let out = Command::new(bin())
+            .args(["watch", path.to_str().unwrap(), "--once", "--no-store"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        for bytes in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !bytes.contains(&0x1b) && !bytes.contains(&0x07) && !text.contains('\u{9b}'),
+                "{extra:?}: {text:?}"
+            );
+        }
+    }
+}

@@ -58,7 +58,7 @@ impl RecordReader {
             let object = parse_object(first)?;
             return RecordReader::for_ndjson(&object, selection);
         }
-        let delimiter = sniff_delimiter(first);
+        let delimiter = sniff_delimiter(first, first_row);
         let columns: Vec<String> = split_fields(first, delimiter)
             .into_iter()
             .map(|c| c.trim().to_string())
@@ -213,11 +213,14 @@ fn parse_object(line: &str) -> Result<serde_json::Map<String, Value>, String> {
     }
 }
 
-/// The delimiter that splits the header into the most fields.
-fn sniff_delimiter(header: &str) -> u8 {
+/// The delimiter that splits the header into the most fields, among those that split the
+/// first row (when there is one) into as many: a `;` inside a column name is not a delimiter.
+fn sniff_delimiter(header: &str, first_row: Option<&str>) -> u8 {
+    let fits =
+        |d: u8| first_row.is_none_or(|r| split_fields(r, d).len() == split_fields(header, d).len());
     [b',', b'\t', b';', b'|']
         .into_iter()
-        .max_by_key(|&d| (split_fields(header, d).len(), d == b','))
+        .max_by_key(|&d| (fits(d), split_fields(header, d).len(), d == b','))
         .unwrap_or(b',')
 }
 
@@ -271,6 +274,10 @@ mod tests {
         );
         let r = RecordReader::from_lines("p;q", Some("1;2"), &Selection::default()).unwrap();
         assert_eq!(r.parse("3;4").unwrap().unwrap().values, [3.0, 4.0]);
+        // A `;` inside a name: the first row says the delimiter is `,`.
+        let r =
+            RecordReader::from_lines("time,a;b;c", Some("t0,5"), &Selection::default()).unwrap();
+        assert_eq!(r.features, ["a;b;c"]);
     }
 
     #[test]
